@@ -1,0 +1,50 @@
+"""The `clinic2fa` command: list the spec, run the suite, serve the reference."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _spec(args: argparse.Namespace) -> int:
+    import json
+
+    import spec
+
+    loaded = spec.load()
+    print(json.dumps(loaded.to_dict(), indent=2) if args.json else spec.format_listing(loaded))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from simulator import demo
+
+    return 0 if demo.run() else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="clinic2fa", description="Conformance harness and reference simulator for clinic 2FA.")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("spec", help="list the guide's items and the requirements")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of text")
+    listing.set_defaults(func=_spec)
+
+    demo = commands.add_parser("demo", help="walk the guide's steps on the in-memory reference")
+    demo.set_defaults(func=_demo)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("clinic2fa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

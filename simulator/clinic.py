@@ -1,0 +1,379 @@
+"""The reference clinic: the guide's whole 2FA flow in memory, each rule named by its spec ID."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from simulator import backup_codes, totp
+from simulator.audit import AuditLog, Event
+from simulator.clock import Clock, SystemClock
+from simulator.errors import ErrorCode, Reason, TwoFactorError
+from simulator.hashing import Hasher
+from simulator.policy import Policy
+from simulator.users import Role, User
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Stage(StrEnum):
+    """How far a sign-in has come; only FULL reaches the clinic."""
+
+    SECOND_STEP = "second_step"  # password passed, 2FA on: only the second step is open
+    ENROLMENT = "enrolment_required"  # password passed, enforced, no 2FA: only enrolment is open
+    SIGNED_IN = "signed_in"
+
+
+@dataclass
+class Session:
+    token: str
+    email: str
+    stage: Stage
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What sign-in answers: a token, and which screen comes next."""
+
+    token: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The "Set up authenticator app" screen: QR code with the manual-entry secret beside it."""
+
+    uri: str
+    manual_entry: str
+    qr_svg: str
+    qr_png: bytes
+
+
+@dataclass(frozen=True)
+class SecurityStatus:
+    """The Security settings page as data; never a secret (SECRET-NOT-DISCLOSED)."""
+
+    email: str
+    role: Role
+    two_factor_enabled: bool
+    authenticator_app: bool
+    backup_codes_left: int
+    passkeys: tuple[str, ...]
+    enforcement_required: bool
+
+
+@dataclass(frozen=True)
+class StaffEntry:
+    """One row of Settings -> Staff."""
+
+    email: str
+    name: str
+    role: Role
+    two_factor_enabled: bool
+
+
+def _locked(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a public method under the clinic's lock, so parallel requests cannot race a rule."""
+
+    @wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        with args[0]._lock:  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return guarded
+
+
+class Clinic:
+    """One clinic with its users, their sessions, 2FA enforcement and the audit log."""
+
+    def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None,
+                 name: str = "MyDentalPractice") -> None:
+        self.clock = clock or SystemClock()
+        self.policy = policy or Policy()
+        self.name = name
+        self.params = totp.TotpParams(digits=self.policy.digits, period=self.policy.period)
+        self.enforcement_required = False
+        self.audit = AuditLog()
+        self._hasher = Hasher(self.policy.hash_cost)
+        self._users: dict[str, User] = {}
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.RLock()
+
+    # -- people -------------------------------------------------------------------------------
+
+    @_locked
+    def add_user(self, email: str, password: str, role: Role, name: str = "") -> User:
+        """Create an account; the password is kept only as an argon2id hash (PASSWORD-HASH)."""
+        key = email.strip().lower()
+        if key in self._users:
+            raise TwoFactorError(ErrorCode.INVALID_REQUEST, "That email already has an account.")
+        user = User(key, name or key.split("@")[0], Role(role), self._hasher.hash(password))
+        self._users[key] = user
+        return user
+
+    # -- sign-in ------------------------------------------------------------------------------
+
+    @_locked
+    def sign_in(self, email: str, password: str) -> SignIn:
+        """Check the password; with 2FA on, open only the second step (SIGNIN-SECOND-STEP)."""
+        user = self._users.get(email.strip().lower())
+        if user is None or not self._hasher.verify(user.password_hash, password):
+            self._log(Event.SIGN_IN_FAILED, email.strip().lower())
+            raise TwoFactorError(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
+        now = self.clock.now()
+        if user.two_factor_enabled:
+            stage, ttl = Stage.SECOND_STEP, self.policy.pending_ttl  # SIGNIN-PENDING-EXPIRES
+        elif self.enforcement_required:
+            stage, ttl = Stage.ENROLMENT, self.policy.pending_ttl  # ENFORCE-FORCES-ENROLMENT
+        else:
+            stage, ttl = Stage.SIGNED_IN, self.policy.session_ttl
+        token = secrets.token_urlsafe(32)
+        self._sessions[token] = Session(token, user.email, stage, now + ttl)
+        self._log(Event.SIGNED_IN, user.email, detail=stage.value)
+        return SignIn(token, stage)
+
+    @_locked
+    def enter_code(self, token: str, code: str) -> SignIn:
+        """The second step with the authenticator app's 6-digit code."""
+        session, user = self._session(token, Stage.SECOND_STEP)
+        self._check_lockout(user)
+        if user.totp_secret is None:
+            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "No authenticator app is set up.")
+        try:
+            self._accept_totp(user, user.totp_secret, code)
+        except TwoFactorError as refusal:
+            self._count_failure(user, refusal)
+            raise
+        return self._pass_second_step(session, user, "authenticator app")
+
+    @_locked
+    def use_backup_code(self, token: str, code: str) -> SignIn:
+        """The second step with a backup code, which is then spent (BACKUP-SINGLE-USE)."""
+        session, user = self._session(token, Stage.SECOND_STEP)
+        self._check_lockout(user)
+        if not backup_codes.spend(user.backup_hashes, code, self._hasher):
+            refusal = TwoFactorError(ErrorCode.CODE_REJECTED, "That backup code is not valid.",
+                                     Reason.WRONG_CODE)
+            self._count_failure(user, refusal)
+            raise refusal
+        self._log(Event.BACKUP_CODE_USED, user.email, detail=f"{user.backup_codes_left} left")
+        return self._pass_second_step(session, user, "backup code")
+
+    @_locked
+    def sign_out(self, token: str) -> None:
+        session = self._sessions.pop(token, None)
+        if session is not None:
+            self._log(Event.SIGNED_OUT, session.email)
+
+    # -- the Security settings ----------------------------------------------------------------
+
+    @_locked
+    def security(self, token: str) -> SecurityStatus:
+        """Security settings as the signed-in user sees them."""
+        _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        return SecurityStatus(user.email, user.role, user.two_factor_enabled,
+                              user.has_authenticator, user.backup_codes_left,
+                              tuple(p.name for p in user.passkeys), self.enforcement_required)
+
+    @_locked
+    def start_authenticator_setup(self, token: str) -> Setup:
+        """"Set up authenticator app": a fresh secret every time (SETUP-FRESH-SECRET)."""
+        _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        if user.has_authenticator:
+            raise TwoFactorError(ErrorCode.ALREADY_ENROLLED,
+                                 "An authenticator app is already set up; disable 2FA first.")
+        user.pending_secret = totp.new_secret()  # the previous pending secret dies here
+        uri = totp.provisioning_uri(user.pending_secret, user.email, self.policy.issuer,
+                                    self.params)
+        self._log(Event.SETUP_STARTED, user.email)
+        return Setup(uri, totp.manual_entry(user.pending_secret), totp.qr_svg(uri),
+                     totp.qr_png(uri))
+
+    @_locked
+    def confirm_authenticator(self, token: str, code: str) -> list[str]:
+        """A valid code turns 2FA on and returns the backup codes, shown this once."""
+        session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        if user.pending_secret is None:
+            raise TwoFactorError(ErrorCode.NO_SETUP_IN_PROGRESS,
+                                 'Click "Set up authenticator app" first.')
+        self._accept_totp(user, user.pending_secret, code)  # SETUP-CONFIRM
+        user.totp_secret, user.pending_secret = user.pending_secret, None
+        codes = self._new_backup_codes(user)
+        if session.stage is Stage.ENROLMENT:
+            self._promote(session)
+        self._log(Event.ENROLMENT_CONFIRMED, user.email)
+        return codes  # BACKUP-SHOWN-ONCE: only hashes stay behind
+
+    @_locked
+    def regenerate_backup_codes(self, token: str, password: str) -> list[str]:
+        """New backup codes replace every old one (BACKUP-REGENERATE); needs the password."""
+        _, user = self._session(token, Stage.SIGNED_IN)
+        self._require_password(user, password)
+        if not user.two_factor_enabled:
+            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "2FA is not on.")
+        codes = self._new_backup_codes(user)
+        self._log(Event.BACKUP_CODES_REGENERATED, user.email)
+        return codes
+
+    @_locked
+    def disable_2fa(self, token: str, password: str) -> None:
+        """Settings -> Security -> Disable 2FA: refused under enforcement, needs the password."""
+        session, user = self._session(token, Stage.SIGNED_IN)
+        if self.enforcement_required:  # DISABLE-ENFORCED
+            raise TwoFactorError(ErrorCode.ENFORCED,
+                                 "The owner requires 2FA for everyone; it cannot be disabled.")
+        self._require_password(user, password)  # DISABLE-REAUTH
+        if not user.two_factor_enabled:
+            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "2FA is not on.")
+        self._strip_factors(user)
+        self._end_sessions(user.email, keep=session.token)
+        self._log(Event.TWO_FACTOR_DISABLED, user.email, detail="by themselves")
+
+    # -- owner and admin ----------------------------------------------------------------------
+
+    @_locked
+    def set_enforcement(self, token: str, required: bool) -> None:
+        """Settings -> Security -> 2FA enforcement: owner only (ENFORCE-OWNER-ONLY)."""
+        _, user = self._session(token, Stage.SIGNED_IN)
+        if user.role is not Role.OWNER:
+            raise TwoFactorError(ErrorCode.NOT_PERMITTED, "Only the owner changes 2FA enforcement.")
+        self.enforcement_required = required
+        self._log(Event.ENFORCEMENT_CHANGED, user.email,
+                  detail="required" if required else "optional")
+
+    @_locked
+    def staff(self, token: str) -> list[StaffEntry]:
+        """Settings -> Staff, for the owner and admins."""
+        _, user = self._session(token, Stage.SIGNED_IN)
+        if user.role is Role.STAFF:
+            raise TwoFactorError(ErrorCode.NOT_PERMITTED, "Only the owner and admins see Staff.")
+        return [StaffEntry(u.email, u.name, u.role, u.two_factor_enabled)
+                for u in self._users.values()]
+
+    @_locked
+    def disable_2fa_for(self, token: str, email: str) -> None:
+        """Settings -> Staff -> Disable 2FA, for a user who lost their phone (ADMIN-DISABLE-*).
+
+        Owner or admin only. An admin cannot do it to the owner: one admin must not be able to
+        strip the most powerful account's second factor. Nobody uses this on themselves: that is
+        the self-disable path, which asks for the password.
+        """
+        _, actor = self._session(token, Stage.SIGNED_IN)
+        target = self._users.get(email.strip().lower())
+        if actor.role is Role.STAFF:
+            raise TwoFactorError(ErrorCode.NOT_PERMITTED, "Staff cannot disable 2FA for others.")
+        if target is None:
+            raise TwoFactorError(ErrorCode.UNKNOWN_USER, "No such user in this clinic.")
+        if target is actor:
+            raise TwoFactorError(ErrorCode.NOT_PERMITTED,
+                                 "Use Settings -> Security -> Disable 2FA for your own account.")
+        if target.role is Role.OWNER and actor.role is not Role.OWNER:
+            raise TwoFactorError(ErrorCode.NOT_PERMITTED, "Only the owner's own account can "
+                                 "change the owner's 2FA.")
+        self._strip_factors(target)
+        self._end_sessions(target.email)  # ADMIN-DISABLE-ENDS-SESSIONS
+        self._log(Event.TWO_FACTOR_DISABLED, actor.email, target.email,
+                  detail=f"by {actor.role.value}")
+
+    # -- anything else ------------------------------------------------------------------------
+
+    @_locked
+    def profile(self, token: str) -> StaffEntry:
+        """My Profile: stands for everything in the clinic a full sign-in reaches."""
+        _, user = self._session(token, Stage.SIGNED_IN)
+        return StaffEntry(user.email, user.name, user.role, user.two_factor_enabled)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _session(self, token: str, *open_to: Stage) -> tuple[Session, User]:
+        """The session behind a token, if its stage opens this action.
+
+        SIGNIN-PENDING-GRANTS-NOTHING: a second-step session reaches only the second step, an
+        enrolment session only enrolment.
+        """
+        session = self._sessions.get(token)
+        if session is None:
+            raise TwoFactorError(ErrorCode.NOT_SIGNED_IN, "Sign in first.")
+        if self.clock.now() >= session.expires_at:
+            del self._sessions[token]
+            code = (ErrorCode.NOT_SIGNED_IN if session.stage is Stage.SIGNED_IN
+                    else ErrorCode.SIGN_IN_EXPIRED)
+            raise TwoFactorError(code, "The sign-in expired; sign in again.")
+        if session.stage not in open_to:
+            if session.stage is Stage.SECOND_STEP:
+                raise TwoFactorError(ErrorCode.SECOND_STEP_REQUIRED,
+                                     "Enter the 6-digit code first.")
+            if session.stage is Stage.ENROLMENT:
+                raise TwoFactorError(ErrorCode.ENROLMENT_REQUIRED,
+                                     "The owner requires 2FA: set up an authenticator app first.")
+            raise TwoFactorError(ErrorCode.INVALID_REQUEST, "The second step is already passed.")
+        return session, self._users[session.email]
+
+    def _accept_totp(self, user: User, secret: str, code: str) -> None:
+        """Accept a code once, inside the window, never an earlier or the same step again."""
+        code = "".join(code.split())
+        if not (code.isdigit() and len(code) == self.policy.digits):
+            raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.MALFORMED)
+        now_step = totp.step_of(self.clock.now(), self.params)
+        reach = max(self.policy.window, self.policy.skew_horizon)
+        step = totp.match_step(secret, code, now_step, reach, self.params)
+        if step is None:
+            raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.WRONG_CODE)
+        if abs(step - now_step) > self.policy.window:  # TOTP-WINDOW, SKEW-REASON
+            raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.TIME_SKEW)
+        if step <= user.last_step:  # TOTP-REPLAY
+            raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.ALREADY_USED)
+        user.last_step = step
+
+    def _check_lockout(self, user: User) -> None:
+        if self.clock.now() < user.locked_until:  # TOTP-RATE-LIMIT
+            raise TwoFactorError(ErrorCode.LOCKED_OUT,
+                                 "Too many wrong codes. Try again later.")
+
+    def _count_failure(self, user: User, refusal: TwoFactorError) -> None:
+        """TOTP-RATE-LIMIT: counted per user, so a new sign-in does not reset it."""
+        user.failures += 1
+        self._log(Event.SECOND_STEP_FAILED, user.email,
+                  detail=refusal.reason.value if refusal.reason else refusal.code.value)
+        if user.failures >= self.policy.max_failures:
+            user.failures = 0
+            user.locked_until = self.clock.now() + self.policy.lockout_seconds
+            self._log(Event.LOCKED_OUT, user.email, detail=f"{self.policy.lockout_seconds}s")
+
+    def _pass_second_step(self, session: Session, user: User, how: str) -> SignIn:
+        user.failures = 0
+        self._promote(session)
+        self._log(Event.SECOND_STEP_PASSED, user.email, detail=how)
+        return SignIn(session.token, Stage.SIGNED_IN)
+
+    def _promote(self, session: Session) -> None:
+        session.stage = Stage.SIGNED_IN
+        session.expires_at = self.clock.now() + self.policy.session_ttl
+
+    def _require_password(self, user: User, password: str) -> None:
+        if not self._hasher.verify(user.password_hash, password):
+            raise TwoFactorError(ErrorCode.PASSWORD_REQUIRED, "Re-enter your password.")
+
+    def _new_backup_codes(self, user: User) -> list[str]:
+        codes = backup_codes.generate(self.policy.backup_code_count)  # BACKUP-COUNT
+        user.backup_hashes = backup_codes.hash_all(codes, self._hasher)
+        return codes
+
+    def _strip_factors(self, user: User) -> None:
+        user.totp_secret = user.pending_secret = None
+        user.backup_hashes = []
+        user.passkeys = []  # PASSKEY-FACTOR: disabling 2FA removes passkeys too
+
+    def _end_sessions(self, email: str, keep: str | None = None) -> None:
+        for token in [t for t, s in self._sessions.items() if s.email == email and t != keep]:
+            del self._sessions[token]
+
+    def _log(self, event: Event, actor: str, subject: str = "", detail: str = "") -> None:
+        self.audit.record(self.clock.now(), event, actor, subject, detail)

@@ -1,0 +1,84 @@
+"""TOTP secrets, Key URIs, QR codes and step matching (RFC 6238 / RFC 4226) on top of pyotp."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+import pyotp
+import segno
+
+Algorithm = Literal["SHA1", "SHA256", "SHA512"]
+
+
+@dataclass(frozen=True)
+class TotpParams:
+    """What the Key URI announces; SHA1/6/30 because many apps ignore anything else (KEY-URI)."""
+
+    algorithm: Algorithm = "SHA1"
+    digits: int = 6
+    period: int = 30
+
+
+def new_secret() -> str:
+    """A fresh 160-bit secret from the OS CSPRNG, base32 without padding (TOTP-SECRET-SIZE)."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+
+
+def _otp(secret: str, params: TotpParams) -> pyotp.TOTP:
+    digest = getattr(hashlib, params.algorithm.lower())
+    return pyotp.TOTP(secret, digits=params.digits, digest=digest, interval=params.period)
+
+
+def provisioning_uri(secret: str, account: str, issuer: str, params: TotpParams) -> str:
+    """The otpauth:// Key URI with the issuer in the label and as a parameter (KEY-URI)."""
+    return _otp(secret, params).provisioning_uri(name=account, issuer_name=issuer)
+
+
+def manual_entry(secret: str) -> str:
+    """The secret in groups of four, the way a person types it (MANUAL-SECRET)."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def qr_svg(uri: str, scale: int = 4) -> str:
+    """Inline SVG of the Key URI's QR code."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
+    return out.getvalue().decode("utf-8")
+
+
+def qr_png(uri: str, scale: int = 4) -> bytes:
+    """PNG of the Key URI's QR code."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="png", scale=scale)
+    return out.getvalue()
+
+
+def step_of(at: float, params: TotpParams) -> int:
+    """The RFC 6238 time step T = floor(t / X) with T0 = 0 (64-bit safe in Python)."""
+    return int(at // params.period)
+
+
+def code_at_step(secret: str, step: int, params: TotpParams) -> str:
+    """The code for one counter value (HOTP) or time step (TOTP)."""
+    return _otp(secret, params).generate_otp(step)
+
+
+def match_step(secret: str, code: str, around: int, reach: int, params: TotpParams) -> int | None:
+    """The step within `reach` steps of `around` whose code equals `code`, else None.
+
+    Every candidate is compared in constant time and the loop never exits early, so timing does
+    not reveal which step matched.
+    """
+    found: int | None = None
+    candidate = code.encode("ascii", "replace")
+    for step in range(around - reach, around + reach + 1):
+        expected = code_at_step(secret, step, params).encode("ascii")
+        if hmac.compare_digest(expected, candidate) and found is None:
+            found = step
+    return found

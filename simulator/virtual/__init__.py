@@ -1,0 +1,1 @@
+"""Virtual devices a person would hold: an authenticator app and a passkey."""
