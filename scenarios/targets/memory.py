@@ -1,0 +1,115 @@
+"""The reference in-process, its clock under the suite's control."""
+
+from __future__ import annotations
+
+import secrets
+from functools import wraps
+from typing import Any
+
+from scenarios.model import Needs
+from scenarios.target import Account, Refused, Security, SetupScreen, SignInResult
+from simulator.clinic import Clinic
+from simulator.clock import FakeClock
+from simulator.errors import TwoFactorError
+from simulator.policy import FAST_HASH, Policy
+
+
+def _refusals(method: Any) -> Any:
+    """Turn the reference's typed errors into the harness's `Refused`."""
+
+    @wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except TwoFactorError as err:
+            raise Refused(err.code.value, err.reason.value if err.reason else None,
+                          err.message) from None
+
+    return call
+
+
+class MemoryTarget:
+    """Adapts a `Clinic` to the Target interface; the harness creates the accounts."""
+
+    name = "memory"
+    capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS})
+
+    def __init__(self, clinic: Clinic | None = None, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.clinic = clinic or Clinic(clock=self.clock, policy=Policy(hash_cost=FAST_HASH))
+        self._count = 0
+
+    def account(self, role: str) -> Account:
+        self._count += 1
+        email = f"{role}{self._count}@clinic.test"
+        password = secrets.token_urlsafe(12)
+        self.clinic.add_user(email, password, role)  # type: ignore[arg-type]
+        return Account(email, password, role)
+
+    def server_time(self) -> float:
+        return self.clock.now()
+
+    def advance_clock(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @_refusals
+    def sign_in(self, email: str, password: str) -> SignInResult:
+        result = self.clinic.sign_in(email, password)
+        return SignInResult(result.token, result.stage.value)
+
+    @_refusals
+    def enter_code(self, session: str, code: str) -> SignInResult:
+        result = self.clinic.enter_code(session, code)
+        return SignInResult(result.token, result.stage.value)
+
+    @_refusals
+    def use_backup_code(self, session: str, code: str) -> SignInResult:
+        result = self.clinic.use_backup_code(session, code)
+        return SignInResult(result.token, result.stage.value)
+
+    @_refusals
+    def sign_out(self, session: str) -> None:
+        self.clinic.sign_out(session)
+
+    @_refusals
+    def profile(self, session: str) -> dict[str, Any]:
+        me = self.clinic.profile(session)
+        return {"email": me.email, "name": me.name, "role": me.role.value,
+                "two_factor_enabled": me.two_factor_enabled}
+
+    @_refusals
+    def security(self, session: str) -> Security:
+        s = self.clinic.security(session)
+        return Security(s.two_factor_enabled, s.authenticator_app, s.backup_codes_left,
+                        s.passkeys, s.enforcement_required)
+
+    @_refusals
+    def start_authenticator_setup(self, session: str) -> SetupScreen:
+        setup = self.clinic.start_authenticator_setup(session)
+        return SetupScreen(setup.uri, setup.manual_entry, setup.qr_png)
+
+    @_refusals
+    def confirm_enrolment(self, session: str, code: str) -> list[str]:
+        return self.clinic.confirm_authenticator(session, code)
+
+    @_refusals
+    def regenerate_backup_codes(self, session: str, password: str) -> list[str]:
+        return self.clinic.regenerate_backup_codes(session, password)
+
+    @_refusals
+    def disable_2fa(self, session: str, password: str) -> None:
+        self.clinic.disable_2fa(session, password)
+
+    @_refusals
+    def set_enforcement(self, session: str, required: bool) -> None:
+        self.clinic.set_enforcement(session, required)
+
+    @_refusals
+    def staff(self, session: str) -> list[dict[str, Any]]:
+        return [{"email": e.email, "name": e.name, "role": e.role.value,
+                 "two_factor_enabled": e.two_factor_enabled}
+                for e in self.clinic.staff(session)]
+
+    @_refusals
+    def disable_2fa_for(self, session: str, email: str) -> None:
+        self.clinic.disable_2fa_for(session, email)
