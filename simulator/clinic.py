@@ -8,15 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from simulator import backup_codes, totp
 from simulator.audit import AuditLog, Event
 from simulator.clock import Clock, SystemClock
 from simulator.errors import ErrorCode, Reason, TwoFactorError
 from simulator.hashing import Hasher
+from simulator.passkeys import CLONE_WARNING, Passkeys
 from simulator.policy import Policy
-from simulator.users import Role, User
+from simulator.users import PasskeyCredential, Role, User
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -94,7 +95,8 @@ class Clinic:
     """One clinic with its users, their sessions, 2FA enforcement and the audit log."""
 
     def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None,
-                 name: str = "MyDentalPractice") -> None:
+                 name: str = "MyDentalPractice", rp_id: str = "localhost",
+                 origin: str = "http://localhost", user_verification: str = "preferred") -> None:
         self.clock = clock or SystemClock()
         self.policy = policy or Policy()
         self.name = name
@@ -105,6 +107,10 @@ class Clinic:
         self._users: dict[str, User] = {}
         self._sessions: dict[str, Session] = {}
         self._lock = threading.RLock()
+        # passkeys: the relying party; rp_id and origin must match where the pages are served
+        self._passkeys = Passkeys(rp_id=rp_id, rp_name=name, origin=origin, clock=self.clock.now,
+                                  ttl=self.policy.pending_ttl,
+                                  user_verification=user_verification)
 
     # -- people -------------------------------------------------------------------------------
 
@@ -281,6 +287,97 @@ class Clinic:
         self._end_sessions(target.email)  # ADMIN-DISABLE-ENDS-SESSIONS
         self._log(Event.TWO_FACTOR_DISABLED, actor.email, target.email,
                   detail=f"by {actor.role.value}")
+
+    # -- passkeys (issue 3; the ceremonies themselves live in simulator/passkeys.py) -----------
+
+    @_locked
+    def begin_passkey_setup(self, token: str) -> dict[str, Any]:
+        """"Set up passkey": WebAuthn creation options for navigator.credentials.create().
+
+        Open to an enrolment session too: a passkey alone satisfies enforcement (PASSKEY-FACTOR).
+        The user's passkeys are excluded, so one authenticator is not registered twice.
+        """
+        session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        return self._passkeys.registration_options(session.token, user)  # PASSKEY-CHALLENGE
+
+    @_locked
+    def finish_passkey_setup(self, token: str, credential: dict[str, Any] | str,
+                             name: str) -> list[str]:
+        """Verify the authenticator's answer and keep the passkey under `name`.
+
+        Returns backup codes when this passkey is the user's first factor and they have none,
+        shown this once like after confirming an authenticator app; otherwise an empty list.
+        A bad name is refused before the response is looked at, so the challenge survives it.
+        """
+        session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        label = " ".join(name.split())
+        if not label or any(p.name == label for p in user.passkeys):
+            raise TwoFactorError(ErrorCode.INVALID_REQUEST,
+                                 "Give the passkey a name you have not used yet.")
+        try:
+            new = self._passkeys.verify_registration(session.token, credential)
+            if any(p.credential_id == new.credential_id
+                   for u in self._users.values() for p in u.passkeys):
+                raise TwoFactorError(ErrorCode.PASSKEY_INVALID,
+                                     "That passkey is already registered.")
+        except TwoFactorError as refusal:
+            self._log(Event.PASSKEY_REJECTED, user.email, detail=f"setup: {refusal.code.value}")
+            raise
+        first_factor = not user.two_factor_enabled
+        user.passkeys.append(PasskeyCredential(new.credential_id, new.public_key,
+                                               new.sign_count, label, self.clock.now()))
+        codes = self._new_backup_codes(user) if first_factor and not user.backup_hashes else []
+        if session.stage is Stage.ENROLMENT:
+            self._promote(session)  # PASSKEY-FACTOR: enforcement is satisfied
+        self._log(Event.PASSKEY_ADDED, user.email, detail=label)
+        return codes
+
+    @_locked
+    def begin_passkey_sign_in(self, token: str) -> dict[str, Any]:
+        """The second step with a passkey: request options allowing only this user's passkeys."""
+        session, user = self._session(token, Stage.SECOND_STEP)
+        self._check_lockout(user)
+        if not user.passkeys:
+            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "No passkey is set up.")
+        return self._passkeys.authentication_options(session.token, user)
+
+    @_locked
+    def finish_passkey_sign_in(self, token: str, credential: dict[str, Any] | str) -> SignIn:
+        """Verify the assertion; a refusal counts towards lock-out like a wrong code."""
+        session, user = self._session(token, Stage.SECOND_STEP)
+        self._check_lockout(user)
+        try:
+            used = self._passkeys.verify_authentication(session.token, user, credential)
+        except TwoFactorError as refusal:
+            detail = refusal.code.value
+            if refusal.code is ErrorCode.PASSKEY_SIGN_COUNT:  # PASSKEY-SIGN-COUNT
+                detail += f": {CLONE_WARNING}"
+            self._log(Event.PASSKEY_REJECTED, user.email, detail=detail)
+            self._count_failure(user, refusal)
+            raise
+        return self._pass_second_step(session, user, f"passkey {used.name}")
+
+    @_locked
+    def remove_passkey(self, token: str, name: str, password: str) -> None:
+        """Remove one passkey; needs the password, and never the last factor under enforcement.
+
+        Removing the last factor when 2FA is optional turns 2FA off, as Disable 2FA does.
+        """
+        session, user = self._session(token, Stage.SIGNED_IN)
+        self._require_password(user, password)
+        found = next((p for p in user.passkeys if p.name == " ".join(name.split())), None)
+        if found is None:
+            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "No passkey has that name.")
+        last_factor = not user.has_authenticator and len(user.passkeys) == 1
+        if last_factor and self.enforcement_required:  # PASSKEY-FACTOR, DISABLE-ENFORCED
+            raise TwoFactorError(ErrorCode.ENFORCED, "The owner requires 2FA: add another "
+                                 "passkey or an authenticator app before removing this one.")
+        user.passkeys.remove(found)
+        self._log(Event.PASSKEY_REMOVED, user.email, detail=found.name)
+        if last_factor:
+            self._strip_factors(user)
+            self._end_sessions(user.email, keep=session.token)
+            self._log(Event.TWO_FACTOR_DISABLED, user.email, detail="last passkey removed")
 
     # -- anything else ------------------------------------------------------------------------
 

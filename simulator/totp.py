@@ -9,6 +9,7 @@ import io
 import secrets
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import segno
@@ -37,7 +38,12 @@ def _otp(secret: str, params: TotpParams) -> pyotp.TOTP:
 
 def provisioning_uri(secret: str, account: str, issuer: str, params: TotpParams) -> str:
     """The otpauth:// Key URI with the issuer in the label and as a parameter (KEY-URI)."""
-    return _otp(secret, params).provisioning_uri(name=account, issuer_name=issuer)
+    uri = _otp(secret, params).provisioning_uri(name=account, issuer_name=issuer)
+    # pyotp leaves out values equal to its defaults; KEY-URI states all three explicitly.
+    stated = parse_qs(urlsplit(uri).query)
+    extra = [f"{key}={value}" for key, value in (("algorithm", params.algorithm),
+             ("digits", params.digits), ("period", params.period)) if key not in stated]
+    return "&".join([uri, *extra])
 
 
 def manual_entry(secret: str) -> str:
@@ -77,7 +83,7 @@ def match_step(secret: str, code: str, around: int, reach: int, params: TotpPara
     """
     found: int | None = None
     candidate = code.encode("ascii", "replace")
-    for step in range(around - reach, around + reach + 1):
+    for step in range(max(0, around - reach), around + reach + 1):  # no steps before 1970
         expected = code_at_step(secret, step, params).encode("ascii")
         if hmac.compare_digest(expected, candidate) and found is None:
             found = step

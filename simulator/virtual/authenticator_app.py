@@ -15,6 +15,8 @@ import pyotp
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+MIN_SECRET_BITS = 112  # NIST SP 800-63B; pyotp 2.12 enforces the same floor
+
 
 class DeviceError(Exception):
     """The device could not add the account: a bad image, a bad URI, a broken camera."""
@@ -39,7 +41,11 @@ def parse_uri(uri: str) -> Account:
         raise DeviceError(f"not an otpauth://totp URI: {parts.scheme}://{parts.netloc}")
     label = unquote(parts.path.lstrip("/"))
     label_issuer, _, account = label.rpartition(":")
-    query = {k: v[0] for k, v in parse_qs(parts.query, strict_parsing=False).items()}
+    parsed = parse_qs(parts.query, strict_parsing=False)
+    repeated = sorted(k for k, v in parsed.items() if len(v) > 1)
+    if repeated:
+        raise DeviceError(f"the URI repeats {', '.join(repeated)}: ambiguous")
+    query = {k: v[0] for k, v in parsed.items()}
     if "secret" not in query:
         raise DeviceError("the URI has no secret")
     issuer = query.get("issuer", label_issuer)
@@ -59,11 +65,14 @@ def parse_uri(uri: str) -> Account:
 
 def _clean_secret(typed: str) -> str:
     """Accept the secret as a person types it: groups, spaces, lower case."""
-    secret = "".join(typed.split()).replace("-", "").upper()
+    secret = "".join(typed.split()).replace("-", "").upper().rstrip("=")
     try:
-        base64.b32decode(secret + "=" * (-len(secret) % 8))
+        key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     except (binascii.Error, ValueError):
         raise DeviceError("the secret is not valid base32") from None
+    if len(key) * 8 < MIN_SECRET_BITS:  # pyotp refuses these too, but only when asked a code
+        raise DeviceError(f"the secret is too short: {len(key) * 8} bits, "
+                          f"at least {MIN_SECRET_BITS} needed")
     return secret
 
 
