@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
-	$(VENV)/bin/clinic2fa demo
+	$(VENV)/bin/clinic2fa run --target memory --report-dir reports
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -33,6 +33,12 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON instead of text")
     listing.set_defaults(func=_spec)
 
+    run = commands.add_parser("run", help="run the conformance suite against a target")
+    from scenarios.runner import add_run_arguments, run_command
+
+    add_run_arguments(run)
+    run.set_defaults(func=run_command)
+
     demo = commands.add_parser("demo", help="walk the guide's steps on the in-memory reference")
     demo.set_defaults(func=_demo)
     return top

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from scenarios.model import Needs
 from scenarios.target import Account, Refused, Target
 from scenarios.trace import Trace, traced
-from simulator.virtual.authenticator_app import AuthenticatorApp
+from simulator.virtual.authenticator_app import Account as AppAccount
+from simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
+
+if TYPE_CHECKING:
+    from simulator.virtual.passkey import VirtualPasskey
 
 
 class NonConformance(AssertionError):
@@ -38,6 +43,7 @@ class Context:
         self.trace = trace
         self.target: Target = traced(target, trace)
         self.capabilities = capabilities
+        self._cleanups: list[tuple[str, Callable[[], object]]] = []
 
     # -- people and devices -------------------------------------------------------------------
 
@@ -63,6 +69,39 @@ class Context:
         if need not in self.capabilities:
             raise NotApplicable(f"the target does not offer {need.value}")
 
+    # -- restoring shared state ------------------------------------------------------------------
+
+    def cleanup(self, fn: Callable[[], object], what: str = "") -> None:
+        """Run `fn` after the scenario, pass or fail, last registered first.
+
+        For what a scenario changes on accounts other scenarios share (the owner's enforcement
+        setting on a deployment): register the undo right after the change. A failing cleanup
+        makes the scenario an error, since later scenarios may then see a changed clinic.
+        """
+        self._cleanups.append((what or getattr(fn, "__name__", "cleanup"), fn))
+
+    def run_cleanups(self) -> list[str]:
+        """Run the registered cleanups (each once); what went wrong, one line each."""
+        problems = []
+        while self._cleanups:
+            what, fn = self._cleanups.pop()
+            self.trace.note(f"cleanup: {what}")
+            try:
+                fn()
+            except Exception as exc:  # every cleanup runs; each failure is reported
+                problems.append(f"cleanup {what} failed: {type(exc).__name__}: {exc}")
+        return problems
+
+    def scan(self, phone: AuthenticatorApp, qr_png: bytes) -> AppAccount:
+        """Step 3 with a working camera: the QR code must scan into an account on the phone."""
+        try:
+            return phone.scan(qr_png)
+        except DeviceError as exc:
+            if not phone.camera_works:
+                raise  # the harness's own broken camera, not the target's fault
+            self.check(False, f"the authenticator app cannot use the QR code: {exc}")
+            raise  # unreachable: check raised
+
     # -- checks -------------------------------------------------------------------------------
 
     def step(self, text: str) -> None:
@@ -76,17 +115,34 @@ class Context:
             raise NonConformance(message)
 
     @contextmanager
-    def refused(self, code: str, reason: str | None = None, why: str = "") -> Iterator[None]:
-        """The block must be refused with exactly this error code (and reason, if given)."""
-        what = f"refused with {code}{f' ({reason})' if reason else ''}"
+    def refused(self, code: str | tuple[str, ...], reason: str | tuple[str, ...] | None = None,
+                why: str = "") -> Iterator[None]:
+        """The block must be refused with this error code (and reason, if given).
+
+        A tuple accepts any of its codes (or reasons), for rules the spec leaves open.
+        """
+        codes = (code,) if isinstance(code, str) else code
+        reasons = (reason,) if isinstance(reason, str) else reason
+        what = f"refused with {' or '.join(codes)}"
+        if reasons:
+            what += f" ({' or '.join(reasons)})"
         try:
             yield
         except Refused as refusal:
             got = f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}"
-            ok = refusal.code == code and (reason is None or refusal.reason == reason)
+            ok = refusal.code in codes and (not reasons or refusal.reason in reasons)
             self.check(ok, f"{why or 'expected'}: {what}, got {got}")
             return
         self.check(False, f"{why or 'expected'}: {what}, but it was accepted")
+
+    @contextmanager
+    def accepted(self, what: str) -> Iterator[None]:
+        """The block must not be refused: here a refusal is the target breaking the rule."""
+        try:
+            yield
+        except Refused as refusal:
+            got = f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}"
+            self.check(False, f"{what} should be accepted, got {got}: {refusal.message}")
 
     # -- the guide's steps, composed ----------------------------------------------------------
 
@@ -97,16 +153,21 @@ class Context:
         return result.session
 
     def enrol(self, account: Account, phone: AuthenticatorApp | None = None,
-              session: str | None = None) -> Enrolled:
-        """Steps 1-5: open Security, set up the app, scan the QR code, confirm, get codes."""
+              session: str | None = None, later: int = 0) -> Enrolled:
+        """Steps 1-5: open Security, set up the app, scan the QR code, confirm, get codes.
+
+        `later=1` confirms with the next step's code (inside the window), for a user whose
+        current step was already spent, e.g. re-enrolling right after a reset.
+        """
         phone = phone or self.phone()
         if session is None:
             result = self.target.sign_in(account.email, account.password)
             session = result.session
         setup = self.target.start_authenticator_setup(session)
         phone.scan(setup.qr_png)
-        codes = self.target.confirm_enrolment(session, phone.code())
-        enrolled = Enrolled(account, phone, codes, session, {phone.step()})
+        step = phone.step() + later  # read once: the code and its step must agree
+        codes = self.target.confirm_enrolment(session, phone.code_at_step(step))
+        enrolled = Enrolled(account, phone, codes, session, {step})
         return enrolled
 
     def fresh_code(self, enrolled: Enrolled) -> str:
@@ -119,7 +180,9 @@ class Context:
         for step in (now, now + 1):
             if step not in enrolled.used_steps and step > max(enrolled.used_steps, default=-1):
                 enrolled.used_steps.add(step)
-                return enrolled.phone.code_at_step(step)
+                code = enrolled.phone.code_at_step(step)
+                self.trace.secrets.add(code)  # scrubbed from reports even if never sent
+                return code
         if Needs.CLOCK in self.capabilities:
             self.advance_clock(enrolled.phone.accounts[-1].period)
             return self.fresh_code(enrolled)
@@ -132,4 +195,67 @@ class Context:
                    f"after the password the code must be asked, got {pending.stage}")
         done = self.target.enter_code(pending.session, self.fresh_code(enrolled))
         self.check(done.stage == "signed_in", f"a valid code must sign in, got {done.stage}")
+        return done.session
+
+    # -- time steps and wrong codes -----------------------------------------------------------
+
+    def server_step(self, period: int = 30) -> int:
+        """The server's current TOTP time step (TOTP-STEP: 30 s counted from the Unix epoch)."""
+        return int(self.target.server_time() // period)
+
+    def wrong_code(self, phone: AuthenticatorApp, reach: int = 30) -> str:
+        """A well-formed 6-digit code that matches no step of the phone's secret near now.
+
+        Wider than any window or skew search a deployment would use, so the target can only
+        call it wrong, never a skewed or reused code.
+        """
+        now = self.server_step()
+        taken = {phone.code_at_step(s) for s in range(now - reach, now + reach + 1)}
+        return next(f"{n:06d}" for n in range(123_457, 10**6) if f"{n:06d}" not in taken)
+
+    def stale_code(self, old: AuthenticatorApp, new: AuthenticatorApp, reach: int = 30) -> str:
+        """A code of the old phone's secret, inside the window, that the new secret never makes.
+
+        For "the old secret's code is refused": without this, a coincidence (about one in
+        16,000) would make the old code valid or skewed for the new secret too.
+        """
+        now = self.server_step()
+        taken = {new.code_at_step(s) for s in range(now - reach, now + reach + 1)}
+        code = next((c for c in (old.code_at_step(now + d) for d in (0, 1, -1))
+                     if c not in taken), None)
+        if code is None:
+            raise NotApplicable("the two secrets share every code around now; run it again")
+        return code
+
+    # -- passkeys (STEP-7) --------------------------------------------------------------------
+
+    def passkey(self, **flags: Any) -> VirtualPasskey:
+        """A virtual passkey for the target's origin; it verifies its user, as Touch ID does.
+
+        The origin is the target's `origin` attribute (the page the passkey is used on).
+        """
+        from simulator.virtual.passkey import VirtualPasskey  # only passkey scenarios need it
+
+        self.require(Needs.PASSKEYS)
+        origin = getattr(self.target, "origin", None)
+        if not origin:
+            raise NotApplicable("the target does not say the origin its passkeys are used on")
+        return VirtualPasskey(str(origin), **{"user_verified": True, **flags})
+
+    def add_passkey(self, session: str, device: VirtualPasskey | None = None,
+                    name: str = "Phone passkey") -> VirtualPasskey:
+        """Step 7: Set up passkey, from options to the registered credential."""
+        device = device or self.passkey()
+        options = self.target.begin_passkey_setup(session)
+        self.target.finish_passkey_setup(session, device.create(options), name)
+        return device
+
+    def passkey_second_step(self, account: Account, device: VirtualPasskey) -> str:
+        """Sign in with the password, then the passkey; the full session."""
+        pending = self.target.sign_in(account.email, account.password)
+        self.check(pending.stage == "second_step",
+                   f"after the password the second step must be asked, got {pending.stage}")
+        options = self.target.begin_passkey_sign_in(pending.session)
+        done = self.target.finish_passkey_sign_in(pending.session, device.get(options))
+        self.check(done.stage == "signed_in", f"a valid passkey must sign in, got {done.stage}")
         return done.session

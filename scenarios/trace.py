@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from scenarios.target import Refused
 
@@ -17,6 +19,10 @@ SECRET_NAMES = frozenset({
 })
 # Actions whose whole result is secret (backup codes, shown once).
 SECRET_RESULTS = frozenset({"confirm_enrolment", "regenerate_backup_codes"})
+# Fields whose literal values the report's final pass scrubs wherever else they turn up (a
+# message, a traceback). Not the passkey `credential`: public material, full of common words.
+LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}
+MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 digits
 
 
 @dataclass
@@ -33,6 +39,7 @@ class Trace:
     """Steps, exchanges and checks in order, as the report shows them."""
 
     entries: list[Entry] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)  # literal values seen, for the final scrub
 
     def step(self, text: str) -> None:
         self.entries.append(Entry("step", text, at=time.monotonic()))
@@ -45,6 +52,8 @@ class Trace:
 
     def call(self, action: str, args: dict[str, Any], result: Any, refusal: Refused | None,
              ) -> None:
+        self.secrets.update(secret_values(args))
+        self.secrets.update(secret_values(result, "code" if action in SECRET_RESULTS else ""))
         detail: dict[str, Any] = {"args": redact(args)}
         if refusal is not None:
             detail["refused"] = {"code": refusal.code, "reason": refusal.reason}
@@ -69,6 +78,23 @@ def redact(value: Any, name: str = "") -> Any:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return value
+
+
+def secret_values(value: Any, name: str = "") -> Iterator[str]:
+    """The literal strings `redact` would hide (and the secret inside a Key URI)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from secret_values(item, name if name in LITERAL_NAMES else str(key))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from secret_values(item, name)
+    elif isinstance(value, str) and name in LITERAL_NAMES:
+        for literal in (value, "".join(value.split()), *parse_qs(urlsplit(value).query)
+                        .get("secret", [])):
+            if len(literal) >= MIN_LITERAL:
+                yield literal
 
 
 class _Traced:

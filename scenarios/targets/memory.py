@@ -13,6 +13,10 @@ from simulator.clock import FakeClock
 from simulator.errors import TwoFactorError
 from simulator.policy import FAST_HASH, Policy
 
+# SecurityStatus fields the Security contract carries, or that identify the page's owner.
+_SECURITY_PAGE = frozenset({"two_factor_enabled", "authenticator_app", "backup_codes_left",
+                            "passkeys", "enforcement_required", "email", "role", "extra"})
+
 
 def _refusals(method: Any) -> Any:
     """Turn the reference's typed errors into the harness's `Refused`."""
@@ -80,8 +84,12 @@ class MemoryTarget:
     @_refusals
     def security(self, session: str) -> Security:
         s = self.clinic.security(session)
+        # Anything else the page carries goes to `extra`, as the HTTP target does with unknown
+        # fields, so a scenario sees what a (broken) clinic shows beyond the contract.
+        extra = {k: v for k, v in vars(s).items() if k not in _SECURITY_PAGE}
+        extra.update(getattr(s, "extra", None) or {})
         return Security(s.two_factor_enabled, s.authenticator_app, s.backup_codes_left,
-                        s.passkeys, s.enforcement_required)
+                        s.passkeys, s.enforcement_required, extra)
 
     @_refusals
     def start_authenticator_setup(self, session: str) -> SetupScreen:
@@ -113,3 +121,31 @@ class MemoryTarget:
     @_refusals
     def disable_2fa_for(self, session: str, email: str) -> None:
         self.clinic.disable_2fa_for(session, email)
+
+    # passkeys: WebAuthn JSON in and out, as over HTTP
+
+    @property
+    def origin(self) -> str:
+        """The page origin the reference's passkeys are used on (its relying party's)."""
+        return str(self.clinic._passkeys.origin)
+
+    @_refusals
+    def begin_passkey_setup(self, session: str) -> dict[str, Any]:
+        return self.clinic.begin_passkey_setup(session)
+
+    @_refusals
+    def finish_passkey_setup(self, session: str, credential: dict[str, Any], name: str) -> None:
+        self.clinic.finish_passkey_setup(session, credential, name)
+
+    @_refusals
+    def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:
+        return self.clinic.begin_passkey_sign_in(session)
+
+    @_refusals
+    def finish_passkey_sign_in(self, session: str, credential: dict[str, Any]) -> SignInResult:
+        result = self.clinic.finish_passkey_sign_in(session, credential)
+        return SignInResult(result.token, result.stage.value)
+
+    @_refusals
+    def remove_passkey(self, session: str, name: str, password: str) -> None:
+        self.clinic.remove_passkey(session, name, password)

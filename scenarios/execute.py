@@ -1,0 +1,40 @@
+"""Run one scenario on a fresh target from the provider and judge what happened."""
+
+from __future__ import annotations
+
+import time
+
+from scenarios.context import Context, NotApplicable
+from scenarios.model import Scenario
+from scenarios.target import Unreachable
+from scenarios.targets.provider import Provider
+from scenarios.trace import Trace
+from scenarios.verdicts import ScenarioResult, judge
+
+
+def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None = None,
+                 strict: bool = False) -> ScenarioResult:
+    """Needs checked, target made, scenario run, cleanups run: never raises but to interrupt."""
+    trace = Trace()
+    raised: BaseException | None = None
+    problems: list[str] = []
+    started = time.perf_counter()
+    try:
+        missing = [n.value for n in scenario.needs if n not in provider.capabilities]
+        if missing:
+            raise NotApplicable(f"the target does not offer {', '.join(missing)}")
+        target = provider.target()
+        try:
+            ctx = Context(target, trace, provider.capabilities)
+            try:
+                scenario.run(ctx)
+            finally:
+                problems = ctx.run_cleanups()
+        finally:
+            provider.release(target)
+    except Exception as exc:  # judged below: every exception is a verdict or an error
+        raised = exc
+    duration = time.perf_counter() - started
+    outcome, message, detail, blocking = judge(scenario, raised, trace, problems, waiver, strict)
+    return ScenarioResult(scenario, outcome, message, duration, trace, waiver, detail, blocking,
+                          unreachable=isinstance(raised, Unreachable))

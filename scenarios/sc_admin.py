@@ -1,0 +1,105 @@
+"""Settings -> Staff: who may disable whose 2FA, what that ends, and the record of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios.context import Context, Enrolled, NotApplicable
+from scenarios.model import Level, Needs, scenario
+
+
+@scenario("ADMIN-DISABLE-ROLES-ALLOWED", verifies=["ADMIN-DISABLE-ROLES"], level=Level.MUST,
+          quote="let the Owner disable 2FA for any other user and an Admin for any other user "
+                "except the Owner from Settings -> Staff")
+def owner_and_admin_may(ctx: Context) -> None:
+    """The owner disables a staff member's and an admin's 2FA; an admin does the same"""
+    actors = {"owner": ctx.signed_in(ctx.account("owner")),
+              "admin": ctx.signed_in(ctx.account("admin"))}
+    for actor, session in actors.items():
+        for role in ("staff", "admin"):
+            subject = ctx.enrol(ctx.account(role))
+            ctx.step(f"The {actor}: Settings -> Staff -> disable the {role}'s 2FA")
+            with ctx.accepted(f"the {actor} disabling a {role}'s 2FA"):
+                ctx.target.disable_2fa_for(session, subject.account.email)
+            ctx.check(not _two_factor(ctx, session, subject.account.email),
+                      f"Settings -> Staff still shows 2FA on for the {role}")
+            result = ctx.target.sign_in(subject.account.email, subject.account.password)
+            ctx.check(result.stage == "signed_in",
+                      f"the {role}'s sign-in still asks a second factor (stage {result.stage})")
+
+
+@scenario("ADMIN-DISABLE-ROLES-REFUSED", verifies=["ADMIN-DISABLE-ROLES"], level=Level.MUST,
+          quote="MUST refuse the action from Staff, from an Admin against the Owner, and against "
+                "one's own account")
+def staff_and_self_refused(ctx: Context) -> None:
+    """Staff cannot disable anyone's 2FA, an admin not the owner's, nobody their own"""
+    owner = ctx.enrol(ctx.account("owner"))
+    ctx.cleanup(lambda: ctx.target.disable_2fa(owner.session, owner.account.password),
+                "the owner's 2FA off again")
+    admin = ctx.enrol(ctx.account("admin"))
+    staff = ctx.enrol(ctx.account("staff"))
+    colleague = ctx.enrol(ctx.account("staff"))
+    attempts: list[tuple[str, Enrolled, Enrolled]] = [
+        ("a staff member disabling a colleague's 2FA", staff, colleague),
+        ("an admin disabling the owner's 2FA", admin, owner),
+        ("an admin disabling their own 2FA from Settings -> Staff", admin, admin),
+        ("the owner disabling their own 2FA from Settings -> Staff", owner, owner),
+    ]
+    for what, actor, subject in attempts:
+        ctx.step(what)
+        with ctx.refused("not_permitted", why=what):
+            ctx.target.disable_2fa_for(actor.session, subject.account.email)
+    ctx.step("Everyone still has 2FA")
+    for person in (owner, admin, staff, colleague):
+        ctx.check(_two_factor(ctx, owner.session, person.account.email),
+                  f"{person.account.role} {person.account.email} lost 2FA after a refusal")
+
+
+@scenario("ADMIN-DISABLE-ENDS-SESSIONS", verifies=["ADMIN-DISABLE-ENDS-SESSIONS"],
+          level=Level.MUST,
+          quote="the deployment MUST end all of that user's sessions and pending sign-ins and "
+                "remove their TOTP secret, backup codes and passkeys at once")
+def reset_ends_sessions(ctx: Context) -> None:
+    """After an admin disables a user's 2FA, their sessions are gone and so are their factors"""
+    admin_session = ctx.signed_in(ctx.account("admin"))
+    enrolled = ctx.enrol(ctx.account("staff"))
+    if Needs.PASSKEYS in ctx.capabilities:
+        ctx.add_passkey(enrolled.session, name="Security key")
+    ctx.step("The user has two open sessions and a half-finished sign-in")
+    second = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    second_full = ctx.target.use_backup_code(second.session, enrolled.backup_codes[0]).session
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.step("The admin disables the user's 2FA (the phone was stolen)")
+    ctx.target.disable_2fa_for(admin_session, enrolled.account.email)
+    for label, session in (("the session they enrolled from", enrolled.session),
+                           ("their other session", second_full)):
+        with ctx.refused("not_signed_in", why=f"{label} after the admin's reset"):
+            ctx.target.profile(session)
+    with ctx.refused(("not_signed_in", "sign_in_expired"),
+                     why="the half-finished sign-in after the admin's reset"):
+        ctx.target.enter_code(pending.session, ctx.fresh_code(enrolled))
+    ctx.step("Signing in again: no factor is left")
+    fresh = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.check(fresh.stage == "signed_in",
+              f"after the reset the password should be enough, got {fresh.stage}")
+    security = ctx.target.security(fresh.session)
+    ctx.check(not security.authenticator_app, "the authenticator app is still set up")
+    ctx.check(security.backup_codes_left == 0,
+              f"{security.backup_codes_left} backup codes are still valid")
+    ctx.check(not security.passkeys, f"passkeys {security.passkeys} are still registered")
+
+
+@scenario("AUDIT-LOG-RECORDED", verifies=["AUDIT-LOG"], level=Level.SHOULD,
+          quote="The deployment SHOULD record each 2FA security event")
+def events_recorded(ctx: Context) -> None:
+    """Security events are recorded without secrets (not observable from outside)"""
+    raise NotApplicable("the audit log is not part of the Target contract, so neither its "
+                        "entries nor their lack of secrets can be read from outside; the "
+                        "reference is checked by its unit tests (tests/test_core_disclosure.py)")
+
+
+def _two_factor(ctx: Context, session: str, email: str) -> bool:
+    rows: list[dict[str, Any]] = ctx.target.staff(session)
+    row = next((r for r in rows if str(r.get("email", "")).casefold() == email.casefold()), None)
+    ctx.check(row is not None, f"Settings -> Staff does not list {email}")
+    return bool(row and row.get("two_factor_enabled"))

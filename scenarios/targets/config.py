@@ -1,0 +1,135 @@
+"""The target config file: which clinic the run may change, and the accounts it may use.
+
+A deployment must name a clinic set aside for testing, since scenarios enforce 2FA and lock
+accounts out:
+
+    [clinic]
+    test_clinic = true                       # required for anything but the reference
+    owner = { email = "owner@test.example", password = "..." }
+    admin = { email = "admin@test.example", password = "..." }
+
+    [[staff]]                                # each used by at most one scenario per run
+    email = "staff1@test.example"
+    password = "..."
+
+    [target]                                 # all optional
+    reference = false      # true: this is `clinic2fa serve` (test support expected)
+    passkeys = true        # override detection of the passkey endpoints
+    timeout = 10           # seconds per HTTP request
+    origin = "https://clinic.example"  # where the pages are, if not the --target's host
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scenarios.errors import UsageError
+from scenarios.target import Account
+
+_TOP = {"clinic", "staff", "target"}
+_CLINIC = {"test_clinic", "owner", "admin"}
+_TARGET = {"reference", "passkeys", "timeout", "origin"}
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """What the config file says; every field optional so the reference needs none."""
+
+    path: Path | None = None
+    test_clinic: bool = False
+    owner: Account | None = None
+    admin: Account | None = None
+    staff: tuple[Account, ...] = ()
+    reference: bool | None = None  # None: find out (test-support endpoints answer)
+    passkeys: bool | None = None  # None: find out (the passkey endpoints exist)
+    timeout: float = 10.0
+    origin: str | None = None  # the page origin passkeys are made for (default: the target's)
+
+    @property
+    def passwords(self) -> set[str]:
+        """Every password in the file, for the reports' final scrub."""
+        return {a.password for a in (self.owner, self.admin, *self.staff) if a is not None}
+
+
+def load(path: Path) -> TargetConfig:
+    """Read and check a config file; any problem is a one-line UsageError naming the file."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path}: invalid TOML: {exc}") from None
+    return parse(doc, path)
+
+
+def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
+    """A TargetConfig from a parsed document; unknown keys are refused (a typo must not pass)."""
+    where = f"config file {path}" if path else "config"
+    _only(doc, _TOP, where)
+    clinic = _table(doc, "clinic", where)
+    _only(clinic, _CLINIC, f"{where} [clinic]")
+    target = _table(doc, "target", where)
+    _only(target, _TARGET, f"{where} [target]")
+    test_clinic = clinic.get("test_clinic", False)
+    if not isinstance(test_clinic, bool):
+        raise UsageError(f"{where}: [clinic] test_clinic must be true or false")
+    staff_entries = doc.get("staff", [])
+    if not isinstance(staff_entries, list):
+        raise UsageError(f"{where}: staff must be an array of tables ([[staff]])")
+    staff = tuple(_account(e, "staff", f"{where} [[staff]] #{n}")
+                  for n, e in enumerate(staff_entries, 1))
+    emails = [a.email for a in staff]
+    if len(set(emails)) != len(emails):
+        raise UsageError(f"{where}: a staff account is listed twice")
+    timeout = target.get("timeout", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise UsageError(f"{where}: [target] timeout must be a positive number of seconds")
+    origin = target.get("origin")
+    if origin is not None and (not isinstance(origin, str) or "://" not in origin):
+        raise UsageError(f"{where}: [target] origin must be a URL like https://clinic.example")
+    for flag in ("reference", "passkeys"):
+        if flag in target and not isinstance(target[flag], bool):
+            raise UsageError(f"{where}: [target] {flag} must be true or false")
+    return TargetConfig(
+        path=path,
+        test_clinic=test_clinic,
+        owner=_account(clinic["owner"], "owner", f"{where} [clinic] owner")
+        if "owner" in clinic else None,
+        admin=_account(clinic["admin"], "admin", f"{where} [clinic] admin")
+        if "admin" in clinic else None,
+        staff=staff,
+        reference=target.get("reference"),
+        passkeys=target.get("passkeys"),
+        timeout=float(timeout),
+        origin=origin.rstrip("/") if origin else None,
+    )
+
+
+def _only(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}")
+
+
+def _table(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: {key} must be a table ([{key}])")
+    return value
+
+
+def _account(entry: Any, role: str, where: str) -> Account:
+    if not isinstance(entry, dict):
+        raise UsageError(f"{where}: must be a table with email and password")
+    _only(entry, {"email", "password"}, where)
+    email, password = entry.get("email"), entry.get("password")
+    if not isinstance(email, str) or "@" not in email:
+        raise UsageError(f"{where}: email missing or not an email address")
+    if not isinstance(password, str) or not password:
+        raise UsageError(f"{where}: password missing")
+    return Account(email, password, role)

@@ -1,0 +1,342 @@
+"""A deployment over the HTTP contract (/api/v1), or the reference as `clinic2fa serve` runs it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+import time
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from scenarios.context import NotApplicable
+from scenarios.errors import UsageError
+from scenarios.model import Needs
+from scenarios.target import Account, Refused, Security, SetupScreen, SignInResult, Unreachable
+from scenarios.targets.clock import DATE_RESOLUTION, ClockEstimate, Sample, date_seconds, estimate
+from scenarios.targets.config import TargetConfig
+
+API = "/api/v1"
+SUPPORT = "/test-support"
+CLOCK_SAMPLES = 5
+_SECURITY_FIELDS = ("two_factor_enabled", "authenticator_app", "backup_codes_left", "passkeys",
+                    "enforcement_required")
+
+
+class ProtocolError(Exception):
+    """The target answered outside the contract (a 500, no JSON): an error, not a verdict."""
+
+
+def _why(exc: httpx.TransportError) -> str:
+    """"connection refused" rather than "[Errno 111] Connection refused"."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    if "] " in text and text.startswith("[Errno"):
+        text = text.split("] ", 1)[1]
+    return text[:1].lower() + text[1:]
+
+
+class Client:
+    """JSON over HTTP with the contract's refusals; a dead connection is `Unreachable`."""
+
+    def __init__(self, base_url: str, timeout: float, name: str = "",
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.name = name or base_url  # as messages show it
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
+                                  headers={"accept": "application/json"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, method: str, path: str, body: Any = None,
+             session: str | None = None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {session}"} if session else {}
+        try:
+            return self._http.request(method, path, json=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"target {self.name} unreachable: {_why(exc)}") from None
+
+    def call(self, method: str, path: str, body: Any = None, session: str | None = None) -> Any:
+        """The JSON answer (None for an empty one); a refusal raises `Refused`."""
+        response = self.send(method, path, body, session)
+        data = _json(response)
+        if response.is_success:
+            return data
+        if response.status_code < 500 and isinstance(data, dict) \
+                and isinstance(data.get("error"), str):
+            raise Refused(data["error"], data.get("reason"), str(data.get("message", "")))
+        what = "a server error" if response.status_code >= 500 else "no contract error body"
+        raise ProtocolError(f"{method} {path}: HTTP {response.status_code}, {what}")
+
+
+def _json(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class AccountPool:
+    """A deployment's accounts from its config: owner and admin shared, each staff used once."""
+
+    def __init__(self, config: TargetConfig) -> None:
+        self._shared = {"owner": config.owner, "admin": config.admin}
+        self._staff = list(config.staff)
+        self._lock = threading.Lock()
+
+    def take(self, role: str) -> Account:
+        if role in self._shared:
+            account = self._shared[role]
+            if account is None:
+                raise NotApplicable(f"the target config names no {role} account")
+            return account
+        with self._lock:
+            if not self._staff:
+                raise NotApplicable("the target config's [[staff]] pool is used up: "
+                                    "each staff account serves one scenario per run; add more")
+            return self._staff.pop(0)
+
+
+class HttpTarget:
+    """The Target interface over the HTTP contract, for one scenario."""
+
+    def __init__(self, provider: HttpProvider) -> None:
+        self.name = provider.name
+        self.origin = provider.origin  # the page origin passkeys are made for
+        self.capabilities = provider.capabilities
+        self._provider = provider
+        self._client = provider.client
+
+    # accounts and time
+
+    def account(self, role: str) -> Account:
+        if not self._provider.reference:
+            return self._provider.pool.take(role)
+        made = self._client.call("POST", f"{SUPPORT}/users", {"role": role})
+        return Account(made["email"], made["password"], made.get("role", role))
+
+    def server_time(self) -> float:
+        return self._provider.server_time()
+
+    def advance_clock(self, seconds: float) -> None:
+        if Needs.CLOCK not in self.capabilities:
+            raise NotApplicable("the target's clock cannot be moved")
+        self._client.call("POST", f"{SUPPORT}/clock", {"advance": seconds})
+
+    # sign-in
+
+    def sign_in(self, email: str, password: str) -> SignInResult:
+        return _signed(self._client.call("POST", f"{API}/sign-in",
+                                         {"email": email, "password": password}), None)
+
+    def enter_code(self, session: str, code: str) -> SignInResult:
+        return _signed(self._client.call("POST", f"{API}/sign-in/code", {"code": code}, session),
+                       session)
+
+    def use_backup_code(self, session: str, code: str) -> SignInResult:
+        return _signed(self._client.call("POST", f"{API}/sign-in/backup-code", {"code": code},
+                                         session), session)
+
+    def sign_out(self, session: str) -> None:
+        self._client.call("POST", f"{API}/sign-out", None, session)
+
+    def profile(self, session: str) -> dict[str, Any]:
+        return dict(self._client.call("GET", f"{API}/profile", None, session))
+
+    # Security settings
+
+    def security(self, session: str) -> Security:
+        data = self._client.call("GET", f"{API}/security", None, session)
+        if not isinstance(data, dict) or not all(k in data for k in _SECURITY_FIELDS):
+            raise ProtocolError(f"GET {API}/security: the answer lacks the contract's fields")
+        return Security(bool(data["two_factor_enabled"]), bool(data["authenticator_app"]),
+                        int(data["backup_codes_left"]), tuple(data["passkeys"]),
+                        bool(data["enforcement_required"]),
+                        {k: v for k, v in data.items() if k not in _SECURITY_FIELDS})
+
+    def start_authenticator_setup(self, session: str) -> SetupScreen:
+        data = self._client.call("POST", f"{API}/security/authenticator", None, session)
+        try:
+            png = base64.b64decode(data["qr_png"], validate=True)
+        except (KeyError, TypeError, binascii.Error):
+            raise ProtocolError("the setup screen's qr_png is not base64") from None
+        return SetupScreen(data["uri"], data["manual_entry"], png)
+
+    def confirm_enrolment(self, session: str, code: str) -> list[str]:
+        data = self._client.call("POST", f"{API}/security/authenticator/confirm",
+                                 {"code": code}, session)
+        return list(data["backup_codes"])
+
+    def regenerate_backup_codes(self, session: str, password: str) -> list[str]:
+        data = self._client.call("POST", f"{API}/security/backup-codes",
+                                 {"password": password}, session)
+        return list(data["backup_codes"])
+
+    def disable_2fa(self, session: str, password: str) -> None:
+        self._client.call("POST", f"{API}/security/disable", {"password": password}, session)
+
+    # owner and admin
+
+    def set_enforcement(self, session: str, required: bool) -> None:
+        self._client.call("PUT", f"{API}/settings/security/enforcement", {"required": required},
+                          session)
+
+    def staff(self, session: str) -> list[dict[str, Any]]:
+        data = self._client.call("GET", f"{API}/settings/staff", None, session)
+        return list(data["staff"] if isinstance(data, dict) else data)
+
+    def disable_2fa_for(self, session: str, email: str) -> None:
+        self._client.call("POST", f"{API}/settings/staff/{quote(email, safe='@')}/disable-2fa",
+                          None, session)
+
+    # passkeys
+
+    def begin_passkey_setup(self, session: str) -> dict[str, Any]:
+        return dict(self._client.call("POST", f"{API}/security/passkeys/options", None, session))
+
+    def finish_passkey_setup(self, session: str, credential: dict[str, Any], name: str) -> None:
+        self._client.call("POST", f"{API}/security/passkeys",
+                          {"credential": credential, "name": name}, session)
+
+    def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:
+        return dict(self._client.call("POST", f"{API}/sign-in/passkey/options", None, session))
+
+    def finish_passkey_sign_in(self, session: str, credential: dict[str, Any]) -> SignInResult:
+        return _signed(self._client.call("POST", f"{API}/sign-in/passkey",
+                                         {"credential": credential}, session), session)
+
+    def remove_passkey(self, session: str, name: str, password: str) -> None:
+        self._client.call("POST", f"{API}/security/passkeys/remove",
+                          {"name": name, "password": password}, session)
+
+
+def _signed(data: Any, session: str | None) -> SignInResult:
+    if not isinstance(data, dict) or "stage" not in data or not (data.get("session") or session):
+        raise ProtocolError("a sign-in answer without session and stage")
+    return SignInResult(str(data.get("session") or session), str(data["stage"]))
+
+
+class HttpProvider:
+    """One deployment for the whole run: checked once, its clock measured, its accounts pooled."""
+
+    kind = "http"
+
+    def __init__(self, base_url: str, config: TargetConfig | None, name: str = "") -> None:
+        self.name = name or base_url  # without any user:password@
+        self.config = config or TargetConfig()
+        self.origin = self.config.origin or page_origin(self.name)
+        self.capabilities: frozenset[Needs] = frozenset()
+        self.reference = False
+        self.pool = AccountPool(self.config)
+        self.client = Client(base_url, self.config.timeout, self.name)
+        self._clock: ClockEstimate | None = None
+        self._support = False  # test-support endpoints answer
+
+    # -- opening: reachability, clock, test support, safety ----------------------------------
+
+    def open(self) -> None:
+        samples = [self._sample() for _ in range(CLOCK_SAMPLES)]  # the first one: reachable?
+        self._support = self._has_test_support()
+        if self.config.reference and not self._support:
+            raise UsageError(f"the config says {self.name} is the reference, but it has no "
+                             f"test-support endpoints ({SUPPORT}/clock): is it `clinic2fa serve`?")
+        self.reference = self._support
+        if not self.reference and not self.config.test_clinic:
+            raise UsageError(
+                f"refusing to run against {self.name}: scenarios enforce 2FA and lock accounts "
+                "out, so a deployment's config (--config) must declare "
+                "[clinic] test_clinic = true")
+        needs = set()
+        if self._support and self._clock_movable():
+            needs.add(Needs.CLOCK)
+        passkeys = self.config.passkeys
+        if passkeys if passkeys is not None else self._has_passkeys():
+            needs.add(Needs.PASSKEYS)
+        self.capabilities = frozenset(needs)
+        self._clock = self._support_clock() if self._support else \
+            estimate(samples, "date-header", DATE_RESOLUTION)
+
+    def _sample(self) -> Sample:
+        sent = time.time()
+        response = self.client.send("GET", f"{API}/profile")
+        received = time.time()
+        server = date_seconds(response.headers.get("date"))
+        return Sample(sent, received, server if server is not None else (sent + received) / 2)
+
+    def _has_test_support(self) -> bool:
+        response = self.client.send("GET", f"{SUPPORT}/clock")
+        data = _json(response)
+        return response.status_code == 200 and isinstance(data, dict) and "now" in data
+
+    def _clock_movable(self) -> bool:
+        """A fake clock takes `advance: 0`; the real clock answers 409."""
+        return self.client.send("POST", f"{SUPPORT}/clock", {"advance": 0}).status_code == 200
+
+    def _has_passkeys(self) -> bool:
+        """The passkey endpoints exist: an unauthenticated call is refused, not "no such path"."""
+        status = self.client.send("POST", f"{API}/sign-in/passkey/options").status_code
+        return status not in (404, 405, 501)
+
+    def _support_clock(self) -> ClockEstimate | None:
+        samples = []
+        for _ in range(CLOCK_SAMPLES):
+            sent = time.time()
+            now = self.client.call("GET", f"{SUPPORT}/clock")["now"]
+            samples.append(Sample(sent, time.time(), float(now)))
+        return estimate(samples, "test-support", 0.0)
+
+    # -- per run and per scenario --------------------------------------------------------------
+
+    def server_time(self) -> float:
+        """The reference's clock asked each time (a fake one moves only when told); otherwise
+        local time plus the measured offset: never a sleep."""
+        if self._support:
+            return float(self.client.call("GET", f"{SUPPORT}/clock")["now"])
+        return time.time() + (self._clock.offset_seconds if self._clock else 0.0)
+
+    def target(self) -> HttpTarget:
+        if self.reference:
+            self.client.call("POST", f"{SUPPORT}/reset")  # a clean clinic, as memory gives
+        return HttpTarget(self)
+
+    def release(self, target: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        self.client.close()
+
+    def clock(self) -> ClockEstimate | None:
+        return self._clock
+
+    def secrets(self) -> set[str]:
+        return self.config.passwords
+
+
+LOOPBACK = ("127.0.0.1", "::1", "[::1]")
+
+
+def page_origin(url: str) -> str:
+    """scheme://host[:port] of the pages; a loopback IP reads as localhost, as WebAuthn wants."""
+    parts = urlsplit(url)
+    host = "localhost" if parts.hostname in LOOPBACK else parts.hostname
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
+
+
+def provider(target: str, config: TargetConfig | None) -> HttpProvider:
+    """The `http` and `https` schemes: http://HOST:PORT[/PATH]."""
+    parts = urlsplit(target)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise UsageError(f"bad target URL {target!r}: the port is not a number") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise UsageError(f"bad target URL {target!r}: expected http://HOST:PORT or https://HOST")
+    base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    shown = base.replace(f"{parts.netloc}", parts.netloc.rpartition("@")[2], 1)
+    return HttpProvider(base, config, shown)

@@ -1,0 +1,1 @@
+"""The reference web app: the JSON HTTP contract (/api/v1), the guide's pages, test support."""

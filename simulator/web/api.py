@@ -1,0 +1,247 @@
+"""The JSON API under /api/v1: the HTTP contract the conformance harness speaks."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from simulator.clinic import Clinic
+from simulator.errors import ErrorCode as E
+from simulator.errors import TwoFactorError
+from simulator.web import cookies
+from simulator.web.contract import schema_of
+from simulator.web.models import (
+    BackupCodesOut,
+    CodeBody,
+    EnforcementBody,
+    EnforcementOut,
+    ErrorBody,
+    NewPasskeyBody,
+    PasskeyCredentialBody,
+    PasswordBody,
+    ProfileOut,
+    RemovePasskeyBody,
+    SecurityOut,
+    SessionOut,
+    SetupOut,
+    SignInBody,
+    WebAuthnOptions,
+)
+from simulator.web.status import PASSKEY_REFUSALS, SESSION_REFUSALS, status_of
+
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX)
+bearer = HTTPBearer(auto_error=False, scheme_name="session",
+                    description="The `session` that POST /api/v1/sign-in returned.")
+
+
+def the_clinic(request: Request) -> Clinic:
+    return request.app.state.clinic  # type: ignore[no-any-return]
+
+
+async def the_session(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The bearer token; or, for the reference's own page scripts, the cookie plus CSRF header."""
+    if credentials is not None:
+        return credentials.credentials
+    token = cookies.session_token(request)
+    if token is None:
+        raise TwoFactorError(E.NOT_SIGNED_IN, "Sign in first; send Authorization: Bearer.")
+    if request.method not in cookies.SAFE_METHODS:
+        cookies.check_csrf(request, request.headers.get(cookies.CSRF_HEADER))
+    return token
+
+
+ClinicDep = Annotated[Clinic, Depends(the_clinic)]
+Session = Annotated[str, Depends(the_session)]
+
+
+def refusals(*codes: E) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these refusal codes (and invalid_request), grouped by status."""
+    by_status: dict[int, set[str]] = {}
+    for code in (*codes, E.INVALID_REQUEST):
+        by_status.setdefault(status_of(code), set()).add(code.value)
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status, names in sorted(by_status.items()):
+        entry: dict[str, Any] = {"model": ErrorBody,
+                                 "description": "Refused: " + ", ".join(sorted(names))}
+        if status == 429:
+            entry["headers"] = {"Retry-After": {"description": "Seconds until codes are taken "
+                                                "again.", "schema": {"type": "integer"}}}
+        if status == 401 and names & {E.NOT_SIGNED_IN.value, E.SIGN_IN_EXPIRED.value}:
+            entry["headers"] = {"WWW-Authenticate": {"description": "Bearer challenge.",
+                                                     "schema": {"type": "string"}}}
+        documented[status] = entry
+    return documented
+
+
+SECOND_STEP = (*SESSION_REFUSALS, E.LOCKED_OUT)
+
+
+# -- sign-in ------------------------------------------------------------------------------------
+
+
+@router.post("/sign-in", tags=["sign-in"], responses=refusals(E.INVALID_CREDENTIALS))
+def sign_in(body: SignInBody, clinic: ClinicDep) -> SessionOut:
+    """Check the password; `stage` says whether the second step or enrolment comes next."""
+    return SessionOut.of(clinic.sign_in(body.email, body.password))
+
+
+@router.post("/sign-in/code", tags=["sign-in"],
+             responses=refusals(*SECOND_STEP, E.CODE_REJECTED, E.NOT_ENROLLED))
+def enter_code(body: CodeBody, token: Session, clinic: ClinicDep) -> SessionOut:
+    """The second step with the authenticator app's 6-digit code."""
+    return SessionOut.of(clinic.enter_code(token, body.code))
+
+
+@router.post("/sign-in/backup-code", tags=["sign-in"],
+             responses=refusals(*SECOND_STEP, E.CODE_REJECTED))
+def use_backup_code(body: CodeBody, token: Session, clinic: ClinicDep) -> SessionOut:
+    """The second step with a backup code, which is spent."""
+    return SessionOut.of(clinic.use_backup_code(token, body.code))
+
+
+@router.post("/sign-in/passkey/options", tags=["sign-in"],
+             responses=refusals(*SECOND_STEP, E.NOT_ENROLLED))
+def begin_passkey_sign_in(token: Session, clinic: ClinicDep) -> WebAuthnOptions:
+    """WebAuthn request options for navigator.credentials.get()."""
+    return WebAuthnOptions(**clinic.begin_passkey_sign_in(token))
+
+
+@router.post("/sign-in/passkey", tags=["sign-in"],
+             responses=refusals(*SECOND_STEP, *PASSKEY_REFUSALS))
+def finish_passkey_sign_in(body: PasskeyCredentialBody, token: Session,
+                           clinic: ClinicDep) -> SessionOut:
+    """The second step with a passkey: the credential that get() returned."""
+    return SessionOut.of(clinic.finish_passkey_sign_in(token, body.credential))
+
+
+@router.post("/sign-out", tags=["sign-in"], status_code=204, response_class=Response,
+             responses=refusals(E.NOT_SIGNED_IN))
+def sign_out(request: Request, token: Session, clinic: ClinicDep) -> Response:
+    """End the session (any stage); signing out twice is not an error."""
+    clinic.sign_out(token)
+    response = Response(status_code=204)
+    if cookies.session_token(request) == token:
+        cookies.end_session(response)
+    return response
+
+
+# -- the signed-in person -----------------------------------------------------------------------
+
+
+@router.get("/profile", tags=["profile"], responses=refusals(*SESSION_REFUSALS))
+def profile(token: Session, clinic: ClinicDep) -> ProfileOut:
+    """My Profile: reachable only after the whole sign-in."""
+    return ProfileOut.of(clinic.profile(token))
+
+
+@router.get("/security", tags=["security"], responses=refusals(*SESSION_REFUSALS))
+def security(token: Session, clinic: ClinicDep) -> SecurityOut:
+    """Security settings; open to an enrolment session too, which must set up 2FA."""
+    return SecurityOut.of(clinic.security(token))
+
+
+@router.post("/security/authenticator", tags=["security"],
+             responses=refusals(*SESSION_REFUSALS, E.ALREADY_ENROLLED))
+def start_authenticator_setup(token: Session, clinic: ClinicDep) -> SetupOut:
+    """"Set up authenticator app": a fresh secret every time, as a QR code and as text."""
+    setup = clinic.start_authenticator_setup(token)
+    return SetupOut(uri=setup.uri, manual_entry=setup.manual_entry,
+                    qr_png=base64.b64encode(setup.qr_png).decode("ascii"), qr_svg=setup.qr_svg)
+
+
+@router.post("/security/authenticator/confirm", tags=["security"],
+             responses=refusals(*SESSION_REFUSALS, E.NO_SETUP_IN_PROGRESS, E.CODE_REJECTED))
+def confirm_authenticator(body: CodeBody, token: Session, clinic: ClinicDep) -> BackupCodesOut:
+    """A valid code turns 2FA on; the 10 backup codes come back this once."""
+    return BackupCodesOut(backup_codes=clinic.confirm_authenticator(token, body.code))
+
+
+@router.post("/security/backup-codes", tags=["security"],
+             responses=refusals(*SESSION_REFUSALS, E.PASSWORD_REQUIRED, E.NOT_ENROLLED))
+def regenerate_backup_codes(body: PasswordBody, token: Session,
+                            clinic: ClinicDep) -> BackupCodesOut:
+    """New backup codes replace all old ones; needs the password."""
+    return BackupCodesOut(backup_codes=clinic.regenerate_backup_codes(token, body.password))
+
+
+@router.post("/security/disable", tags=["security"], status_code=204, response_class=Response,
+             responses=refusals(*SESSION_REFUSALS, E.ENFORCED, E.PASSWORD_REQUIRED,
+                                E.NOT_ENROLLED))
+def disable_2fa(body: PasswordBody, token: Session, clinic: ClinicDep) -> Response:
+    """Disable 2FA: needs the password; refused while the owner enforces 2FA."""
+    clinic.disable_2fa(token, body.password)
+    return Response(status_code=204)
+
+
+@router.post("/security/passkeys/options", tags=["security"],
+             responses=refusals(*SESSION_REFUSALS))
+def begin_passkey_setup(token: Session, clinic: ClinicDep) -> WebAuthnOptions:
+    """"Set up passkey": WebAuthn creation options for navigator.credentials.create()."""
+    return WebAuthnOptions(**clinic.begin_passkey_setup(token))
+
+
+@router.post("/security/passkeys", tags=["security"], status_code=201,
+             responses=refusals(*SESSION_REFUSALS, *PASSKEY_REFUSALS))
+def finish_passkey_setup(body: NewPasskeyBody, token: Session,
+                         clinic: ClinicDep) -> BackupCodesOut:
+    """Keep the passkey that create() made; backup codes come back if it is the first factor."""
+    return BackupCodesOut(
+        backup_codes=clinic.finish_passkey_setup(token, body.credential, body.name))
+
+
+@router.post("/security/passkeys/remove", tags=["security"], status_code=204,
+             response_class=Response,
+             responses=refusals(*SESSION_REFUSALS, E.PASSWORD_REQUIRED, E.NOT_ENROLLED,
+                                E.ENFORCED))
+def remove_passkey(body: RemovePasskeyBody, token: Session, clinic: ClinicDep) -> Response:
+    """Remove one passkey by name; needs the password."""
+    clinic.remove_passkey(token, body.name, body.password)
+    return Response(status_code=204)
+
+
+# -- owner and admin ----------------------------------------------------------------------------
+
+
+@router.get("/settings/security", tags=["settings"], responses=refusals(*SESSION_REFUSALS))
+def enforcement(token: Session, clinic: ClinicDep) -> EnforcementOut:
+    """Settings -> Security -> 2FA enforcement, as anyone signed in sees it."""
+    clinic.profile(token)  # a full sign-in, nothing less
+    return EnforcementOut(enforcement_required=clinic.enforcement_required)
+
+
+@router.put("/settings/security/enforcement", tags=["settings"], status_code=204,
+            response_class=Response, responses=refusals(*SESSION_REFUSALS, E.NOT_PERMITTED))
+def set_enforcement(body: EnforcementBody, token: Session, clinic: ClinicDep) -> Response:
+    """2FA enforcement: Required or Optional; owner only."""
+    clinic.set_enforcement(token, body.required)
+    return Response(status_code=204)
+
+
+@router.get("/settings/staff", tags=["settings"],
+            responses=refusals(*SESSION_REFUSALS, E.NOT_PERMITTED))
+def staff(token: Session, clinic: ClinicDep) -> list[ProfileOut]:
+    """Settings -> Staff: everyone in the clinic; owner and admins only."""
+    return [ProfileOut.of(entry) for entry in clinic.staff(token)]
+
+
+@router.post("/settings/staff/{email}/disable-2fa", tags=["settings"], status_code=204,
+             response_class=Response,
+             responses=refusals(*SESSION_REFUSALS, E.NOT_PERMITTED, E.UNKNOWN_USER))
+def disable_2fa_for(email: Annotated[str, Path(max_length=320)], token: Session,
+                    clinic: ClinicDep) -> Response:
+    """Settings -> Staff -> Disable 2FA for someone who lost their phone; owner or admin."""
+    clinic.disable_2fa_for(token, email)
+    return Response(status_code=204)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def contract(request: Request) -> dict[str, Any]:
+    """The contract this server speaks; the same as spec/openapi.json."""
+    return schema_of(request.app)

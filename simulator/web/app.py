@@ -1,0 +1,81 @@
+"""create_app(): one reference clinic behind the JSON contract, the pages and test support."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+from simulator.clinic import Clinic
+from simulator.clock import Clock
+from simulator.web import api, handlers, pages, support
+from simulator.web.contract import TITLE, VERSION
+from simulator.web.middleware import CatchAll, ClockDate
+from simulator.web.screens import SetupScreens
+
+STATIC = Path(__file__).with_name("static")
+
+
+def same_kind(clinic: Clinic) -> Callable[[], Clinic]:
+    """A factory for empty clinics like `clinic`: same clock, policy, name and relying party."""
+    party = getattr(clinic, "_passkeys", None)  # the relying party, as Clinic() was given it
+    extra = {} if party is None else {
+        "rp_id": party.rp_id, "origin": party.origin,
+        "user_verification": party.user_verification.value}
+    kind = type(clinic)  # a seeded defect's subclass stays that defect
+    return lambda: kind(clock=clinic.clock, policy=clinic.policy, name=clinic.name, **extra)
+
+
+def create_app(clinic: Clinic, *, test_support: bool, clock: Clock | None = None,
+               fresh_clinic: Callable[[], Clinic] | None = None,
+               threads: int | None = None) -> FastAPI:
+    """The whole web app around one in-memory clinic.
+
+    `clock` dates every response (default: the clinic's), so with a FakeClock the Date header
+    follows it. `test_support` mounts /test-support, which a deployment never has;
+    `fresh_clinic` is what its reset builds (default: an empty clinic of the same kind).
+    `threads` caps the worker threads the synchronous endpoints run in.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if threads is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, docs_url=None,
+                  redoc_url=None, openapi_url=None, lifespan=lifespan,
+                  generate_unique_id_function=_operation_id)
+    app.state.clinic = clinic
+    app.state.clock = clock or clinic.clock
+    app.state.fresh_clinic = fresh_clinic or same_kind(clinic)
+    app.state.csrf_key = secrets.token_bytes(32)
+    app.state.setups = SetupScreens()  # the QR code in progress, to show it again
+    handlers.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    if test_support:
+        app.include_router(support.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(CatchAll)
+    app.add_middleware(ClockDate, clock=app.state.clock)
+    return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    """operationId = the endpoint's function name: stable and readable in generated clients."""
+    return route.name
+
+
+DESCRIPTION = """\
+The JSON API of a clinic deployment's two-factor authentication, as the conformance harness
+drives it. Sign in with POST /api/v1/sign-in and send the returned `session` as
+`Authorization: Bearer <session>`. Every refusal is `{"error", "reason", "message"}` with a
+stable `error` code; see spec/http-contract.md for the status of each code.
+"""

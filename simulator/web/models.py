@@ -1,0 +1,126 @@
+"""Pydantic bodies of the /api/v1 contract, so the committed OpenAPI schema is precise."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from simulator.clinic import SecurityStatus, SignIn, StaffEntry
+from simulator.errors import ErrorCode, Reason
+
+# Bounds keep hostile input cheap (argon2 over a megabyte password) and the schema exact.
+Email = Annotated[str, Field(min_length=1, max_length=320,
+                             description="The account's email address.")]
+Secret = Annotated[str, Field(max_length=1024)]
+Code = Annotated[str, Field(max_length=64, description="As typed; spaces are ignored.")]
+PasskeyName = Annotated[str, Field(min_length=1, max_length=100,
+                                   description="The name the user gives the passkey.")]
+
+StageName = Literal["signed_in", "second_step", "enrolment_required"]
+RoleName = Literal["owner", "admin", "staff"]
+
+
+class Request(BaseModel):
+    """Request bodies: strict types (no "yes" for true, no 1 for "1"); unknown keys ignored."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class SignInBody(Request):
+    email: Email
+    password: Secret
+
+
+class CodeBody(Request):
+    code: Code
+
+
+class PasswordBody(Request):
+    password: Secret
+
+
+class EnforcementBody(Request):
+    required: bool
+
+
+class PasskeyCredentialBody(Request):
+    credential: dict[str, Any] = Field(
+        description="The WebAuthn credential as PublicKeyCredential.toJSON() gives it.")
+
+
+class NewPasskeyBody(PasskeyCredentialBody):
+    name: PasskeyName
+
+
+class RemovePasskeyBody(Request):
+    name: PasskeyName
+    password: Secret
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable code, why (for rejected codes), and text a person can act on."""
+
+    error: ErrorCode
+    reason: Reason | None = Field(description="Why a code was rejected (code_rejected only).")
+    message: str
+
+
+class SessionOut(BaseModel):
+    session: str = Field(description="Send it back as `Authorization: Bearer <session>`.")
+    stage: StageName
+
+    @classmethod
+    def of(cls, signed: SignIn) -> SessionOut:
+        return cls(session=signed.token, stage=signed.stage.value)
+
+
+class ProfileOut(BaseModel):
+    email: str
+    name: str
+    role: RoleName
+    two_factor_enabled: bool
+
+    @classmethod
+    def of(cls, entry: StaffEntry) -> ProfileOut:
+        return cls(email=entry.email, name=entry.name, role=entry.role.value,
+                   two_factor_enabled=entry.two_factor_enabled)
+
+
+class SecurityOut(BaseModel):
+    two_factor_enabled: bool
+    authenticator_app: bool
+    backup_codes_left: int
+    passkeys: list[str]
+    enforcement_required: bool
+
+    @classmethod
+    def of(cls, status: SecurityStatus) -> SecurityOut:
+        return cls(two_factor_enabled=status.two_factor_enabled,
+                   authenticator_app=status.authenticator_app,
+                   backup_codes_left=status.backup_codes_left, passkeys=list(status.passkeys),
+                   enforcement_required=status.enforcement_required)
+
+
+class SetupOut(BaseModel):
+    uri: str = Field(description="The otpauth:// Key URI the QR code holds.")
+    manual_entry: str = Field(description="The secret in groups of four, for typing.")
+    qr_png: str = Field(description="The QR code as a base64-encoded PNG.")
+    qr_svg: str = Field(description="The QR code as an inline SVG document.")
+
+
+class BackupCodesOut(BaseModel):
+    backup_codes: list[str] = Field(description="Shown this once; only hashes are kept.")
+
+
+class EnforcementOut(BaseModel):
+    enforcement_required: bool
+
+
+class WebAuthnOptions(BaseModel):
+    """WebAuthn options JSON, for PublicKeyCredential.parse*OptionsFromJSON()."""
+
+    model_config = ConfigDict(extra="allow")
+
+    challenge: str
+    timeout: int | None = None

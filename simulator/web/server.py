@@ -1,0 +1,167 @@
+"""Serve the reference: `serve()` for `clinic2fa serve`, `running()` for tests and the harness."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from simulator.clinic import Clinic
+from simulator.clock import Clock, FakeClock, SystemClock
+from simulator.policy import Policy
+from simulator.users import Role
+from simulator.web.app import create_app
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "0.0.0.0", "::", "::1")  # noqa: S104 - names, not a bind
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    name: str
+    role: Role
+    password: str
+
+
+def demo_accounts() -> list[DemoAccount]:
+    """The demo clinic's people: an owner, an admin, two staff; fresh random passwords."""
+    people = [("owner@clinic.test", "Olivia Hart", Role.OWNER),
+              ("admin@clinic.test", "Adam Reyes", Role.ADMIN),
+              ("staff1@clinic.test", "Sara Lin", Role.STAFF),
+              ("staff2@clinic.test", "Tom Okafor", Role.STAFF)]
+    return [DemoAccount(email, name, role, secrets.token_urlsafe(12))
+            for email, name, role in people]
+
+
+def demo_clinic(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id: str,
+                policy: Policy | None = None, defect: str | None = None) -> Clinic:
+    """The demo clinic; with `defect`, the seeded broken variant of that name instead."""
+    policy = policy or Policy()
+    if defect is None:
+        clinic = Clinic(clock=clock, policy=policy, rp_id=rp_id, origin=origin)
+    else:
+        clinic = broken(defect, clock=clock, policy=policy, rp_id=rp_id, origin=origin)
+    for person in accounts:
+        clinic.add_user(person.email, person.password, person.role, person.name)
+    return clinic
+
+
+def broken(defect: str, **settings: Any) -> Clinic:
+    """A deliberately broken clinic from simulator/defects.py, for the harness's self-test."""
+    from simulator import defects
+
+    try:
+        return defects.build(defect, **settings)
+    except KeyError:
+        known = ", ".join(sorted(defects.CATALOGUE))
+        raise ValueError(f"unknown defect {defect!r}; known: {known}") from None
+
+
+def public_origin(host: str, port: int) -> tuple[str, str]:
+    """(origin, rp_id) a browser uses; WebAuthn refuses 127.0.0.1, so local means localhost."""
+    name = "localhost" if host in LOCAL_NAMES else host
+    return f"http://{name}:{port}", name
+
+
+def listen(host: str = "localhost", port: int = 0) -> socket.socket:
+    """A listening socket; port 0 picks a free one, known before the app (and its origin) exists."""
+    sock = socket.create_server((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+class _NoQueryStrings(logging.Filter):
+    """Access-log lines without query strings: no secret can ride in on a URL into a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def _config(app: ASGIApp, *, log_level: str, access_log: bool) -> uvicorn.Config:
+    """uvicorn without its own Date (the app dates responses by the clinic's clock)."""
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, date_header=False,
+                            server_header=False, lifespan="on", timeout_graceful_shutdown=2)
+    logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
+    return config
+
+
+def serve(host: str = "localhost", port: int = 8000, *, defect: str | None = None,
+          fake_clock: bool = False, threads: int | None = None, log_level: str = "info",
+          say: Callable[[str], None] | None = None) -> int:
+    """Run the demo clinic with test support until interrupted; prints its URL and accounts.
+
+    `fake_clock` starts a FakeClock at the real time, which POST /test-support/clock moves;
+    `threads` caps the worker threads (the clinic is one in-memory object behind a lock, so
+    more processes would be more clinics: there is one process).
+    """
+    say = say or _say
+    sock = listen(host, port)
+    origin, rp_id = public_origin(host, sock.getsockname()[1])
+    clock: Clock = FakeClock(time.time()) if fake_clock else SystemClock()
+    accounts = demo_accounts()
+
+    def fresh() -> Clinic:
+        return demo_clinic(accounts, clock=clock, origin=origin, rp_id=rp_id, defect=defect)
+
+    app = create_app(fresh(), test_support=True, fresh_clinic=fresh, threads=threads)
+    say(f"clinic2fa reference clinic on {origin}  (test support on; "
+        f"{'fake' if fake_clock else 'real'} clock{f'; defect {defect}' if defect else ''})")
+    for person in accounts:
+        say(f"  {person.role.value:<6} {person.email:<22} password: {person.password}")
+    server = uvicorn.Server(_config(app, log_level=log_level, access_log=True))
+    server.run(sockets=[sock])
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # flushed: a script reading the URL from a pipe sees it at once
+
+
+@contextmanager
+def running(app: ASGIApp, *, sock: socket.socket | None = None, host: str = "localhost",
+            timeout: float = 10.0, log_level: str = "warning") -> Iterator[str]:
+    """Serve `app` in a background thread; yields its base URL, http://localhost:PORT.
+
+    Pass `sock` (from listen()) when the app must know its port first, e.g. a passkey origin.
+    Readiness: the socket already listens, so one GET /healthz simply waits to be answered.
+    """
+    sock = sock or listen(host)
+    port = sock.getsockname()[1]
+    base_url = f"http://{public_origin(host, port)[1]}:{port}"
+    server = uvicorn.Server(_config(app, log_level=log_level, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                              name=f"clinic2fa-server-{port}", daemon=True)
+    thread.start()
+    try:
+        _wait_ready(f"{base_url}/healthz", thread, timeout)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
+
+
+def _wait_ready(url: str, thread: threading.Thread, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline and thread.is_alive():
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError as exc:
+                last = exc
+    raise RuntimeError(f"the server at {url} did not become ready: {last!r}")

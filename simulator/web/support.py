@@ -1,0 +1,106 @@
+"""Test support: make accounts, move a fake clock, read the audit log, reset. Never deployed.
+
+Mounted only by create_app(..., test_support=True), as `clinic2fa serve` does; a real deployment
+offers the harness the same through its own means. Routes (JSON, outside the contract schema):
+
+- POST /test-support/users {role, email?} -> 201 {email, password, role}: a random password
+- GET  /test-support/clock -> {now}: the clinic's Unix time
+- POST /test-support/clock {advance: seconds} or {set: unix} -> {now}; 409 on the real clock
+- GET  /test-support/audit -> [{at, event, actor, subject, detail}]
+- POST /test-support/reset -> 204: a fresh clinic (same clock and policy), setups forgotten
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simulator.clinic import Clinic
+from simulator.errors import ErrorCode, TwoFactorError
+from simulator.users import Role
+from simulator.web.models import RoleName
+
+router = APIRouter(prefix="/test-support", include_in_schema=False)
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: HTTP dates have four-digit years
+
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    role: RoleName
+    email: str | None = Field(default=None, min_length=3, max_length=320)
+
+
+class Account(BaseModel):
+    email: str
+    password: str
+    role: RoleName
+
+
+class ClockMove(BaseModel):
+    """Exactly one of `advance` (seconds, may be negative) and `set` (Unix time)."""
+
+    model_config = ConfigDict(strict=False)
+
+    advance: float | None = Field(default=None, allow_inf_nan=False)
+    set: float | None = Field(default=None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def one_of(self) -> ClockMove:
+        if (self.advance is None) == (self.set is None):
+            raise ValueError("give exactly one of advance and set")
+        return self
+
+
+class Now(BaseModel):
+    now: float
+
+
+def _clinic(request: Request) -> Clinic:
+    return request.app.state.clinic  # type: ignore[no-any-return]
+
+
+@router.post("/users", status_code=201)
+def add_user(body: NewUser, request: Request) -> Account:
+    """An account for one test: a random password, so no two runs share one."""
+    email = body.email or f"{body.role}-{secrets.token_hex(6)}@clinic.test"
+    password = secrets.token_urlsafe(18)
+    _clinic(request).add_user(email, password, Role(body.role))
+    return Account(email=email.strip().lower(), password=password, role=body.role)
+
+
+@router.get("/clock")
+def read_clock(request: Request) -> Now:
+    return Now(now=request.app.state.clock.now())
+
+
+@router.post("/clock")
+def move_clock(body: ClockMove, request: Request) -> Now:
+    """Move a FakeClock; a server on the real clock refuses with 409."""
+    clock = request.app.state.clock
+    if not (hasattr(clock, "advance") and hasattr(clock, "set")):
+        raise HTTPException(409, "This server runs on the real clock; start it with a fake one.")
+    target = body.set if body.set is not None else clock.now() + (body.advance or 0.0)
+    if not 0 <= target <= LAST_SECOND:
+        raise TwoFactorError(ErrorCode.INVALID_REQUEST, "The clock stays within years 1970-9999.")
+    clock.set(target)
+    return Now(now=clock.now())
+
+
+@router.get("/audit")
+def audit(request: Request) -> list[dict[str, Any]]:
+    return [entry.to_dict() for entry in _clinic(request).audit.entries()]
+
+
+@router.post("/reset", status_code=204, response_class=Response)
+def reset(request: Request) -> Response:
+    """Start over: no users but the factory's, no sessions, enforcement off, empty audit log."""
+    state = request.app.state
+    state.clinic = state.fresh_clinic()
+    state.setups.clear()
+    return Response(status_code=204)
+
+

@@ -1,0 +1,261 @@
+"""Enrolment on the reference: secret, Key URI, QR codes, manual entry, confirmation, retries."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+import zxingcpp
+from PIL import Image, ImageDraw
+
+from simulator.clinic import Clinic, Setup, Stage
+from simulator.errors import ErrorCode, Reason, TwoFactorError
+from simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
+
+if TYPE_CHECKING:
+    from conftest import Cast, Helpers, Person
+
+BASE32 = re.compile(r"[A-Z2-7]+")
+
+
+def svg_to_png(svg: str, zoom: int = 4) -> bytes:
+    """Rasterise segno's QR SVG (one path of M/m/h strokes, 1 module wide) without a browser.
+
+    Strict on purpose: an SVG drawn any other way fails here instead of decoding by luck.
+    """
+    width = int(re.search(r'width="(\d+)"', svg).group(1))  # type: ignore[union-attr]
+    scale = int(re.search(r'transform="scale\((\d+)\)"', svg).group(1))  # type: ignore[union-attr]
+    path = re.search(r' d="([^"]+)"', svg).group(1)  # type: ignore[union-attr]
+    size = width // scale
+    image = Image.new("L", (size * zoom, size * zoom), 255)
+    draw = ImageDraw.Draw(image)
+    x = y = 0.0
+    for command, args in re.findall(r"([MmHh])([^MmHh]*)", path):
+        numbers = [float(n) for n in args.replace(",", " ").split()]
+        if command in "Mm":
+            dx, dy = numbers
+            x, y = (dx, dy) if command == "M" else (x + dx, y + dy)
+        else:
+            (length,) = numbers
+            end = length if command == "h" else length - x
+            row = int(y)  # the stroke is centred on y + 0.5
+            left, right = sorted((x, x + end))
+            draw.rectangle([left * zoom, row * zoom, right * zoom - 1, (row + 1) * zoom - 1],
+                           fill=0)
+            x += end
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def decode(png: bytes) -> str:
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(found) == 1, "exactly one QR code expected"
+    return found[0].text
+
+
+def start(clinic: Clinic, person: Person) -> tuple[str, Setup]:
+    """Sign in (no 2FA yet) and click "Set up authenticator app"."""
+    token = clinic.sign_in(person.email, person.password).token
+    return token, clinic.start_authenticator_setup(token)
+
+
+def refusal(exc: pytest.ExceptionInfo[TwoFactorError]) -> tuple[ErrorCode, Reason | None]:
+    return exc.value.code, exc.value.reason
+
+
+# -- TOTP-SECRET-SIZE ---------------------------------------------------------------------------
+
+
+def test_TOTP_SECRET_SIZE_160_bit_base32_secret_unique_per_setup(
+        clinic: Clinic, people: Cast, helpers: type[Helpers]) -> None:
+    seen: set[str] = set()
+    for person in people.all():
+        token = clinic.sign_in(person.email, person.password).token
+        for _ in range(5):  # every restart is a new setup with its own secret
+            setup = clinic.start_authenticator_setup(token)
+            secret = parse_qs(urlsplit(setup.uri).query)["secret"][0]
+            assert BASE32.fullmatch(secret), "base32 without padding"
+            assert len(base64.b32decode(secret)) == 20  # 160 bits
+            assert secret == helpers.user_record(clinic, person.email).pending_secret
+            seen.add(secret)
+    assert len(seen) == 4 * 5
+
+
+# -- KEY-URI ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["owner", "admin", "staff", "staff2"])
+def test_KEY_URI_issuer_in_label_and_parameter_account_is_email(
+        clinic: Clinic, people: Cast, who: str) -> None:
+    person: Person = getattr(people, who)
+    _, setup = start(clinic, person)
+    uri = setup.uri
+    parts = urlsplit(uri)
+    assert (parts.scheme, parts.netloc) == ("otpauth", "totp")
+    # The label is URL-encoded: '@' travels as %40 (pyotp and the Key Uri Format agree).
+    assert parts.path == "/MyDentalPractice:" + person.email.replace("@", "%40")
+    query = {k: v for k, [v] in parse_qs(parts.query, strict_parsing=True).items()}
+    assert query["issuer"] == "MyDentalPractice"
+    assert BASE32.fullmatch(query["secret"]) and "=" not in query["secret"]
+    # Stated explicitly, and equal to TOTP-STEP: apps that ignore them still agree.
+    assert (query["algorithm"], query["digits"], query["period"]) == ("SHA1", "6", "30")
+    account = AuthenticatorApp().add_uri(uri)
+    assert (account.issuer, account.account) == ("MyDentalPractice", person.email)
+
+
+def test_KEY_URI_png_qr_code_decodes_to_the_uri(clinic: Clinic, people: Cast) -> None:
+    _, setup = start(clinic, people.staff)
+    assert setup.qr_png.startswith(b"\x89PNG")
+    assert decode(setup.qr_png) == setup.uri
+
+
+def test_KEY_URI_svg_qr_code_decodes_to_the_uri(clinic: Clinic, people: Cast) -> None:
+    _, setup = start(clinic, people.staff)
+    svg: str = setup.qr_svg
+    assert svg.lstrip().startswith("<svg") and "<?xml" not in svg, "inline SVG"
+    assert decode(svg_to_png(svg)) == setup.uri
+
+
+def test_KEY_URI_scanned_app_generates_codes_the_clinic_accepts(
+        clinic: Clinic, people: Cast) -> None:
+    token, setup = start(clinic, people.admin)
+    app = AuthenticatorApp(clinic.clock.now)
+    app.scan(setup.qr_png)
+    assert len(clinic.confirm_authenticator(token, app.code())) == 10
+
+
+# -- MANUAL-SECRET ------------------------------------------------------------------------------
+
+
+def test_MANUAL_SECRET_groups_of_four_equal_to_the_uri_secret(
+        clinic: Clinic, people: Cast) -> None:
+    _, setup = start(clinic, people.staff)
+    groups = setup.manual_entry.split(" ")
+    assert all(len(g) == 4 for g in groups[:-1]) and 1 <= len(groups[-1]) <= 4
+    secret = parse_qs(urlsplit(setup.uri).query)["secret"][0]
+    assert "".join(groups) == secret
+
+
+def test_MANUAL_SECRET_typed_secret_confirms_when_the_camera_fails(
+        clinic: Clinic, people: Cast) -> None:
+    """TROUBLE-1: 'QR code won't scan' -> 'Use the manual-entry secret instead'."""
+    token, setup = start(clinic, people.staff)
+    app = AuthenticatorApp(clinic.clock.now, camera_works=False)
+    with pytest.raises(DeviceError):
+        app.scan(setup.qr_png)
+    app.type_secret(setup.manual_entry.lower())
+    assert len(clinic.confirm_authenticator(token, app.code())) == 10
+    assert clinic.security(token).two_factor_enabled
+
+
+# -- SETUP-CONFIRM ------------------------------------------------------------------------------
+
+
+def wrong_code(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def test_SETUP_CONFIRM_valid_code_enables_2fa_and_returns_10_backup_codes(
+        clinic: Clinic, people: Cast) -> None:
+    token, setup = start(clinic, people.staff)
+    app = AuthenticatorApp(clinic.clock.now)
+    app.scan(setup.qr_png)
+    assert not clinic.security(token).two_factor_enabled
+    codes = clinic.confirm_authenticator(token, app.code())
+    assert len(codes) == 10
+    status = clinic.security(token)
+    assert status.two_factor_enabled and status.authenticator_app
+    assert status.backup_codes_left == 10
+    clinic.sign_out(token)
+    assert clinic.sign_in(people.staff.email, people.staff.password).stage is Stage.SECOND_STEP
+
+
+def test_SETUP_CONFIRM_wrong_code_does_not_enable(clinic: Clinic, people: Cast,
+                                                 helpers: type[Helpers]) -> None:
+    token, setup = start(clinic, people.staff)
+    app = AuthenticatorApp(clinic.clock.now)
+    app.scan(setup.qr_png)
+    with pytest.raises(TwoFactorError) as exc:
+        clinic.confirm_authenticator(token, wrong_code(app.code()))
+    assert refusal(exc) == (ErrorCode.CODE_REJECTED, Reason.WRONG_CODE)
+    record = helpers.user_record(clinic, people.staff.email)
+    assert record.totp_secret is None and record.backup_hashes == []
+    assert not clinic.security(token).two_factor_enabled
+    # Until confirmed, sign-in behaves as before: no second step.
+    clinic.sign_out(token)
+    assert clinic.sign_in(people.staff.email, people.staff.password).stage is Stage.SIGNED_IN
+
+
+@pytest.mark.parametrize("typed", ["12345", "1234567", "abcdef", "", "12 34 5x"])
+def test_SETUP_CONFIRM_malformed_code_is_refused_as_malformed(
+        clinic: Clinic, people: Cast, typed: str) -> None:
+    token, _ = start(clinic, people.staff)
+    with pytest.raises(TwoFactorError) as exc:
+        clinic.confirm_authenticator(token, typed)
+    assert refusal(exc) == (ErrorCode.CODE_REJECTED, Reason.MALFORMED)
+    assert not clinic.security(token).two_factor_enabled
+
+
+def test_SETUP_CONFIRM_code_outside_window_refused_as_time_skew(
+        clinic: Clinic, people: Cast) -> None:
+    token, setup = start(clinic, people.staff)
+    app = AuthenticatorApp(clinic.clock.now, offset=-90)  # three steps slow
+    app.scan(setup.qr_png)
+    with pytest.raises(TwoFactorError) as exc:
+        clinic.confirm_authenticator(token, app.code())
+    assert refusal(exc) == (ErrorCode.CODE_REJECTED, Reason.TIME_SKEW)
+    assert not clinic.security(token).two_factor_enabled
+
+
+def test_SETUP_CONFIRM_without_setup_is_refused(clinic: Clinic, people: Cast) -> None:
+    token = clinic.sign_in(people.staff.email, people.staff.password).token
+    with pytest.raises(TwoFactorError) as exc:
+        clinic.confirm_authenticator(token, "123456")
+    assert refusal(exc) == (ErrorCode.NO_SETUP_IN_PROGRESS, None)
+
+
+# -- SETUP-FRESH-SECRET -------------------------------------------------------------------------
+
+
+def test_SETUP_FRESH_SECRET_restart_replaces_the_pending_secret(
+        clinic: Clinic, people: Cast) -> None:
+    """TROUBLE-5: 'Re-try; the QR is regenerated each time'; the abandoned QR stops working."""
+    token, first = start(clinic, people.staff)
+    old_phone = AuthenticatorApp(clinic.clock.now)
+    old_phone.scan(first.qr_png)
+    second = clinic.start_authenticator_setup(token)
+    assert second.uri != first.uri
+    assert second.manual_entry != first.manual_entry
+    assert second.qr_png != first.qr_png
+    with pytest.raises(TwoFactorError) as exc:
+        clinic.confirm_authenticator(token, old_phone.code())
+    assert refusal(exc) == (ErrorCode.CODE_REJECTED, Reason.WRONG_CODE)
+    assert not clinic.security(token).two_factor_enabled
+    new_phone = AuthenticatorApp(clinic.clock.now)
+    new_phone.scan(second.qr_png)
+    assert len(clinic.confirm_authenticator(token, new_phone.code())) == 10
+
+
+def test_SETUP_FRESH_SECRET_confirmed_secret_is_never_replaced_by_a_new_setup(
+        clinic: Clinic, people: Cast, helpers: type[Helpers]) -> None:
+    enrolled = helpers.enrol(clinic, people.staff)
+    secret = enrolled.user.totp_secret
+    with pytest.raises(TwoFactorError) as exc:
+        clinic.start_authenticator_setup(enrolled.token)
+    assert refusal(exc) == (ErrorCode.ALREADY_ENROLLED, None)
+    assert enrolled.user.totp_secret == secret and enrolled.user.pending_secret is None
+
+
+def test_SETUP_FRESH_SECRET_re_enrolment_after_disable_gets_a_new_secret(
+        clinic: Clinic, people: Cast, helpers: type[Helpers]) -> None:
+    enrolled = helpers.enrol(clinic, people.staff)
+    clinic.disable_2fa(enrolled.token, people.staff.password)
+    helpers.next_step(clinic)
+    again = clinic.start_authenticator_setup(enrolled.token)
+    assert pyotp.parse_uri(again.uri).secret != enrolled.account.secret

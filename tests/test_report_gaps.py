@@ -1,0 +1,46 @@
+"""The real catalogue covers the whole spec (no gap in any report) and the reference conforms.
+
+The gap tests fail, on purpose, until the catalogue (scenarios/sc_*.py) verifies every item.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from runner_support import run_here
+
+import spec
+from scenarios import catalogue
+
+
+def test_every_guide_item_and_requirement_has_a_scenario() -> None:
+    loaded = spec.load()
+    scenarios = catalogue.load()
+    covered = set().union(*(catalogue.spec_ids(s, loaded) for s in scenarios.values()))
+    gaps = [spec_id for spec_id in loaded.all_ids() if spec_id not in covered]
+    assert scenarios, "the catalogue is empty: no scenarios/sc_*.py registered a scenario"
+    assert gaps == [], f"spec items no scenario verifies: {', '.join(gaps)}"
+
+
+def test_scenarios_verify_only_spec_ids_that_exist() -> None:
+    assert catalogue.unknown_spec_ids(catalogue.load(), spec.load()) == []
+
+
+def test_the_memory_reference_passes_the_whole_catalogue_quickly(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    done = run_here(tmp_path, catalogue.load(), target="memory")
+    elapsed = time.perf_counter() - started
+    assert done.code == 0, done.out + done.err
+    summary = done.report()["summary"]
+    assert summary["run"] == summary["scenarios"] > 0
+    assert summary["fail"] == summary["error"] == summary["warnings"] == 0, done.out
+    assert elapsed < 10, f"the catalogue took {elapsed:.1f} s on memory"
+
+
+def test_no_report_shows_a_gap(tmp_path: Path) -> None:
+    done = run_here(tmp_path, catalogue.load(), target="memory", select=["STEP-1"])
+    report = done.report()
+    gaps = [e["id"] for e in (*report["guide_items"], *report["requirements"])
+            if e["verdict"] == "gap"]
+    assert gaps == [], f"reports show gaps: {', '.join(gaps)}"

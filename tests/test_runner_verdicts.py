@@ -1,0 +1,105 @@
+"""The one place verdicts are decided: outcomes, blocking, spec-item verdicts, exit codes."""
+
+from __future__ import annotations
+
+import pytest
+from runner_support import SIGN_IN, failing
+
+from scenarios.context import NonConformance, NotApplicable
+from scenarios.model import Level
+from scenarios.target import Refused, Unreachable
+from scenarios.trace import Trace
+from scenarios.verdicts import (
+    ExitCode,
+    Outcome,
+    ScenarioResult,
+    Verdict,
+    exit_code,
+    judge,
+    spec_verdict,
+)
+from simulator.virtual.authenticator_app import DeviceError
+
+MUST, SHOULD = SIGN_IN, failing("T-SHOULD", Level.SHOULD)
+
+
+@pytest.mark.parametrize(("raised", "outcome"), [
+    (None, Outcome.PASS),
+    (NonConformance("replay accepted"), Outcome.FAIL),
+    (Refused("invalid_credentials"), Outcome.FAIL),
+    (DeviceError("no QR code found in the image"), Outcome.FAIL),
+    (NotApplicable("the target does not offer clock"), Outcome.NOT_APPLICABLE),
+    (KeyError("stage"), Outcome.ERROR),
+    (Unreachable("target x unreachable: connection refused"), Outcome.ERROR),
+])
+def test_outcome_follows_what_the_scenario_raised(raised: BaseException | None,
+                                                  outcome: Outcome) -> None:
+    assert judge(MUST, raised, Trace(), [], None, False)[0] is outcome
+
+
+def test_an_error_keeps_its_traceback_and_blocks() -> None:
+    try:
+        raise ValueError("bug in the harness")
+    except ValueError as exc:
+        outcome, message, detail, blocking = judge(MUST, exc, Trace(), [], None, False)
+    assert outcome is Outcome.ERROR and blocking
+    assert message == "ValueError: bug in the harness"
+    assert "Traceback" in detail
+
+
+def test_a_refusal_names_the_refused_step() -> None:
+    trace = Trace()
+    trace.call("sign_in", {"email": "a@b.c"}, None, Refused("invalid_credentials"))
+    _, message, _, _ = judge(MUST, Refused("invalid_credentials"), trace, [], None, False)
+    assert message.startswith("the target refused sign_in")
+
+
+def test_a_should_failure_blocks_only_when_strict() -> None:
+    raised = NonConformance("no reason given")
+    assert judge(SHOULD, raised, Trace(), [], None, False)[3] is False
+    assert judge(SHOULD, raised, Trace(), [], None, True)[3] is True
+    assert judge(MUST, raised, Trace(), [], None, False)[3] is True
+
+
+def test_waivers_turn_failures_and_passes_into_their_own_outcomes() -> None:
+    outcome, message, _, blocking = judge(MUST, NonConformance("x"), Trace(), [], "bug 1", True)
+    assert (outcome, blocking) == (Outcome.WAIVED_FAIL, False)
+    assert "bug 1" in message
+    outcome, message, _, blocking = judge(MUST, None, Trace(), [], "bug 1", True)
+    assert (outcome, blocking) == (Outcome.WAIVED_PASS, False)
+    assert message == "waived but passed: remove the waiver"
+    # a waiver never hides a crash or turns "not applicable" into anything else
+    assert judge(MUST, KeyError("x"), Trace(), [], "bug 1", False)[0] is Outcome.ERROR
+    assert judge(MUST, NotApplicable("x"), Trace(), [], "b", False)[0] is Outcome.NOT_APPLICABLE
+
+
+def test_a_failed_cleanup_makes_a_pass_an_error() -> None:
+    outcome, message, _, blocking = judge(MUST, None, Trace(), ["cleanup x failed: boom"], None,
+                                          False)
+    assert (outcome, blocking) == (Outcome.ERROR, True)
+    assert "cleanup x failed" in message
+
+
+@pytest.mark.parametrize(("outcomes", "verdict"), [
+    ([], Verdict.GAP),
+    ([Outcome.PASS, Outcome.PASS], Verdict.CONFORMS),
+    ([Outcome.PASS, Outcome.NOT_APPLICABLE], Verdict.CONFORMS),
+    ([Outcome.NOT_APPLICABLE, Outcome.NOT_APPLICABLE], Verdict.NOT_VERIFIED),
+    ([None], Verdict.NOT_VERIFIED),
+    ([Outcome.PASS, Outcome.ERROR], Verdict.NOT_VERIFIED),
+    ([Outcome.PASS, Outcome.FAIL], Verdict.DOES_NOT_CONFORM),
+    ([Outcome.WAIVED_FAIL], Verdict.DOES_NOT_CONFORM),
+    ([Outcome.WAIVED_PASS], Verdict.CONFORMS),
+])
+def test_spec_item_verdicts(outcomes: list[Outcome | None], verdict: Verdict) -> None:
+    assert spec_verdict(outcomes) is verdict
+
+
+def test_exit_codes() -> None:
+    ok = ScenarioResult(MUST, Outcome.PASS)
+    warned = ScenarioResult(SHOULD, Outcome.FAIL, blocking=False)
+    blocked = ScenarioResult(MUST, Outcome.FAIL, blocking=True)
+    assert warned.warning and not blocked.warning
+    assert exit_code([ok, warned], unreachable=False) is ExitCode.CONFORMS
+    assert exit_code([ok, blocked], unreachable=False) is ExitCode.DOES_NOT_CONFORM
+    assert exit_code([ok, blocked], unreachable=True) is ExitCode.UNREACHABLE

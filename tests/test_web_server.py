@@ -1,0 +1,101 @@
+"""The real server: running() for tests and the harness, and `clinic2fa serve` starting quickly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simulator.clinic import Clinic
+from simulator.clock import FakeClock
+from simulator.policy import FAST_HASH, Policy
+from simulator.users import Role
+from simulator.web.app import create_app
+from simulator.web.server import demo_accounts, demo_clinic, listen, public_origin, running
+
+ROOT = Path(__file__).resolve().parent.parent
+START_UP_LIMIT = 2.0  # seconds from process start to the first answer
+
+
+def test_running_serves_on_localhost_and_stops(clinic: Clinic, people: object) -> None:
+    with running(create_app(clinic, test_support=True)) as url:
+        assert re.fullmatch(r"http://localhost:\d+", url)
+        response = httpx.get(f"{url}/api/v1/profile")
+        assert response.status_code == 401
+        assert len(response.headers.get_list("date")) == 1  # ours, not uvicorn's as well
+        assert "server" not in response.headers
+        assert httpx.get(f"{url}/test-support/clock").json()["now"] == clinic.clock.now()
+        port = int(url.rsplit(":", 1)[1])
+    with pytest.raises(OSError), socket.create_connection(("localhost", port), timeout=1):
+        pass
+
+
+def test_a_socket_from_listen_fixes_the_origin_first() -> None:
+    sock = listen()
+    origin, rp_id = public_origin("localhost", sock.getsockname()[1])
+    clinic = Clinic(clock=FakeClock(), policy=Policy(hash_cost=FAST_HASH), rp_id=rp_id,
+                    origin=origin)
+    clinic.add_user("a@clinic.test", "a-password", Role.STAFF)
+    with running(create_app(clinic, test_support=False), sock=sock) as url:
+        assert url == origin
+        session = httpx.post(f"{url}/api/v1/sign-in", json={"email": "a@clinic.test",
+                                                            "password": "a-password"}).json()
+        options = httpx.post(f"{url}/api/v1/security/passkeys/options",
+                             headers={"Authorization": f"Bearer {session['session']}"}).json()
+        assert options["rp"]["id"] == "localhost"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+def test_clinic2fa_serve_starts_quickly_prints_working_accounts_and_logs_no_secret() -> None:
+    started = time.monotonic()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "simulator.web.cli", "--port", "0", "--log-level", "info"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        url = re.search(r"on (http://localhost:\d+)", banner)
+        assert url, banner
+        owner = re.search(r"owner\s+(\S+)\s+password: (\S+)", server.stdout.readline())
+        assert owner
+        ready = httpx.get(f"{url.group(1)}/healthz", timeout=5)
+        elapsed = time.monotonic() - started
+        assert ready.status_code == 200
+        assert elapsed < START_UP_LIMIT, f"start-up took {elapsed:.2f}s"
+
+        signed = httpx.post(f"{url.group(1)}/api/v1/sign-in",
+                            json={"email": owner.group(1), "password": owner.group(2)})
+        assert signed.json()["stage"] == "signed_in"
+        httpx.get(f"{url.group(1)}/healthz?code=424242")
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=10)
+    assert server.returncode == 0, err
+    assert "Traceback" not in err
+    logs = out + err
+    assert "GET /healthz HTTP/1.1" in logs  # the access log is on...
+    assert "424242" not in logs  # ...without query strings
+    assert owner.group(2) not in err
+
+
+def test_a_defect_serves_the_seeded_broken_clinic_with_the_demo_accounts() -> None:
+    accounts = demo_accounts()
+    clinic = demo_clinic(accounts, clock=FakeClock(), origin="http://localhost:1",
+                         rp_id="localhost", policy=Policy(hash_cost=FAST_HASH),
+                         defect="no-window")
+    assert type(clinic) is not Clinic or clinic.policy.window != Policy().window
+    signed = clinic.sign_in(accounts[0].email, accounts[0].password)
+    assert signed.stage.value == "signed_in"
+    with pytest.raises(ValueError, match="unknown defect 'nope'; known: "):
+        demo_clinic(accounts, clock=FakeClock(), origin="http://localhost:1",
+                    rp_id="localhost", defect="nope")
+    assert len({a.password for a in accounts}) == len(accounts) == 4
