@@ -39,6 +39,13 @@ def parser() -> argparse.ArgumentParser:
     add_run_arguments(run)
     run.set_defaults(func=run_command)
 
+    serving = commands.add_parser(
+        "serve", help="run the reference clinic: pages, /api/v1 and test support")
+    from simulator.web.cli import add_arguments, serve
+
+    add_arguments(serving)
+    serving.set_defaults(func=serve)
+
     demo = commands.add_parser("demo", help="walk the guide's steps on the in-memory reference")
     demo.set_defaults(func=_demo)
     return top

@@ -24,11 +24,6 @@ from simulator.virtual.authenticator_app import AuthenticatorApp
 from simulator.web.app import create_app
 from simulator.web.server import listen, running
 
-# pytest-playwright 0.10's session `base_url` fixture warns under pytest 9.2 (toolchain fact 9).
-# The ini's ignore line cannot match it: its ".*" stops at the message's first newline.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning")
-
 OWNER = ("owner@clinic.test", "owner-Pa55-correct-horse")
 STAFF = ("staff@clinic.test", "staff-Pa55-tooth-fairy")
 

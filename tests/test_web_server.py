@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,8 +21,6 @@ from simulator.web.app import create_app
 from simulator.web.server import demo_accounts, demo_clinic, listen, public_origin, running
 
 ROOT = Path(__file__).resolve().parent.parent
-START_UP_LIMIT = 2.0  # seconds from process start to the first answer
-
 
 def test_running_serves_on_localhost_and_stops(clinic: Clinic, people: object) -> None:
     with running(create_app(clinic, test_support=True)) as url:
@@ -54,8 +51,7 @@ def test_a_socket_from_listen_fixes_the_origin_first() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
-def test_clinic2fa_serve_starts_quickly_prints_working_accounts_and_logs_no_secret() -> None:
-    started = time.monotonic()
+def test_clinic2fa_serve_prints_working_accounts_and_logs_no_secret() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "simulator.web.cli", "--port", "0", "--log-level", "info"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -68,9 +64,7 @@ def test_clinic2fa_serve_starts_quickly_prints_working_accounts_and_logs_no_secr
         owner = re.search(r"owner\s+(\S+)\s+password: (\S+)", server.stdout.readline())
         assert owner
         ready = httpx.get(f"{url.group(1)}/healthz", timeout=5)
-        elapsed = time.monotonic() - started
-        assert ready.status_code == 200
-        assert elapsed < START_UP_LIMIT, f"start-up took {elapsed:.2f}s"
+        assert ready.status_code == 200  # start-up time is measured in bench/, not here
 
         signed = httpx.post(f"{url.group(1)}/api/v1/sign-in",
                             json={"email": owner.group(1), "password": owner.group(2)})
