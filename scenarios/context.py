@@ -153,22 +153,58 @@ class Context:
         return result.session
 
     def enrol(self, account: Account, phone: AuthenticatorApp | None = None,
-              session: str | None = None, later: int = 0) -> Enrolled:
+              session: str | None = None) -> Enrolled:
         """Steps 1-5: open Security, set up the app, scan the QR code, confirm, get codes.
 
-        `later=1` confirms with the next step's code (inside the window), for a user whose
-        current step was already spent, e.g. re-enrolling right after a reset.
+        A confirming code refused as already used (this user spent the time step moments ago:
+        re-enrolling after a reset, or a shared account enrolled by the previous scenario) is
+        retried once with the next step's code, as a person would wait for the next code.
+        Owner and admin accounts are shared on a deployment, so their 2FA is disabled again
+        after the scenario: enrol them before switching enforcement on.
         """
         phone = phone or self.phone()
         if session is None:
-            result = self.target.sign_in(account.email, account.password)
-            session = result.session
+            session = self.target.sign_in(account.email, account.password).session
         setup = self.target.start_authenticator_setup(session)
         phone.scan(setup.qr_png)
-        step = phone.step() + later  # read once: the code and its step must agree
-        codes = self.target.confirm_enrolment(session, phone.code_at_step(step))
+        step = phone.step()  # read once: the code and the step it spends must agree
+        try:
+            codes = self.target.confirm_enrolment(session, phone.code_at_step(step))
+        except Refused as refusal:
+            if (refusal.code, refusal.reason) != ("code_rejected", "already_used"):
+                raise
+            step += 1
+            try:
+                codes = self.target.confirm_enrolment(session, phone.code_at_step(step))
+            except Refused as again:
+                if (again.code, again.reason) == ("code_rejected", "already_used"):
+                    raise NotApplicable(
+                        f"{account.email} already spent this and the next time step (a shared "
+                        "owner or admin enrolled by earlier scenarios): run it again") from None
+                raise
         enrolled = Enrolled(account, phone, codes, session, {step})
+        if account.role in ("owner", "admin"):
+            self.cleanup(lambda: self._two_factor_off(enrolled),
+                         f"the {account.role}'s 2FA off again")
         return enrolled
+
+    def _two_factor_off(self, enrolled: Enrolled) -> None:
+        """Undo the enrolment of a shared account: Disable 2FA, signing in again if need be."""
+        account = enrolled.account
+        try:
+            self.target.disable_2fa(enrolled.session, account.password)
+            return
+        except Refused as refusal:
+            if refusal.code == "not_enrolled":
+                return  # someone (the scenario) already took it off
+            if refusal.code != "not_signed_in":
+                raise
+        result = self.target.sign_in(account.email, account.password)
+        if result.stage != "second_step":
+            return  # no second factor left: an owner or admin reset it
+        spare = enrolled.backup_codes[-1]  # scenarios spend backup codes from the front
+        full = self.target.use_backup_code(result.session, spare)
+        self.target.disable_2fa(full.session, account.password)
 
     def fresh_code(self, enrolled: Enrolled) -> str:
         """A code the target has not seen for this user, without waiting for a new TOTP step.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scenarios.context import Context, NotApplicable
 from scenarios.model import Level, Needs, scenario
 from scenarios.target import Account
-from simulator.virtual.passkey import VirtualPasskey
+
+if TYPE_CHECKING:
+    from simulator.virtual.passkey import VirtualPasskey
 
 PASSKEYS = (Needs.PASSKEYS,)
 EVIL_ORIGIN = "https://mydentalpractice.example-phish.test"

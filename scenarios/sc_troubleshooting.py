@@ -116,8 +116,7 @@ def lost_phone(ctx: Context) -> None:
     ctx.check(result.stage == "enrolment_required",
               f"after losing the phone and the admin's reset, got stage {result.stage}")
     with ctx.accepted("enrolling a new phone"):
-        # later=1: this user's current step was spent by the old phone (TOTP-REPLAY is per user)
-        again = ctx.enrol(staff, session=result.session, later=1)
+        again = ctx.enrol(staff, session=result.session)
     with ctx.accepted("My Profile with the new phone enrolled"):
         ctx.target.profile(again.session)
 

@@ -18,7 +18,8 @@ SECRET_NAMES = frozenset({
     "backup_codes", "session", "token",
 })
 # Actions whose whole result is secret (backup codes, shown once).
-SECRET_RESULTS = frozenset({"confirm_enrolment", "regenerate_backup_codes"})
+SECRET_RESULTS = frozenset({
+    "confirm_enrolment", "regenerate_backup_codes", "finish_passkey_setup"})
 # Fields whose literal values the report's final pass scrubs wherever else they turn up (a
 # message, a traceback). Not the passkey `credential`: public material, full of common words.
 LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}

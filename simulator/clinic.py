@@ -209,6 +209,8 @@ class Clinic:
         if user.pending_secret is None:
             raise TwoFactorError(ErrorCode.NO_SETUP_IN_PROGRESS,
                                  'Click "Set up authenticator app" first.')
+        if user.totp_secret is None:
+            user.last_step = -1  # TOTP-REPLAY is per secret: a new secret's codes start afresh
         self._accept_totp(user, user.pending_secret, code)  # SETUP-CONFIRM
         user.totp_secret, user.pending_secret = user.pending_secret, None
         codes = self._new_backup_codes(user)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -128,7 +128,6 @@ class Enrolled:
     token: str
     backup_codes: list[str]
     confirm_code: str
-    codes_entered: list[str] = field(default_factory=list)
 
     @property
     def user(self) -> User:
@@ -150,7 +149,6 @@ class Enrolled:
         next_step(self.clinic)
         token = self.pending()
         code = self.app.code(self.account)
-        self.codes_entered.append(code)
         assert self.clinic.enter_code(token, code).stage is Stage.SIGNED_IN
         return token
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import re
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -60,15 +62,35 @@ def test_BACKUP_SINGLE_USE_spent_code_refused_in_any_spelling(staff_enrolled: En
         assert helpers.refused(lambda s=spelling: use(staff_enrolled, s)) == WRONG
 
 
+class RendezvousList(list[str | None]):
+    """Stored hashes whose readers meet at a barrier after reading, so that unlocked checks
+    would all see the code unspent; with the clinic's lock the first reader waits out the short
+    rendezvous alone and the rest pass straight through."""
+
+    def __init__(self, items: list[str | None], parties: int) -> None:
+        super().__init__(items)
+        self.barrier = threading.Barrier(parties)
+
+    def __iter__(self) -> Iterator[str | None]:
+        snapshot = list(super().__iter__())
+        if threading.current_thread() is not threading.main_thread():
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.barrier.wait(timeout=0.05)
+        return iter(snapshot)
+
+
 def test_BACKUP_SINGLE_USE_concurrent_uses_of_one_code_succeed_once(
         staff_enrolled: Enrolled) -> None:
+    """Checking and spending a code are atomic: of parallel sign-ins with one code, one wins."""
     code, clinic = staff_enrolled.backup_codes[0], staff_enrolled.clinic
     tokens = [staff_enrolled.pending() for _ in range(4)]
-    barrier = threading.Barrier(len(tokens))
+    record = staff_enrolled.user
+    record.backup_hashes = RendezvousList(record.backup_hashes, len(tokens))
+    start = threading.Barrier(len(tokens))
     outcomes: list[object] = []
 
     def submit(token: str) -> None:
-        barrier.wait()
+        start.wait()
         try:
             outcomes.append(clinic.use_backup_code(token, code).stage)
         except TwoFactorError as refusal:
@@ -80,7 +102,7 @@ def test_BACKUP_SINGLE_USE_concurrent_uses_of_one_code_succeed_once(
     for thread in threads:
         thread.join()
     assert sorted(map(str, outcomes)) == sorted([str(Stage.SIGNED_IN)] + [str(WRONG)] * 3)
-    assert staff_enrolled.user.backup_codes_left == 9
+    assert record.backup_codes_left == 9
 
 
 def test_BACKUP_SINGLE_USE_only_at_the_second_step(staff_enrolled: Enrolled,

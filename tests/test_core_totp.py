@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from simulator.clinic import Clinic, Stage
 from simulator.clock import FakeClock
 from simulator.errors import ErrorCode, Reason, TwoFactorError
 from simulator.totp import TotpParams
+from simulator.users import User
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers
@@ -147,17 +149,44 @@ def test_TOTP_REPLAY_older_step_refused_after_a_newer_one(clinic: Clinic, people
     assert attempt(enrolled, 0) is Stage.SIGNED_IN
 
 
+class RendezvousUser(User):
+    """A User whose `last_step` reads meet at a barrier, so unlocked checks would interleave.
+
+    Without the clinic's lock every thread reads the old last step before any writes the new
+    one, and the race shows every time; with the lock the first reader waits out the short
+    rendezvous alone (the others are queued on the lock) and the rest pass straight through.
+    """
+
+    rendezvous: threading.Barrier | None = None
+
+    @property  # type: ignore[override]
+    def last_step(self) -> int:
+        value = int(self.__dict__["last_step"])  # read first, then let the others catch up
+        barrier = type(self).rendezvous
+        if barrier is not None and threading.current_thread() is not threading.main_thread():
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=0.05)
+        return value
+
+    @last_step.setter
+    def last_step(self, value: int) -> None:
+        self.__dict__["last_step"] = value
+
+
 def test_TOTP_REPLAY_concurrent_submissions_of_one_code_succeed_once(
-        clinic: Clinic, people: Cast, helpers: type[Helpers]) -> None:
+        clinic: Clinic, people: Cast, helpers: type[Helpers],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The check and the update are atomic: of parallel sign-ins with one code, one wins."""
     enrolled = enrolled_long_ago(clinic, people, helpers)
     code = enrolled.code_steps_away(0)
     tokens = [enrolled.pending() for _ in range(4)]  # 3 refusals: under the lock-out limit
-    barrier = threading.Barrier(len(tokens))
+    start = threading.Barrier(len(tokens))
+    monkeypatch.setattr(RendezvousUser, "rendezvous", threading.Barrier(len(tokens)))
+    monkeypatch.setattr(enrolled.user, "__class__", RendezvousUser)
     outcomes: list[object] = []
 
     def submit(token: str) -> None:
-        barrier.wait()
+        start.wait()
         try:
             outcomes.append(clinic.enter_code(token, code).stage)
         except TwoFactorError as refusal:

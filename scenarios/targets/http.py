@@ -199,9 +199,11 @@ class HttpTarget:
     def begin_passkey_setup(self, session: str) -> dict[str, Any]:
         return dict(self._client.call("POST", f"{API}/security/passkeys/options", None, session))
 
-    def finish_passkey_setup(self, session: str, credential: dict[str, Any], name: str) -> None:
-        self._client.call("POST", f"{API}/security/passkeys",
-                          {"credential": credential, "name": name}, session)
+    def finish_passkey_setup(self, session: str, credential: dict[str, Any],
+                             name: str) -> list[str]:
+        answer = self._client.call("POST", f"{API}/security/passkeys",
+                                   {"credential": credential, "name": name}, session)
+        return list(answer.get("backup_codes", [])) if isinstance(answer, dict) else []
 
     def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:
         return dict(self._client.call("POST", f"{API}/sign-in/passkey/options", None, session))

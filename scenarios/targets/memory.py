@@ -134,8 +134,9 @@ class MemoryTarget:
         return self.clinic.begin_passkey_setup(session)
 
     @_refusals
-    def finish_passkey_setup(self, session: str, credential: dict[str, Any], name: str) -> None:
-        self.clinic.finish_passkey_setup(session, credential, name)
+    def finish_passkey_setup(self, session: str, credential: dict[str, Any],
+                             name: str) -> list[str]:
+        return self.clinic.finish_passkey_setup(session, credential, name)
 
     @_refusals
     def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:

@@ -88,6 +88,10 @@ class ProfileOut(BaseModel):
 
 
 class SecurityOut(BaseModel):
+    # Whatever else the clinic's status carries goes out too, so a seeded defect that leaks a
+    # secret there is visible over HTTP just as a leaking deployment would be.
+    model_config = ConfigDict(extra="allow")
+
     two_factor_enabled: bool
     authenticator_app: bool
     backup_codes_left: int
@@ -99,7 +103,8 @@ class SecurityOut(BaseModel):
         return cls(two_factor_enabled=status.two_factor_enabled,
                    authenticator_app=status.authenticator_app,
                    backup_codes_left=status.backup_codes_left, passkeys=list(status.passkeys),
-                   enforcement_required=status.enforcement_required)
+                   enforcement_required=status.enforcement_required,
+                   **getattr(status, "extra", {}))
 
 
 class SetupOut(BaseModel):

@@ -1,0 +1,246 @@
+"""The checks can fail: per guide item, a reference broken in that promise fails its scenario."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+import spec
+from scenarios import catalogue
+from scenarios.context import Context, NonConformance
+from scenarios.targets.memory import MemoryTarget
+from scenarios.trace import Trace
+from simulator import totp
+from simulator.clinic import Clinic, SecurityStatus, Setup, SignIn, Stage
+from simulator.clock import FakeClock
+from simulator.errors import ErrorCode, Reason, TwoFactorError
+from simulator.passkeys import Passkeys
+from simulator.policy import FAST_HASH, Policy
+
+CATALOGUE = catalogue.load()
+
+
+class SecurityAlwaysOn(Clinic):
+    """STEP-1: Security settings claim 2FA and an app before anything was set up."""
+
+    def security(self, token: str) -> SecurityStatus:
+        status = super().security(token)
+        return dataclasses.replace(status, two_factor_enabled=True, authenticator_app=True)
+
+
+class NoManualEntry(Clinic):
+    """STEP-2: the setup screen shows the QR code but no manual-entry secret beside it."""
+
+    def start_authenticator_setup(self, token: str) -> Setup:
+        return dataclasses.replace(super().start_authenticator_setup(token), manual_entry="")
+
+
+class QrForAnotherIssuer(Clinic):
+    """STEP-3: the QR code on screen adds the account under another practice's name."""
+
+    def start_authenticator_setup(self, token: str) -> Setup:
+        setup = super().start_authenticator_setup(token)
+        other = setup.uri.replace("MyDentalPractice", "OtherPractice")
+        return dataclasses.replace(setup, qr_png=totp.qr_png(other))
+
+
+class ConfirmAnyCode(Clinic):
+    """STEP-4: any 6 digits confirm enrolment, whatever the app shows."""
+
+    def _accept_totp(self, user: Any, secret: str, code: str) -> None:
+        if secret == user.pending_secret:
+            return
+        super()._accept_totp(user, secret, code)
+
+
+class EightBackupCodes(Clinic):
+    """STEP-5: a list of 8 backup codes appears, not 10."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.policy = dataclasses.replace(self.policy, backup_code_count=8)
+
+
+class NoCodeAfterPassword(Clinic):
+    """STEP-6: after the password the platform never asks for the code."""
+
+    def sign_in(self, email: str, password: str) -> SignIn:
+        result = super().sign_in(email, password)
+        if result.stage is Stage.SECOND_STEP:
+            self._promote(self._sessions[result.token])
+            return SignIn(result.token, Stage.SIGNED_IN)
+        return result
+
+
+class PasskeyNeverSignsIn(Clinic):
+    """STEP-7: the passkey is checked but the sign-in stays at the second step."""
+
+    def finish_passkey_sign_in(self, token: str, credential: Any) -> SignIn:
+        result = super().finish_passkey_sign_in(token, credential)
+        self._sessions[result.token].stage = Stage.SECOND_STEP
+        return SignIn(result.token, Stage.SECOND_STEP)
+
+
+class EnforcementIgnored(Clinic):
+    """STEP-8: the owner's "Required" is accepted and forgotten."""
+
+    def set_enforcement(self, token: str, required: bool) -> None:
+        super().set_enforcement(token, required)
+        self.enforcement_required = False
+
+
+class RemembersDevices(Clinic):
+    """OUTCOME-1: once a user passed the second step, later sign-ins skip it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._trusted: set[str] = set()
+
+    def _pass_second_step(self, session: Any, user: Any, how: str) -> SignIn:
+        self._trusted.add(user.email)
+        return super()._pass_second_step(session, user, how)
+
+    def sign_in(self, email: str, password: str) -> SignIn:
+        result = super().sign_in(email, password)
+        if result.stage is Stage.SECOND_STEP and email.strip().lower() in self._trusted:
+            self._promote(self._sessions[result.token])
+            return SignIn(result.token, Stage.SIGNED_IN)
+        return result
+
+
+class BackupCodesRefused(Clinic):
+    """OUTCOME-2: backup codes are issued but never accepted."""
+
+    def use_backup_code(self, token: str, code: str) -> SignIn:
+        self._session(token, Stage.SECOND_STEP)
+        raise TwoFactorError(ErrorCode.CODE_REJECTED, "That backup code is not valid.",
+                             Reason.WRONG_CODE)
+
+
+class OwnerCannotEnforce(Clinic):
+    """OUTCOME-3: nobody, the owner included, may change 2FA enforcement."""
+
+    def set_enforcement(self, token: str, required: bool) -> None:
+        self._session(token, Stage.SIGNED_IN)
+        raise TwoFactorError(ErrorCode.NOT_PERMITTED, "Only the owner changes 2FA enforcement.")
+
+
+class ManualEntryOtherSecret(Clinic):
+    """TROUBLE-1: the manual-entry secret is not the QR code's secret."""
+
+    def start_authenticator_setup(self, token: str) -> Setup:
+        setup = super().start_authenticator_setup(token)
+        return dataclasses.replace(setup, manual_entry=totp.manual_entry(totp.new_secret()))
+
+
+class SkewAccepted(Clinic):
+    """TROUBLE-2: codes from a phone 90 s off are accepted, so syncing never matters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.policy = dataclasses.replace(self.policy, window=4)
+
+
+class ResetKeepsFactors(Clinic):
+    """TROUBLE-3: Settings -> Staff -> Disable 2FA ends sessions but leaves the factors."""
+
+    def _strip_factors(self, user: Any) -> None:
+        if not getattr(self, "_self_disable", False):
+            return
+        super()._strip_factors(user)
+
+    def disable_2fa(self, token: str, password: str) -> None:
+        self._self_disable = True
+        try:
+            super().disable_2fa(token, password)
+        finally:
+            self._self_disable = False
+
+
+class DisableWithoutPassword(Clinic):
+    """TROUBLE-4: Disable 2FA does not ask for the password."""
+
+    def _require_password(self, user: Any, password: str) -> None:
+        return None
+
+
+class SameQrOnRetry(Clinic):
+    """TROUBLE-5: a retried setup shows the same QR code again."""
+
+    def start_authenticator_setup(self, token: str) -> Setup:
+        _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        keep = user.pending_secret
+        setup = super().start_authenticator_setup(token)
+        if keep is None:
+            return setup
+        user.pending_secret = keep
+        uri = totp.provisioning_uri(keep, user.email, self.policy.issuer, self.params)
+        return Setup(uri, totp.manual_entry(keep), totp.qr_svg(uri), totp.qr_png(uri))
+
+
+BROKEN: list[tuple[str, type[Clinic], str]] = [
+    ("STEP-1", SecurityAlwaysOn, "STEP-1-SECURITY-SETTINGS"),
+    ("STEP-2", NoManualEntry, "STEP-2-SETUP-SCREEN"),
+    ("STEP-3", QrForAnotherIssuer, "STEP-3-SCAN-QR"),
+    ("STEP-4", ConfirmAnyCode, "STEP-4-CONFIRM-ENROLMENT"),
+    ("STEP-5", EightBackupCodes, "STEP-5-BACKUP-CODES"),
+    ("STEP-6", NoCodeAfterPassword, "STEP-6-SIGN-IN-TEST"),
+    ("STEP-7", PasskeyNeverSignsIn, "STEP-7-ADD-PASSKEY"),
+    ("STEP-8", EnforcementIgnored, "STEP-8-ENFORCE"),
+    ("OUTCOME-1", RemembersDevices, "OUTCOME-1-EVERY-SIGN-IN"),
+    ("OUTCOME-2", BackupCodesRefused, "OUTCOME-2-BACKUP-CODE"),
+    ("OUTCOME-3", OwnerCannotEnforce, "OUTCOME-3-CLINIC-WIDE"),
+    ("TROUBLE-1", ManualEntryOtherSecret, "TROUBLE-1-MANUAL-ENTRY"),
+    ("TROUBLE-2", SkewAccepted, "TROUBLE-2-SYNC-CLOCK"),
+    ("TROUBLE-3", ResetKeepsFactors, "TROUBLE-3-LOST-PHONE"),
+    ("TROUBLE-4", DisableWithoutPassword, "TROUBLE-4-DISABLE"),
+    ("TROUBLE-5", SameQrOnRetry, "TROUBLE-5-RETRY-SETUP"),
+]
+
+
+def broken_target(variant: type[Clinic]) -> MemoryTarget:
+    clock = FakeClock()
+    return MemoryTarget(variant(clock=clock, policy=Policy(hash_cost=FAST_HASH)), clock)
+
+
+def run(scenario_id: str, target: MemoryTarget) -> None:
+    ctx = Context(target, Trace(), frozenset(target.capabilities))
+    try:
+        CATALOGUE[scenario_id].run(ctx)
+    finally:
+        ctx.run_cleanups()
+
+
+def test_every_guide_item_has_a_broken_variant() -> None:
+    assert sorted(item for item, _, _ in BROKEN) == sorted(i.id for i in spec.load().guide_items)
+    for item, _, scenario_id in BROKEN:
+        assert item in CATALOGUE[scenario_id].verifies
+
+
+@pytest.mark.parametrize(("item", "variant", "scenario_id"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_variant_fails_the_items_scenario(item: str, variant: type[Clinic],
+                                                 scenario_id: str) -> None:
+    """The clean reference passes the same scenario (test_scenarios_memory)."""
+    with pytest.raises(NonConformance):
+        run(scenario_id, broken_target(variant))
+
+
+
+class _UserVerificationNotChecked(Passkeys):
+    """Asks for user verification in the options, then accepts answers without it."""
+
+    @property
+    def _uv_required(self) -> bool:
+        return False
+
+
+def test_user_verification_asked_but_not_checked_fails_its_scenario() -> None:
+    """PASSKEY-USER-VERIFICATION is not applicable on the default reference; where the policy
+    requires it, a clinic that only asks for it fails."""
+    clock = FakeClock()
+    clinic = Clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH), user_verification="required")
+    clinic._passkeys.__class__ = _UserVerificationNotChecked
+    with pytest.raises(NonConformance):
+        run("PASSKEY-USER-VERIFICATION-REQUIRED", MemoryTarget(clinic, clock))
