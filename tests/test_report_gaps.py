@@ -5,7 +5,6 @@ The gap tests fail, on purpose, until the catalogue (scenarios/sc_*.py) verifies
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from runner_support import run_here
@@ -27,15 +26,13 @@ def test_scenarios_verify_only_spec_ids_that_exist() -> None:
     assert catalogue.unknown_spec_ids(catalogue.load(), spec.load()) == []
 
 
-def test_the_memory_reference_passes_the_whole_catalogue_quickly(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_the_memory_reference_passes_the_whole_catalogue(tmp_path: Path) -> None:
+    """Its wall time is measured in bench/, not asserted here."""
     done = run_here(tmp_path, catalogue.load(), target="memory")
-    elapsed = time.perf_counter() - started
     assert done.code == 0, done.out + done.err
     summary = done.report()["summary"]
     assert summary["run"] == summary["scenarios"] > 0
     assert summary["fail"] == summary["error"] == summary["warnings"] == 0, done.out
-    assert elapsed < 10, f"the catalogue took {elapsed:.1f} s on memory"
 
 
 def test_no_report_shows_a_gap(tmp_path: Path) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
-
 import pytest
 
 from scenarios import catalogue
@@ -126,11 +123,3 @@ def test_the_catalogue_in_one_clinic_with_shared_owner_and_admin(tick: float) ->
     for row in target.staff(session.session):
         if row["role"] != "staff":
             assert not row["two_factor_enabled"], f"{row['email']} was left with 2FA on"
-
-
-def test_the_whole_catalogue_is_fast() -> None:
-    started = time.perf_counter()
-    for scen in SCENARIOS:
-        with contextlib.suppress(NotApplicable):
-            run(scen, MemoryTarget())
-    assert time.perf_counter() - started < 10
