@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean browser-flakes
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
@@ -14,6 +14,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+# The browser suite 10 times in a row; the first flake stops it (it names the run that failed).
+browser-flakes:  # after `make` has set up .venv
+	for i in 1 2 3 4 5 6 7 8 9 10; do \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider tests/test_browser_target*.py \
+	    tests/test_web_browser.py || { echo "browser suite failed on run $$i"; exit 1; }; \
+	done; echo "browser suite: 10 runs, no flake"
 
 $(STAMP): pyproject.toml
 	@command -v chromium >/dev/null 2>&1 || { \

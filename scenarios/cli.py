@@ -1,4 +1,4 @@
-"""The `clinic2fa` command: list the spec, run the suite, serve the reference."""
+"""The `clinic2fa` command: list the spec, run the suite, serve the reference, load it."""
 
 from __future__ import annotations
 
@@ -45,6 +45,14 @@ def parser() -> argparse.ArgumentParser:
 
     add_arguments(serving)
     serving.set_defaults(func=serve)
+
+    loading = commands.add_parser(
+        "load", help="drive a bounded Locust load of full sign-ins and count wrong verdicts")
+    from scenarios.load import add_arguments as add_load_arguments
+    from scenarios.load import load_command
+
+    add_load_arguments(loading)
+    loading.set_defaults(func=load_command)
 
     demo = commands.add_parser("demo", help="walk the guide's steps on the in-memory reference")
     demo.set_defaults(func=_demo)

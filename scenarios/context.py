@@ -130,6 +130,8 @@ class Context:
             yield
         except Refused as refusal:
             got = f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}"
+            if refusal.code == "unknown":  # a page whose words no mapping names: say them
+                got += f" (the page said: {refusal.message!r})"
             ok = refusal.code in codes and (not reasons or refusal.reason in reasons)
             self.check(ok, f"{why or 'expected'}: {what}, got {got}")
             return
@@ -268,11 +270,15 @@ class Context:
     def passkey(self, **flags: Any) -> VirtualPasskey:
         """A virtual passkey for the target's origin; it verifies its user, as Touch ID does.
 
-        The origin is the target's `origin` attribute (the page the passkey is used on).
+        The origin is the target's `origin` attribute (the page the passkey is used on). A
+        target that holds its own authenticator (the browser's) makes the passkey itself.
         """
         from simulator.virtual.passkey import VirtualPasskey  # only passkey scenarios need it
 
         self.require(Needs.PASSKEYS)
+        own = getattr(self.target, "_make_passkey", None)  # a browser's own authenticator
+        if own is not None:
+            return own(**{"user_verified": True, **flags})  # type: ignore[no-any-return]
         origin = getattr(self.target, "origin", None)
         if not origin:
             raise NotApplicable("the target does not say the origin its passkeys are used on")

@@ -19,10 +19,15 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
     raised: BaseException | None = None
     problems: list[str] = []
     started = time.perf_counter()
+    target = None
     try:
         missing = [n.value for n in scenario.needs if n not in provider.capabilities]
         if missing:
             raise NotApplicable(f"the target does not offer {', '.join(missing)}")
+        inapplicable = getattr(provider, "inapplicable", None)  # optional: a target's own scope
+        why_not = inapplicable(scenario) if inapplicable else None
+        if why_not:
+            raise NotApplicable(why_not)
         target = provider.target()
         try:
             ctx = Context(target, trace, provider.capabilities)
@@ -36,5 +41,9 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
         raised = exc
     duration = time.perf_counter() - started
     outcome, message, detail, blocking = judge(scenario, raised, trace, problems, waiver, strict)
-    return ScenarioResult(scenario, outcome, message, duration, trace, waiver, detail, blocking,
-                          unreachable=isinstance(raised, Unreachable))
+    result = ScenarioResult(scenario, outcome, message, duration, trace, waiver, detail, blocking,
+                            unreachable=isinstance(raised, Unreachable))
+    keep = getattr(provider, "evidence", None)  # optional: screenshots, traces (browser)
+    if keep is not None and target is not None:
+        result.evidence = keep(target, result)
+    return result

@@ -21,6 +21,9 @@ class Needs(StrEnum):
 
     CLOCK = "clock"  # move the server's clock (the reference; a deployment's clock is its own)
     PASSKEYS = "passkeys"
+    # send many requests at once (race scenarios): the reference in memory, or a server on
+    # loopback or on a host the config names under [target] hosts
+    PARALLEL = "parallel"
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,8 @@ class ConformancePlugin:
             catalogue=plan.catalogue, selected=list(plan.selected), strict=options.strict,
             select=list(options.select),
             waivers_file=str(options.waivers) if options.waivers else None,
-            secrets=set(provider.secrets()))
+            secrets=set(provider.secrets()),
+            browser=provider.details() if hasattr(provider, "details") else None)
         self._total = 0
 
     # collection: the scenarios, not files

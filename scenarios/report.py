@@ -45,6 +45,7 @@ class RunRecord:
     aborted: str | None = None
     exit_code: int = 0
     secrets: set[str] = field(default_factory=set)  # run-wide literals (config passwords)
+    browser: dict[str, Any] | None = None  # a browser target's mapping and evidence, if any
 
 
 def harness_version() -> str:
@@ -101,7 +102,8 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "harness": {"name": "clinic2fa", "version": harness_version()},
         "target": {"name": run.target, "kind": run.target_kind, "reference": run.reference,
-                   "capabilities": sorted(run.capabilities)},
+                   "capabilities": sorted(run.capabilities),
+                   **({"browser": run.browser} if run.browser is not None else {})},
         "clock": run.clock.to_dict() if run.clock else None,
         "options": {"strict": run.strict, "select": list(run.select),
                     "waivers": run.waivers_file},
@@ -125,7 +127,7 @@ def _scenario(result: ScenarioResult) -> dict[str, Any]:
     scen = result.scenario
     entries = result.trace.entries
     first = entries[0].at if entries else 0.0
-    return {
+    entry: dict[str, Any] = {
         "id": scen.id, "title": scen.title, "level": scen.level.value,
         "verifies": list(scen.verifies), "quote": scen.quote, "module": scen.module,
         "needs": [n.value for n in scen.needs], "outcome": result.outcome.value,
@@ -135,6 +137,9 @@ def _scenario(result: ScenarioResult) -> dict[str, Any]:
         "trace": [{"kind": e.kind, "text": e.text, "ok": e.ok, "detail": e.detail,
                    "at": round(e.at - first, 4)} for e in entries],
     }
+    if result.evidence:  # a browser target's screenshots and traces (files in the report dir)
+        entry["evidence"] = result.evidence
+    return entry
 
 
 def _scrubbed(value: Any, handled: Iterable[str]) -> Any:
@@ -219,7 +224,7 @@ def write(report: dict[str, Any], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     files = [(directory / JSON_NAME, json.dumps(report, indent=2, ensure_ascii=False) + "\n"),
              (directory / JUNIT_NAME, junit_xml(report)),
-             (directory / HTML_NAME, render(report))]
+             (directory / HTML_NAME, render(report, directory))]
     for path, text in files:
         write_atomic(path, text)
     return [path for path, _ in files]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from html import escape
+from pathlib import Path
 from typing import Any
+
+from scenarios import report_evidence
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;
@@ -83,6 +86,7 @@ def _header(report: dict[str, Any]) -> str:
                            f"{', strict' if report['options']['strict'] else ''}")),
             ("Scenarios", escape(f"{report['summary']['run']} run: {counts}")),
             ("Spec items", escape(spec_counts))]
+    rows[2:2] = report_evidence.header_rows(report)
     if report["aborted"]:
         rows.insert(1, ("Aborted", escape(report["aborted"])))
     body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
@@ -135,7 +139,7 @@ def _entry(entry: dict[str, Any]) -> str:
     return f"<li>{when}<code>{text}({args})</code> {answer}</li>"
 
 
-def _scenario(scen: dict[str, Any]) -> str:
+def _scenario(scen: dict[str, Any], directory: Path | None = None) -> str:
     outcome = scen["outcome"]
     badge = _badge("warn", label="fail (SHOULD: warning)") if scen["warning"] else \
         _badge(outcome)
@@ -152,17 +156,21 @@ def _scenario(scen: dict[str, Any]) -> str:
         parts.append(f'<p><b>Waiver:</b> {escape(scen["waiver"])}</p>')
     if scen["detail"]:
         parts.append(f'<pre>{escape(scen["detail"])}</pre>')
-    steps = "".join(_entry(e) for e in scen["trace"])
+    parts.append(report_evidence.trace_links(scen))
+    steps = report_evidence.interleave(scen, _entry, directory)
     opened = " open" if outcome in ("fail", "error", "waived_fail") else ""
     parts.append(f'<details{opened}><summary>Trace ({len(scen["trace"])} entries)</summary>'
                  f'<ol class="trace">{steps}</ol></details></section>')
     return "".join(parts)
 
 
-def render(report: dict[str, Any]) -> str:
-    """The whole page; every value is escaped, nothing is fetched from elsewhere."""
-    scenarios = "".join(_scenario(s) for s in report["scenarios"])
+def render(report: dict[str, Any], directory: Path | None = None) -> str:
+    """The whole page; every value is escaped, nothing is fetched from elsewhere.
+
+    `directory` is where the report's files are: a browser run's screenshots are embedded.
+    """
+    scenarios = "".join(_scenario(s, directory) for s in report["scenarios"])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>clinic2fa report: {escape(report['target']['name'])}</title>"
-            f"<style>{CSS}</style></head><body>{_header(report)}{_matrix(report)}"
+            f"<style>{CSS}{report_evidence.CSS}</style></head><body>{_header(report)}{_matrix(report)}"
             f"<h2>Scenarios</h2>{scenarios or '<p>No scenario ran.</p>'}</body></html>\n")

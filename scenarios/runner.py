@@ -72,6 +72,9 @@ def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = N
         waivers_mod.check_known(waivers, catalogue, f"waivers file {options.waivers}")
     if options.report_dir is not None:
         _check_writable(options.report_dir)
+        keep = getattr(provider, "keep_evidence_in", None)  # optional: screenshots, traces
+        if keep is not None:
+            keep(options.report_dir)
     try:
         provider.open()
     except BaseException:
@@ -138,7 +141,8 @@ def run(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `clinic2fa run`."""
     parser.add_argument("--target", required=True, metavar="TARGET",
-                        help="memory, or http://HOST:PORT / https://HOST of a deployment")
+                        help="memory, http://HOST:PORT / https://HOST of a deployment, or "
+                             "browser+http://HOST:PORT for its web pages in Chromium")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="target config (TOML): the test clinic and its accounts")
     parser.add_argument("--select", nargs="+", action="extend", default=[],

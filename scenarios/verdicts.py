@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Any
 
 from scenarios.context import NonConformance, NotApplicable
 from scenarios.model import Level, Scenario
@@ -55,6 +56,7 @@ class ScenarioResult:
     detail: str = ""  # the traceback, for an error
     blocking: bool = False  # counts against the exit code
     unreachable: bool = False  # the target dropped: the run stops here
+    evidence: dict[str, Any] = field(default_factory=dict)  # screenshots, traces (browser)
 
     @property
     def warning(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import io
@@ -51,17 +52,24 @@ def manual_entry(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+@functools.lru_cache(maxsize=32)
+def _qr(uri: str) -> segno.QRCode:
+    """The Key URI's QR code, encoded once for both images: choosing its mask (pure Python)
+    is most of what a setup costs, so the SVG and the PNG of one setup share it."""
+    return segno.make(uri, error="m")
+
+
 def qr_svg(uri: str, scale: int = 4) -> str:
     """Inline SVG of the Key URI's QR code."""
     out = io.BytesIO()
-    segno.make(uri, error="m").save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
+    _qr(uri).save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
     return out.getvalue().decode("utf-8")
 
 
 def qr_png(uri: str, scale: int = 4) -> bytes:
     """PNG of the Key URI's QR code."""
     out = io.BytesIO()
-    segno.make(uri, error="m").save(out, kind="png", scale=scale)
+    _qr(uri).save(out, kind="png", scale=scale)
     return out.getvalue()
 
 

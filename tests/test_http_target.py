@@ -88,7 +88,7 @@ def test_the_reference_over_http_conforms_and_lends_its_clock(tmp_path: Path,
     report = done.report()
     assert set(done.outcomes().values()) == {"pass"}  # T-CLOCK too: the clock moves
     assert report["target"] == {"name": reference, "kind": "http", "reference": True,
-                                "capabilities": ["clock", "passkeys"]}
+                                "capabilities": ["clock", "parallel", "passkeys"]}
     assert report["clock"]["source"] == "test-support"
     assert report["clock"]["uncertainty_seconds"] < 0.5
     assert "server clock offset" in done.out
@@ -135,7 +135,7 @@ def test_a_reference_without_a_movable_clock_offers_no_clock(tmp_path: Path) -> 
         done = run_here(tmp_path, catalogue(SIGN_IN, CLOCK), target=url)
         assert done.code == 0
         assert done.outcomes() == {"T-SIGN-IN": "pass", "T-CLOCK": "not_applicable"}
-        assert done.report()["target"]["capabilities"] == ["passkeys"]
+        assert done.report()["target"]["capabilities"] == ["parallel", "passkeys"]
 
 
 # -- against a deployment -----------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_the_passkey_capability_can_be_declared(tmp_path: Path, deployment: str)
     provider.close()
     assert Needs.PASSKEYS not in provider.capabilities
     done = run_here(tmp_path, catalogue(SIGN_IN), target=deployment, config=config)
-    assert done.report()["target"]["capabilities"] == []
+    assert done.report()["target"]["capabilities"] == ["parallel"]  # on loopback
 
 
 # -- the client and the clock estimate ----------------------------------------------------------

@@ -23,7 +23,7 @@ def test_builtin_schemes() -> None:
 
 
 def test_a_new_scheme_plugs_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """How memory+defect:NAME and browser+http://... will arrive: register a builder."""
+    """A target kind arrives by registering a builder for its scheme."""
     monkeypatch.setattr(factory, "_REGISTERED", {})
     seen: list[str] = []
 
@@ -31,11 +31,11 @@ def test_a_new_scheme_plugs_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         seen.append(target)
         return memory_of()
 
-    with pytest.raises(UsageError, match="known schemes: http, https, memory"):
-        factory.build("memory+defect:replay")
-    factory.register_scheme("memory+defect", build)
-    done = run_here(tmp_path, catalogue(SIGN_IN), target="memory+defect:replay")
-    assert done.code == 0 and seen == ["memory+defect:replay"]
+    with pytest.raises(UsageError, match="known schemes: "):
+        factory.build("plugged:replay")
+    factory.register_scheme("plugged", build)
+    done = run_here(tmp_path, catalogue(SIGN_IN), target="plugged:replay")
+    assert done.code == 0 and seen == ["plugged:replay"]
 
 
 def test_memory_gives_each_scenario_its_own_clinic() -> None:

@@ -113,7 +113,7 @@ def test_the_catalogue_in_one_clinic_with_shared_owner_and_admin(tick: float) ->
         if scen.id in NOT_APPLICABLE_ON_MEMORY or Needs.CLOCK in scen.needs:
             continue
         try:
-            run(scen, target, capabilities=frozenset({Needs.PASSKEYS}))
+            run(scen, target, capabilities=frozenset({Needs.PASSKEYS, Needs.PARALLEL}))
         except NotApplicable as exc:
             assert "time step changed" in str(exc), f"{scen.id}: {exc}"
     assert not target.clinic.enforcement_required

@@ -17,21 +17,27 @@ accounts out:
     passkeys = true        # override detection of the passkey endpoints
     timeout = 10           # seconds per HTTP request
     origin = "https://clinic.example"  # where the pages are, if not the --target's host
+    hosts = ["clinic.example"]  # besides loopback, where race and load traffic may go
+
+    [browser]              # browser+http only (scenarios/targets/locators.py)
+    scope = "guide"        # or "all"
+    [browser.locators]     # override any locator the browser target uses, by name
+    setup_authenticator = { role = "button", name = "Add authenticator" }
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scenarios.errors import UsageError
 from scenarios.target import Account
 
-_TOP = {"clinic", "staff", "target"}
+_TOP = {"clinic", "staff", "target", "browser"}
 _CLINIC = {"test_clinic", "owner", "admin"}
-_TARGET = {"reference", "passkeys", "timeout", "origin"}
+_TARGET = {"reference", "passkeys", "timeout", "origin", "hosts"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class TargetConfig:
     passkeys: bool | None = None  # None: find out (the passkey endpoints exist)
     timeout: float = 10.0
     origin: str | None = None  # the page origin passkeys are made for (default: the target's)
+    hosts: tuple[str, ...] = ()  # besides loopback, hosts that may get parallel and load traffic
+    browser: dict[str, Any] = field(default_factory=dict)  # [browser], checked by that target
 
     @property
     def passwords(self) -> set[str]:
@@ -92,6 +100,9 @@ def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
     origin = target.get("origin")
     if origin is not None and (not isinstance(origin, str) or "://" not in origin):
         raise UsageError(f"{where}: [target] origin must be a URL like https://clinic.example")
+    hosts = target.get("hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
+        raise UsageError(f"{where}: [target] hosts must be a list of host names")
     for flag in ("reference", "passkeys"):
         if flag in target and not isinstance(target[flag], bool):
             raise UsageError(f"{where}: [target] {flag} must be true or false")
@@ -107,6 +118,8 @@ def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
         passkeys=target.get("passkeys"),
         timeout=float(timeout),
         origin=origin.rstrip("/") if origin else None,
+        hosts=tuple(h.strip().lower().strip("[]") for h in hosts),
+        browser=_table(doc, "browser", where),
     )
 
 

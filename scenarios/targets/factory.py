@@ -20,8 +20,11 @@ Builder = Callable[[str, TargetConfig | None], Provider]
 # scheme -> "module:function"; a new target kind adds one line here (or calls register_scheme).
 BUILTIN: dict[str, str] = {
     "memory": "scenarios.targets.provider:memory",
+    "memory+defect": "scenarios.targets.defect:provider",
     "http": "scenarios.targets.http:provider",
     "https": "scenarios.targets.http:provider",
+    "browser+http": "scenarios.targets.browser:provider",
+    "browser+https": "scenarios.targets.browser:provider",
 }
 _REGISTERED: dict[str, Builder] = {}
 
@@ -50,6 +53,7 @@ def build(target: str, config: TargetConfig | None = None) -> Provider:
         module, _, function = BUILTIN[scheme].partition(":")
         builder = getattr(importlib.import_module(module), function)
     if builder is None:
-        raise UsageError(f"unknown target {target!r}: use memory or http://HOST:PORT "
+        raise UsageError(f"unknown target {target!r}: use memory, http://HOST:PORT or "
+                         f"browser+http://HOST:PORT "
                          f"(known schemes: {', '.join(schemes())})")
     return builder(target, config)

@@ -17,6 +17,7 @@ from scenarios.model import Needs
 from scenarios.target import Account, Refused, Security, SetupScreen, SignInResult, Unreachable
 from scenarios.targets.clock import DATE_RESOLUTION, ClockEstimate, Sample, date_seconds, estimate
 from scenarios.targets.config import TargetConfig
+from scenarios.targets.traffic import may_flood
 
 API = "/api/v1"
 SUPPORT = "/test-support"
@@ -259,6 +260,8 @@ class HttpProvider:
         passkeys = self.config.passkeys
         if passkeys if passkeys is not None else self._has_passkeys():
             needs.add(Needs.PASSKEYS)
+        if may_flood(self.name, self.config):  # race scenarios: loopback or a named host only
+            needs.add(Needs.PARALLEL)
         self.capabilities = frozenset(needs)
         self._clock = self._support_clock() if self._support else \
             estimate(samples, "date-header", DATE_RESOLUTION)

@@ -36,7 +36,7 @@ class MemoryTarget:
     """Adapts a `Clinic` to the Target interface; the harness creates the accounts."""
 
     name = "memory"
-    capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS})
+    capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS, Needs.PARALLEL})  # threads: real races
 
     def __init__(self, clinic: Clinic | None = None, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()

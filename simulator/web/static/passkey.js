@@ -28,11 +28,12 @@
     && typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function";
 
   async function setUp(button) {
-    const name = document.getElementById("passkey-name").value.trim() || "Passkey";
     const options = await post("/api/v1/security/passkeys/options");
     const credential = await navigator.credentials.create({
       publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
     });
+    // The name as it reads once the key answered: it may be typed while the browser asks.
+    const name = document.getElementById("passkey-name").value.trim() || "Passkey";
     const result = await post("/api/v1/security/passkeys", {credential: credential.toJSON(), name});
     if (result && result.backup_codes && result.backup_codes.length) {
       showBackupCodes(result.backup_codes);  // the first factor: codes shown this once

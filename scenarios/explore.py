@@ -1,0 +1,313 @@
+"""`clinic2fa explore`: random action sequences on the reference and a target, side by side.
+
+A hypothesis RuleBasedStateMachine draws what the owner, an admin and a staff member do; each
+action runs on a clean reference in memory and on the target, and what a person could observe
+(accepted or refused, the error code and reason, the stage reached, counts shown) must agree.
+Hypothesis shrinks the first difference to a shortest sequence, written as a pytest file that
+replays it against the same target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from scenarios.errors import UsageError
+from scenarios.explore_pair import Divergence, Finding, Pair
+from scenarios.explore_sides import ROLES, Action, Person
+from scenarios.target import Unreachable
+from scenarios.targets import factory
+from scenarios.targets.provider import Provider
+from scenarios.verdicts import ExitCode
+
+DEFAULT_EXAMPLES = 300
+STEPS = 30  # actions per example at most
+PROFILE = "clinic2fa-explore"
+settings.register_profile(
+    PROFILE, max_examples=DEFAULT_EXAMPLES, stateful_step_count=STEPS, database=None,
+    deadline=None, derandomize=True, report_multiple_bugs=False, print_blob=False,
+    verbosity=Verbosity.quiet, suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.generate, Phase.shrink])
+
+WHO = st.sampled_from(ROLES)
+PASSWORD = st.sampled_from(("right", "wrong"))
+CLOCK_MOVES = (30, 90, 301, 901)  # one step; past the window; a pending sign-in; a lock-out
+SKEWS = (0, 30, -30, 90, -90, 300)  # the phone's clock against true time, seconds
+Fits = Callable[[Person], bool]
+
+
+def _signed_in(p: Person) -> bool:
+    return p.stage in ("signed_in", "enrolment_required")
+
+
+def _second_step(p: Person) -> bool:
+    return p.stage == "second_step"
+
+
+def _full(p: Person) -> bool:
+    return p.stage == "signed_in"
+
+
+def _few_passkeys(p: Person) -> bool:
+    return _signed_in(p) and len(p.passkeys) < 2
+
+
+class Explorer(RuleBasedStateMachine):
+    """One example: a fresh reference and target, then up to STEPS actions on both.
+
+    Who acts is drawn half the time from the people for whom the action means something now
+    (as the reference's answers so far tell: a code only at the second step, a confirmation
+    only during a setup), half the time from everyone, so refusals are explored too. A rule
+    nobody can use meaningfully waits until someone can.
+    """
+
+    provider: ClassVar[Provider]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pair = Pair(self.provider)
+        self.last = ROLES[-1]  # who acted last: people tend to go on with what they started
+
+    def teardown(self) -> None:
+        self.pair.close()
+
+    def _fit(self, fits: Fits) -> list[str]:
+        return [role for role, p in self.pair.sides[0].people.items() if fits(p)]
+
+    def _any(self, fits: Fits) -> bool:
+        return bool(self._fit(fits))
+
+    def _who(self, data: st.DataObject, fits: Fits = lambda p: True) -> str:
+        """Whoever acted last, or someone for whom the action fits now, or anyone."""
+        fit = self._fit(fits)
+        choices = [st.just(self.last)] if self.last in fit else []
+        choices += [st.sampled_from(fit)] if fit else []
+        return data.draw(st.one_of(*choices, WHO), label="who")
+
+    def _do(self, verb: str, who: str = "", arg: str | int = "") -> None:
+        if who:
+            self.last = who
+        self.pair.step(Action(verb, who, arg))
+
+    @rule(data=st.data(), password=PASSWORD)
+    def sign_in(self, data: st.DataObject, password: str) -> None:
+        self._do("sign_in", self._who(data, lambda p: p.enrolled), password)
+
+    @rule(data=st.data())
+    def sign_out(self, data: st.DataObject) -> None:
+        self._do("sign_out", self._who(data, lambda p: p.session is not None))
+
+    @precondition(lambda self: self._any(lambda p: _signed_in(p) and not p.enrolled))
+    @rule(data=st.data(), how=st.sampled_from(("valid", "wrong", "retry")))
+    def enrol(self, data: st.DataObject, how: str) -> None:
+        """Set up authenticator app, scan the QR code, confirm with a valid or a wrong code;
+        or set up twice and confirm with the first QR code's code (retry)."""
+        self._do("enrol", self._who(data, lambda p: _signed_in(p) and not p.enrolled), how)
+
+    @precondition(lambda self: self._any(lambda p: p.setting_up))
+    @rule(data=st.data(), code=st.sampled_from(("valid", "wrong", "earlier")))
+    def confirm(self, data: st.DataObject, code: str) -> None:
+        self._do("confirm", self._who(data, lambda p: p.setting_up), code)
+
+    @precondition(lambda self: self._any(_second_step))
+    @rule(data=st.data(), code=st.sampled_from(("valid", "replayed")))
+    def enter_code(self, data: st.DataObject, code: str) -> None:
+        self._do("enter_code", self._who(data, _second_step), code)
+
+    @precondition(lambda self: self._any(_second_step))
+    @rule(data=st.data(), times=st.integers(1, 5))
+    def wrong_codes(self, data: st.DataObject, times: int) -> None:
+        """Mistype the code `times` times in a row."""
+        self._do("wrong_codes", self._who(data, _second_step), times)
+
+    @precondition(lambda self: self._any(_second_step))
+    @rule(data=st.data(), code=st.sampled_from(("fresh", "spent", "wrong", "old")))
+    def backup(self, data: st.DataObject, code: str) -> None:
+        self._do("backup", self._who(data, _second_step), code)
+
+    @precondition(lambda self: self._any(lambda p: _full(p) and p.enrolled))
+    @rule(data=st.data(), password=PASSWORD)
+    def regenerate(self, data: st.DataObject, password: str) -> None:
+        self._do("regenerate", self._who(data, lambda p: _full(p) and p.enrolled), password)
+
+    @precondition(lambda self: self._any(_full))
+    @rule(data=st.data(), setting=st.sampled_from(("on", "off")))
+    def enforce(self, data: st.DataObject, setting: str) -> None:
+        self._do("enforce", self._who(data, _full), setting)
+
+    @precondition(lambda self: self._any(lambda p: _full(p) and p.enrolled))
+    @rule(data=st.data(), password=PASSWORD)
+    def disable_own(self, data: st.DataObject, password: str) -> None:
+        self._do("disable_own", self._who(data, lambda p: _full(p) and p.enrolled), password)
+
+    @precondition(lambda self: self._any(_full))
+    @rule(data=st.data(), whom=WHO)
+    def disable_other(self, data: st.DataObject, whom: str) -> None:
+        self._do("disable_other", self._who(data, _full), whom)
+
+    @rule(data=st.data(), page=st.sampled_from(("security", "profile")))
+    def look(self, data: st.DataObject, page: str) -> None:
+        """Open Security (what it shows) or My Profile (whether the clinic is reachable)."""
+        self._do(page, self._who(data))
+
+    @rule(data=st.data(), seconds=st.sampled_from(SKEWS))
+    def skew(self, data: st.DataObject, seconds: int) -> None:
+        self._do("skew", self._who(data, lambda p: p.enrolled), seconds)
+
+    @precondition(lambda self: self.pair.clock_movable)
+    @rule(seconds=st.sampled_from(CLOCK_MOVES))
+    def clock(self, seconds: int) -> None:
+        self._do("clock", "", seconds)
+
+    @precondition(lambda self: self.pair.passkeys and self._any(_few_passkeys))
+    @rule(data=st.data())
+    def add_passkey(self, data: st.DataObject) -> None:
+        self._do("add_passkey", self._who(data, _few_passkeys))
+
+    @precondition(lambda self: self.pair.passkeys and self._any(lambda p: _full(p)
+                                                                and bool(p.passkeys)))
+    @rule(data=st.data(), password=PASSWORD)
+    def remove_passkey(self, data: st.DataObject, password: str) -> None:
+        self._do("remove_passkey", self._who(data, lambda p: _full(p) and bool(p.passkeys)),
+                 password)
+
+    @precondition(lambda self: self.pair.passkeys and self._any(_second_step))
+    @rule(data=st.data(), whose=st.sampled_from(("own", *ROLES)))
+    def passkey(self, data: st.DataObject, whose: str) -> None:
+        """The second step with a passkey: the person's own or another person's."""
+        self._do("passkey", self._who(data, _second_step), whose)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def open_target(target: str) -> Provider:
+    """The provider for `target`, opened; only a target that makes its own accounts will do."""
+    provider = factory.build(target)
+    try:
+        provider.open()
+        if not provider.reference:
+            raise UsageError(f"explore drives random actions, enforcement and lock-outs: it "
+                             f"needs a target that makes its own accounts (memory, "
+                             f"memory+defect:NAME or `clinic2fa serve`), not {provider.name}")
+    except BaseException:
+        provider.close()
+        raise
+    return provider
+
+
+def explore(target: str, *, examples: int | None = None,
+            seed_value: int | None = None) -> Finding | None:
+    """The shortest divergence hypothesis finds in `examples` examples, or None."""
+    provider = open_target(target)
+    machine = type("Explore", (Explorer,), {"provider": provider})
+    chosen = settings(settings.get_profile(PROFILE),
+                      max_examples=examples or DEFAULT_EXAMPLES,
+                      derandomize=seed_value is None)
+    if seed_value is not None:
+        machine = seed(seed_value)(machine)
+    try:
+        run_state_machine_as_test(machine, settings=chosen)
+    except Divergence as found:
+        return found.finding
+    finally:
+        provider.close()
+    return None
+
+
+def replay(target: str, steps: Sequence[Action]) -> None:
+    """Run `steps` on a fresh reference and target; Divergence where they differ."""
+    provider = open_target(target)
+    try:
+        pair = Pair(provider)
+        try:
+            for action in steps:
+                pair.step(action)
+        finally:
+            pair.close()
+    finally:
+        provider.close()
+
+
+def script(finding: Finding, how: str) -> str:
+    """A pytest file that replays the finding against the same target and fails where it did."""
+    steps = "".join(f"    Action({a.verb!r}, {a.who!r}, {a.arg!r}),\n" for a in finding.steps)
+    said = "\n".join(f"    {line}" for line in finding.describe().splitlines())
+    return f'''"""Replays what `clinic2fa explore` found ({how}); run it with pytest.
+
+{said}
+"""
+
+from scenarios.explore import replay
+from scenarios.explore_sides import Action
+
+TARGET = {finding.target!r}
+STEPS = [
+{steps}]
+
+
+def test_target_answers_as_the_reference() -> None:
+    """Fails, as the target does, at the step where it answers otherwise than the reference."""
+    replay(TARGET, STEPS)
+'''
+
+
+def script_path(report_dir: Path, target: str) -> Path:
+    return report_dir / f"explore_{re.sub(r'[^A-Za-z0-9]+', '_', target).strip('_')}.py"
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", required=True, metavar="TARGET",
+                        help="memory, memory+defect:NAME or http://HOST:PORT of `clinic2fa "
+                             "serve` (a target that makes its own accounts)")
+    parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+                        help=f"action sequences to try (default {DEFAULT_EXAMPLES})")
+    parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR",
+                        help="where the replay script of a divergence goes (./reports)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
+                        help="hypothesis seed (default: derandomized, the same run each time)")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Entry point for `clinic2fa explore`: 0 none found, 1 divergence, 2 usage, 3 unreachable."""
+    if args.examples < 1:
+        print("clinic2fa explore: --examples must be at least 1", file=sys.stderr)
+        return ExitCode.USAGE
+    how = f"--examples {args.examples}" + (f" --seed {args.seed}" if args.seed is not None
+                                           else "")
+    print(f"exploring {args.target} against the reference: {how}, up to {STEPS} actions each")
+    try:
+        finding = explore(args.target, examples=args.examples, seed_value=args.seed)
+    except UsageError as exc:
+        print(f"clinic2fa explore: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except Unreachable as exc:
+        print(f"clinic2fa explore: {exc}", file=sys.stderr)
+        return ExitCode.UNREACHABLE
+    if finding is None:
+        print(f"no divergence from the reference in {args.examples} examples")
+        return ExitCode.CONFORMS
+    text = script(finding, f"clinic2fa explore --target {args.target} {how}")
+    path = script_path(args.report_dir, args.target)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"clinic2fa explore: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        print(text)
+        return ExitCode.DOES_NOT_CONFORM
+    print(finding.describe())
+    print(f"\nshortest sequence found, as a replay script ({path}; run it with pytest):\n")
+    print(text)
+    return ExitCode.DOES_NOT_CONFORM

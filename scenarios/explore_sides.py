@@ -1,0 +1,286 @@
+"""Symbolic actions made concrete on one side (its own phones, codes and passkeys) and observed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from scenarios.target import Account, Refused, SetupScreen
+from simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
+from simulator.virtual.passkey import VirtualPasskey
+
+ROLES = ("owner", "admin", "staff")
+NO_SESSION = "no-session"  # what a person without a session sends: refused on every side
+NO_TOTP = "000000"  # a code to send when the side has none of the asked kind
+NO_BACKUP = "zzzzz-zzzzz"
+WRONG_REACH = 30  # steps each way a "wrong" code stays clear of: wider than any skew search
+
+Observation = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a person does, in words both sides understand: never a secret, code or token."""
+
+    verb: str
+    who: str = ""
+    arg: str | int = ""
+
+    def __str__(self) -> str:
+        return " ".join(str(p) for p in (self.who, self.verb, self.arg) if p != "")
+
+
+def describe(seen: Observation) -> str:
+    """An observation as a person reads it."""
+    kind, *rest = seen
+    if kind == "refused":
+        code, reason = rest
+        return f"refused: {code}{f' ({reason})' if reason else ''}"
+    if kind == "steps":
+        return "; then ".join(describe(part) for part in rest)
+    return f"{kind}{': ' + ', '.join(map(str, rest)) if rest else ''}"
+
+
+@dataclass
+class Person:
+    """One account on one side, and what that person holds: phone, codes, passkeys, session."""
+
+    account: Account
+    phone: AuthenticatorApp
+    session: str | None = None
+    setups: list[str] = field(default_factory=list)  # secrets of the setups shown, in order
+    backup: list[str] = field(default_factory=list)  # the latest issue, unused
+    spent: list[str] = field(default_factory=list)
+    old: list[str] = field(default_factory=list)  # unused codes of earlier issues
+    accepted: str | None = None  # the last TOTP code this side accepted
+    passkeys: list[tuple[str, VirtualPasskey]] = field(default_factory=list)
+    # what the person believes of their state, from the answers they saw (the server may have
+    # ended a session since): lets the explorer pick actions that mean something now
+    stage: str | None = None
+    enrolled: bool = False
+    setting_up: bool = False
+
+    def password(self, which: str | int) -> str:
+        return self.account.password if which == "right" else f"{self.account.password}-typo"
+
+
+class Side:
+    """The reference or the target under test, with a person per role and their devices."""
+
+    def __init__(self, target: Any, clock_movable: bool) -> None:
+        self.target = target
+        self.clock_movable = clock_movable
+        self.people = {role: Person(target.account(role), AuthenticatorApp(target.server_time))
+                       for role in ROLES}
+        self._names = 0  # passkey names are key-1, key-2, ... per side, in the same order
+
+    def do(self, action: Action) -> Observation:
+        """Run one action; what a person could see of the answer, with no secret in it."""
+        if action.verb == "enrol":  # start setup (twice to retry), then confirm
+            setups = [self.do(Action("start_setup", action.who))
+                      for _ in range(2 if action.arg == "retry" else 1)]
+            if setups[-1][0] != "ok":
+                return ("steps", *setups)
+            code = "earlier" if action.arg == "retry" else action.arg
+            return ("steps", *setups, self.do(Action("confirm", action.who, code)))
+        act: Callable[[Person, Any], tuple[Any, ...]] = getattr(self, f"_{action.verb}")
+        person = self.people.get(action.who) or next(iter(self.people.values()))
+        try:
+            return ("ok", *act(person, action.arg))
+        except Refused as refusal:
+            return ("refused", refusal.code, refusal.reason)
+        except DeviceError:
+            return ("device_refused",)  # the phone or passkey could not use what it was shown
+
+    # -- codes as this side's person would type them ----------------------------------------
+
+    def _session(self, person: Person) -> str:
+        return person.session or NO_SESSION
+
+    def _totp(self, person: Person, which: str) -> str:
+        accounts = person.phone.accounts
+        if which == "valid" and accounts:
+            return person.phone.code()
+        if which == "earlier" and len(accounts) > 1:
+            return person.phone.code(accounts[-2])
+        if which == "replayed" and person.accepted:
+            return person.accepted
+        if which == "wrong":
+            return self._wrong(person)
+        return NO_TOTP
+
+    def _wrong(self, person: Person) -> str:
+        """A well-formed code no nearby step of the phone's secrets makes: only ever wrong."""
+        now = int(person.phone.now() // 30)
+        taken = {person.phone.code_at_step(s, a) for a in person.phone.accounts
+                 for s in range(now - WRONG_REACH, now + WRONG_REACH + 1)}
+        return next(c for c in (f"{n:06d}" for n in range(123_457, 10**6)) if c not in taken)
+
+    def _backup_code(self, person: Person, which: str) -> str:
+        pick = {"fresh": person.backup[:1], "spent": person.spent[-1:],
+                "old": person.old[-1:]}.get(which, [])
+        return pick[0] if pick else NO_BACKUP
+
+    def _issued(self, person: Person, codes: list[str]) -> None:
+        """New backup codes: the unused ones of the previous issue become old."""
+        if codes:
+            person.old.extend(person.backup)
+            person.backup = list(codes)
+
+    def _stripped(self, person: Person) -> None:
+        """2FA taken off: the person's backup codes are dead, like earlier issues."""
+        person.old.extend(person.backup)
+        person.backup = []
+        person.enrolled = person.setting_up = False
+        person.passkeys.clear()
+
+    # -- the actions -------------------------------------------------------------------------
+
+    def _sign_in(self, person: Person, which: str) -> tuple[Any, ...]:
+        result = self.target.sign_in(person.account.email, person.password(which))
+        person.session, person.stage = result.session, result.stage
+        return (result.stage,)
+
+    def _sign_out(self, person: Person, _: Any) -> tuple[Any, ...]:
+        if person.session is None:
+            return ("no session",)
+        self.target.sign_out(person.session)
+        person.session = person.stage = None
+        return ()
+
+    def _start_setup(self, person: Person, _: Any) -> tuple[Any, ...]:
+        screen = self.target.start_authenticator_setup(self._session(person))
+        shape = self._shape(person, screen)
+        person.setting_up = True
+        person.phone.scan(screen.qr_png)  # a QR code the phone cannot read: device_refused
+        return shape
+
+    def _shape(self, person: Person, screen: SetupScreen) -> tuple[Any, ...]:
+        """What the setup screen shows, minus the secret: Key URI parameters and consistency."""
+        parts = urlsplit(screen.uri)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        label_issuer = unquote(parts.path.lstrip("/")).rpartition(":")[0]
+        secret = query.get("secret", "").upper()
+        typed = "".join(screen.manual_entry.split()).upper()
+        fresh = secret not in person.setups
+        person.setups.append(secret)
+        return (f"{parts.scheme}://{parts.netloc}",
+                f"issuer {'named' if query.get('issuer') else 'missing'}",
+                f"label issuer {'matches' if label_issuer == query.get('issuer') else 'differs'}",
+                f"algorithm={query.get('algorithm')}", f"digits={query.get('digits')}",
+                f"period={query.get('period')}",
+                f"manual entry {'matches' if typed == secret else 'differs from'} the QR code",
+                f"secret {'fresh' if fresh else 'shown before'}")
+
+    def _confirm(self, person: Person, which: str) -> tuple[Any, ...]:
+        code = self._totp(person, which)
+        codes = self.target.confirm_enrolment(self._session(person), code)
+        person.accepted, person.stage, person.enrolled, person.setting_up = \
+            code, "signed_in", True, False
+        self._issued(person, codes)
+        return (f"{len(codes)} backup codes",)
+
+    def _enter_code(self, person: Person, which: str) -> tuple[Any, ...]:
+        code = self._totp(person, which)
+        result = self.target.enter_code(self._session(person), code)
+        person.session, person.stage, person.accepted = result.session, result.stage, code
+        return (result.stage,)
+
+    def _wrong_codes(self, person: Person, times: int) -> tuple[Any, ...]:
+        """Mistyped codes in a row: how a lock-out counter is reached in few actions."""
+        seen = []
+        for _ in range(int(times)):
+            try:
+                result = self.target.enter_code(self._session(person), self._wrong(person))
+            except Refused as refusal:
+                seen.append(f"refused: {refusal.code} ({refusal.reason})")
+                continue
+            person.session, person.stage = result.session, result.stage
+            seen.append(f"accepted: {result.stage}")
+        return tuple(seen)
+
+    def _backup(self, person: Person, which: str) -> tuple[Any, ...]:
+        code = self._backup_code(person, which)
+        result = self.target.use_backup_code(self._session(person), code)
+        person.session, person.stage = result.session, result.stage
+        if code in person.backup:
+            person.backup.remove(code)
+        person.spent.append(code)
+        return (result.stage,)
+
+    def _regenerate(self, person: Person, which: str) -> tuple[Any, ...]:
+        codes = self.target.regenerate_backup_codes(self._session(person),
+                                                    person.password(which))
+        self._issued(person, codes)
+        return (f"{len(codes)} backup codes",)
+
+    def _enforce(self, person: Person, which: str) -> tuple[Any, ...]:
+        self.target.set_enforcement(self._session(person), which == "on")
+        return ()
+
+    def _disable_own(self, person: Person, which: str) -> tuple[Any, ...]:
+        self.target.disable_2fa(self._session(person), person.password(which))
+        self._stripped(person)
+        return ()
+
+    def _disable_other(self, person: Person, whom: str) -> tuple[Any, ...]:
+        other = self.people[whom]
+        self.target.disable_2fa_for(self._session(person), other.account.email)
+        self._stripped(other)
+        return ()
+
+    def _profile(self, person: Person, _: Any) -> tuple[Any, ...]:
+        me = self.target.profile(self._session(person))
+        return (f"2FA {'on' if me.get('two_factor_enabled') else 'off'}",)
+
+    def _security(self, person: Person, _: Any) -> tuple[Any, ...]:
+        page = self.target.security(self._session(person))
+        return (f"2FA {'on' if page.two_factor_enabled else 'off'}",
+                f"app {'on' if page.authenticator_app else 'off'}",
+                f"{page.backup_codes_left} backup codes left", f"{len(page.passkeys)} passkeys",
+                f"enforcement {'on' if page.enforcement_required else 'off'}",
+                *(f"also shows {key}" for key in sorted(page.extra)))
+
+    def _skew(self, person: Person, seconds: int) -> tuple[Any, ...]:
+        person.phone.offset = float(seconds)
+        return ()
+
+    def _clock(self, _: Person, seconds: int) -> tuple[Any, ...]:
+        self.target.advance_clock(float(seconds))
+        return ()
+
+    # passkeys: each side's person holds their own virtual passkeys
+
+    def _add_passkey(self, person: Person, _: Any) -> tuple[Any, ...]:
+        device = VirtualPasskey(str(self.target.origin), user_verified=True)
+        session = self._session(person)
+        credential = device.create(self.target.begin_passkey_setup(session))
+        self._names += 1
+        name = f"key-{self._names}"
+        codes = self.target.finish_passkey_setup(session, credential, name)
+        person.passkeys.append((name, device))
+        person.enrolled, person.stage = True, "signed_in"
+        self._issued(person, codes)
+        return (f"{len(codes)} backup codes",)
+
+    def _remove_passkey(self, person: Person, which: str) -> tuple[Any, ...]:
+        name = person.passkeys[-1][0] if person.passkeys else "key-0"
+        self.target.remove_passkey(self._session(person), name, person.password(which))
+        if person.passkeys:
+            person.passkeys.pop()
+        return ()
+
+    def _passkey(self, person: Person, whose: str) -> tuple[Any, ...]:
+        """The second step with a passkey: the person's own, or one another person holds."""
+        session = self._session(person)
+        options = self.target.begin_passkey_sign_in(session)
+        holder = person if whose == "own" else self.people[whose]
+        if not holder.passkeys:
+            return ("no passkey to use",)
+        device = holder.passkeys[-1][1]
+        credential = device.get(options, ignore_allow_list=holder is not person)
+        result = self.target.finish_passkey_sign_in(session, credential)
+        person.session, person.stage = result.session, result.stage
+        return (result.stage,)

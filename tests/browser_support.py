@@ -1,0 +1,68 @@
+"""The reference served in-process for the browser target's tests, and providers on it.
+
+The server listens on http://localhost:PORT (WebAuthn refuses 127.0.0.1), on a FakeClock started
+at the real time and a cheap hash; the browser is pytest-playwright's (one per test session:
+a second Playwright in the same thread is refused), launched with conftest.py's flags.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser
+from starlette.types import ASGIApp
+
+from scenarios import catalogue as catalogue_mod
+from scenarios.execute import run_scenario
+from scenarios.model import Scenario
+from scenarios.targets.browser import BrowserProvider
+from scenarios.targets.config import TargetConfig
+from scenarios.targets.http import provider as http_provider
+from scenarios.verdicts import ScenarioResult
+from simulator import defects
+from simulator.clinic import Clinic
+from simulator.clock import FakeClock
+from simulator.policy import FAST_HASH, Policy
+from simulator.web.app import create_app
+from simulator.web.server import listen, public_origin, running
+
+CATALOGUE: dict[str, Scenario] = catalogue_mod.load()
+
+
+@contextmanager
+def reference(defect: str | None = None,
+              wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> Iterator[str]:
+    """`clinic2fa serve --fake-clock [--defect NAME]` in a thread; its URL."""
+    sock = listen("localhost")
+    origin, rp_id = public_origin("localhost", sock.getsockname()[1])
+    clock = FakeClock(time.time())
+
+    def fresh() -> Clinic:
+        made: dict[str, Any] = {"clock": clock, "policy": Policy(hash_cost=FAST_HASH),
+                                "rp_id": rp_id, "origin": origin}
+        return defects.build(defect, **made) if defect else Clinic(**made)
+
+    app = create_app(fresh(), test_support=True, fresh_clinic=fresh)
+    with running(wrap(app) if wrap else app, sock=sock) as url:
+        yield url
+
+
+def provider(url: str, browser: Browser, table: dict[str, Any] | None = None,
+             report_dir: Path | None = None, *, opened: bool = True) -> BrowserProvider:
+    """A browser+http provider on `url` with pytest-playwright's browser."""
+    config = TargetConfig(browser=dict(table or {}))
+    made = BrowserProvider(http_provider(url, config), config, browser=browser)
+    if report_dir is not None:
+        made.keep_evidence_in(report_dir)
+    if opened:
+        made.open()
+    return made
+
+
+def run(made: BrowserProvider, *ids: str) -> dict[str, ScenarioResult]:
+    """Run catalogue scenarios on the provider, in order; their results by ID."""
+    return {sid: run_scenario(CATALOGUE[sid], made) for sid in ids}

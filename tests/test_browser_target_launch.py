@@ -1,0 +1,96 @@
+"""The browser target's parts that need no browser: launch flags, the mapping file, the scheme,
+its scope, and the reference's refusal messages read back as contract codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS
+
+from scenarios.errors import UsageError
+from scenarios.model import REGISTRY
+from scenarios.targets import chromium, factory, locators
+from scenarios.targets.browser import BrowserProvider
+from scenarios.targets.config import TargetConfig, load
+from scenarios.targets.http import provider as http_provider
+from simulator.errors import ErrorCode, Reason, TwoFactorError
+
+
+def test_the_harness_launches_chromium_as_the_tests_do() -> None:
+    assert chromium.ARGS == CHROMIUM_ARGS
+    assert chromium.executable() == CHROMIUM
+    with pytest.raises(UsageError, match="never downloads a browser"):
+        chromium.executable("/nowhere/chromium")
+
+
+def test_the_scheme_builds_a_browser_provider() -> None:
+    made = factory.build("browser+http://127.0.0.1:8000")
+    assert isinstance(made, BrowserProvider)
+    assert made.name == "browser+http://127.0.0.1:8000"
+    assert made.origin == "http://localhost:8000"  # the pages' origin: WebAuthn wants a name
+    with pytest.raises(UsageError, match="browser\\+http://HOST:PORT"):
+        factory.build("browser+ftp://clinic.example")
+
+
+def test_scope_guide_runs_only_the_guides_own_scenarios() -> None:
+    from scenarios import catalogue
+
+    catalogue.load()
+    made = factory.build("browser+http://localhost:8000")
+    assert made.inapplicable(REGISTRY["STEP-8-ENFORCE"]) is None
+    assert made.inapplicable(REGISTRY["TROUBLE-2-SKEW-REASON"]) is None
+    assert "--target http://" in str(made.inapplicable(REGISTRY["TOTP-REPLAY-TWO-SIGN-INS"]))
+    config = TargetConfig(browser={"scope": "all"})
+    everything = BrowserProvider(http_provider("http://localhost:8000", config), config)
+    assert everything.inapplicable(REGISTRY["TOTP-REPLAY-TWO-SIGN-INS"]) is None
+
+
+def test_a_config_file_carries_the_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "clinic.toml"
+    path.write_text('[browser]\nscope = "all"\n[browser.locators]\n'
+                    'setup_authenticator = { role = "button", name = "Add authenticator" }\n'
+                    'confirm_submit = "#activate"\n[browser.pages]\nsecurity = "/account"\n')
+    mapping = locators.parse(load(path).browser)
+    assert mapping.scope == "all"
+    assert mapping.locators["setup_authenticator"] == locators.Spec("role", "button",
+                                                                    "Add authenticator")
+    assert mapping.locators["confirm_submit"] == locators.Spec("css", "#activate")
+    assert mapping.pages["security"] == "/account" and mapping.pages["staff"] == "/settings/staff"
+    assert mapping.describe()["locators_overridden"] == ["confirm_submit", "setup_authenticator"]
+
+
+@pytest.mark.parametrize(("table", "complaint"), [
+    ({"colour": "blue"}, "unknown key 'colour'"),
+    ({"scope": "some"}, "scope must be one of guide, all"),
+    ({"locators": {"no_such_thing": {"css": "x"}}}, "no locator the browser target uses"),
+    ({"locators": {"qr_code": {"css": "x", "role": "img"}}}, "give exactly one of"),
+    ({"locators": {"qr_code": {"css": "x", "within": "nowhere"}}}, "within names no locator"),
+    ({"pages": {"security": "account"}}, "[browser.pages] security"),
+    ({"messages": [{"pattern": "(", "code": "x"}]}, "not a regular expression"),
+    ({"messages": [{"pattern": "x"}]}, "expected pattern"),
+])
+def test_mistakes_in_the_mapping_are_usage_errors(table: dict[str, object],
+                                                  complaint: str) -> None:
+    with pytest.raises(UsageError, match=complaint.replace("[", "\\[")):
+        locators.parse(table)
+
+
+@pytest.mark.parametrize(("refusal", "code", "reason"), [
+    (TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.WRONG_CODE), "code_rejected",
+     "wrong_code"),
+    (TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.TIME_SKEW), "code_rejected",
+     "time_skew"),
+    (TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.ALREADY_USED), "code_rejected",
+     "already_used"),
+    (TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.MALFORMED), "code_rejected",
+     "malformed"),
+    (TwoFactorError(ErrorCode.PASSWORD_REQUIRED, "Re-enter your password."),
+     "password_required", None),
+    (TwoFactorError(ErrorCode.NOT_PERMITTED, "Only the owner's own account can change the "
+                                             "owner's 2FA."), "not_permitted", None),
+])
+def test_the_references_alerts_read_as_its_codes(refusal: TwoFactorError, code: str,
+                                                 reason: str | None) -> None:
+    assert locators.DEFAULT.refusal(f"  {refusal.message}\n") == (code, reason)
+    assert locators.DEFAULT.refusal("Something else entirely.") == ("unknown", None)

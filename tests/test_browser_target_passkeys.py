@@ -1,0 +1,60 @@
+"""Passkeys in the browser: Chromium's virtual authenticator registers and signs in, and the
+browser's own failures (no authenticator at hand, a credential the clinic removed) are refused;
+what only a crafted answer could show is not applicable here."""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import provider, reference
+from playwright.sync_api import Browser
+
+from scenarios.context import NotApplicable
+from scenarios.target import Refused
+from simulator.virtual.passkey import VirtualPasskey
+
+CANCELLED = "The passkey request was cancelled or timed out."
+
+
+def test_keys_register_sign_in_and_fail_as_a_browser_fails(browser: Browser) -> None:
+    with reference() as url:
+        made = provider(url, browser)
+        target = made.target()
+        try:
+            account = target.account("staff")
+            session = target.sign_in(account.email, account.password).session
+            laptop, phone = target._make_passkey(), target._make_passkey()
+            for device, name in ((laptop, "Laptop"), (phone, "Phone")):
+                options = target.begin_passkey_setup(session)
+                assert options["rp"]["id"] == "localhost" and len(options["challenge"]) >= 22
+                codes = target.finish_passkey_setup(session, device.create(options), name)
+                assert len(codes) == (10 if device is laptop else 0)  # the first factor's
+            assert target.security(session).passkeys == ("Laptop", "Phone")
+
+            pending = target.sign_in(account.email, account.password)
+            assert pending.stage == "second_step"
+            absent = target._make_passkey(present=False)
+            options = target.begin_passkey_sign_in(pending.session)
+            with pytest.raises(Refused) as no_key:
+                target.finish_passkey_sign_in(pending.session, absent.get(options))
+            assert (no_key.value.code, no_key.value.message) == ("unknown", CANCELLED)
+
+            target.remove_passkey(session, "Laptop", account.password)
+            options = target.begin_passkey_sign_in(pending.session)
+            with pytest.raises(Refused) as removed:
+                target.finish_passkey_sign_in(pending.session, laptop.get(options))
+            assert removed.value.message == CANCELLED  # Chromium finds no allowed credential
+
+            options = target.begin_passkey_sign_in(pending.session)
+            crafted = VirtualPasskey(made.origin)
+            crafted.mint_unregistered("localhost")
+            answer = crafted.get(options, ignore_allow_list=True)
+            with pytest.raises(NotApplicable, match="outside the browser"):
+                target.finish_passkey_sign_in(pending.session, answer)
+            with pytest.raises(NotApplicable, match="misbehaves"):
+                phone.get(options, origin="https://phish.test")
+            done = target.finish_passkey_sign_in(pending.session, phone.get(options))
+            assert done.stage == "signed_in"
+            assert target.profile(done.session)["email"] == account.email
+        finally:
+            made.release(target)
+            made.close()

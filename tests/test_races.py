@@ -1,0 +1,140 @@
+"""Race scenarios: the reference holds under real parallel requests; no-locking fails each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+
+from scenarios import catalogue
+from scenarios.execute import run_scenario
+from scenarios.model import Needs, Scenario
+from scenarios.targets.config import TargetConfig
+from scenarios.targets.http import HttpProvider
+from scenarios.targets.memory import MemoryTarget
+from scenarios.targets.provider import MemoryProvider
+from scenarios.targets.traffic import is_loopback, may_flood
+from scenarios.verdicts import Outcome
+from simulator import defects
+from simulator.clinic import Clinic
+from simulator.clock import FakeClock
+from simulator.policy import FAST_HASH, Policy
+from simulator.web.app import create_app
+from simulator.web.server import running
+
+RACES = [s for s in catalogue.load().values() if s.module == "scenarios.sc_races"]
+IDS = [s.id for s in RACES]
+
+
+class QuickNoLocking(defects.NoLocking):
+    """The seeded defect, with a shorter wait for a lone caller (sequential steps go faster)."""
+
+    patience = 0.2
+
+
+def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
+    tied = {s.id: set(s.verifies) for s in RACES}
+    assert tied == {"RACE-BACKUP-CODE-ONCE": {"BACKUP-SINGLE-USE"},
+                    "RACE-TOTP-CODE-ONCE": {"TOTP-REPLAY"},
+                    "RACE-LOCKOUT-COUNTS-EVERY-FAILURE": {"TOTP-RATE-LIMIT"},
+                    "RACE-SETUP-ONE-PENDING-SECRET": {"SETUP-FRESH-SECRET"}}
+    assert set().union(*tied.values()) == set(defects.CATALOGUE["no-locking"].violates)
+    assert all(s.needs == (Needs.PARALLEL,) for s in RACES)
+
+
+# -- over HTTP: the server as `clinic2fa serve` runs it, its endpoints in a thread pool ----------
+
+
+def _app(kind: type[Clinic], threads: int | None = None) -> FastAPI:
+    clinic = kind(clock=FakeClock(time.time()), policy=Policy(hash_cost=FAST_HASH))
+    return create_app(clinic, test_support=True, threads=threads)
+
+
+@pytest.fixture(scope="module")
+def reference() -> Iterator[str]:
+    with running(_app(Clinic)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def broken() -> Iterator[tuple[str, FastAPI]]:
+    app = _app(QuickNoLocking)
+    with running(app) as url:
+        yield url, app
+
+
+def _run(scen: Scenario, url: str) -> tuple[Outcome, str]:
+    provider = HttpProvider(url, None)
+    provider.open()
+    try:
+        assert Needs.PARALLEL in provider.capabilities  # a server on loopback
+        result = run_scenario(scen, provider)
+    finally:
+        provider.close()
+    return result.outcome, result.message
+
+
+@pytest.mark.parametrize("scen", RACES, ids=IDS)
+def test_passes_on_the_reference_over_http(scen: Scenario, reference: str) -> None:
+    assert _run(scen, reference) == (Outcome.PASS, "")
+
+
+@pytest.mark.parametrize("scen", RACES, ids=IDS)
+def test_fails_on_no_locking_over_http(scen: Scenario, broken: tuple[str, FastAPI]) -> None:
+    """Caught over HTTP only if two requests were inside the clinic at once: proof that the
+    server runs its endpoints on more than one thread."""
+    url, app = broken
+    outcome, message = _run(scen, url)
+    assert outcome is Outcome.FAIL, message
+    assert app.state.clinic.gap.meetings > 0  # the clinic after this scenario's reset
+
+
+def test_one_worker_thread_hides_the_race() -> None:
+    """The control: with one thread the same defect passes, since requests never overlap."""
+    scen = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
+    app = _app(QuickNoLocking, threads=1)
+    with running(app) as url:
+        assert _run(scen, url) == (Outcome.PASS, "")
+        assert app.state.clinic.gap.meetings == 0
+
+
+# -- in memory: threads against the in-process clinic -------------------------------------------
+
+
+@pytest.mark.parametrize("scen", RACES, ids=IDS)
+@pytest.mark.parametrize("kind", [Clinic, QuickNoLocking], ids=["reference", "no-locking"])
+def test_in_memory_with_threads(scen: Scenario, kind: type[Clinic]) -> None:
+    def make() -> MemoryTarget:
+        clock = FakeClock()
+        return MemoryTarget(kind(clock=clock, policy=Policy(hash_cost=FAST_HASH)), clock)
+
+    result = run_scenario(scen, MemoryProvider(make=make))
+    expected = Outcome.PASS if kind is Clinic else Outcome.FAIL
+    assert result.outcome is expected, result.message
+
+
+# -- where parallel traffic may go ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]",
+                                  "app.localhost"])
+def test_loopback_by_name_or_address(host: str) -> None:
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["clinic.example", "10.0.0.5", "192.168.1.2", "8.8.8.8",
+                                  "localhost.example", "::2"])
+def test_not_loopback(host: str) -> None:
+    assert not is_loopback(host)
+
+
+def test_parallel_traffic_only_to_loopback_or_a_host_the_config_names() -> None:
+    named = TargetConfig(hosts=("clinic.test.example",))
+    assert may_flood("http://127.0.0.1:8000", None)
+    assert may_flood("http://[::1]:8000/base", None)
+    assert not may_flood("https://clinic.test.example", None)
+    assert may_flood("https://clinic.test.example", named)
+    assert may_flood("https://CLINIC.test.example:8443", named)
+    assert not may_flood("https://other.example", named)
