@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 
 from scenarios.errors import UsageError
 from scenarios.explore_pair import Divergence, Finding, Pair
-from scenarios.explore_sides import ROLES, Action, Person
+from scenarios.explore_sides import ROLES, SECOND_STEPS, Action, Person
 from scenarios.target import Unreachable
 from scenarios.targets import factory
 from scenarios.targets.provider import Provider
@@ -75,6 +75,7 @@ class Explorer(RuleBasedStateMachine):
         super().__init__()
         self.pair = Pair(self.provider)
         self.last = ROLES[-1]  # who acted last: people tend to go on with what they started
+        self.methods = [m for m in SECOND_STEPS if self.pair.passkeys or "passkey" not in m]
 
     def teardown(self) -> None:
         self.pair.close()
@@ -97,9 +98,28 @@ class Explorer(RuleBasedStateMachine):
             self.last = who
         self.pair.step(Action(verb, who, arg))
 
-    @rule(data=st.data(), password=PASSWORD)
-    def sign_in(self, data: st.DataObject, password: str) -> None:
-        self._do("sign_in", self._who(data, lambda p: p.enrolled), password)
+    def _how(self, data: st.DataObject, who: str, *extra: str) -> str:
+        """A way through the second step: one that means something for `who` now, or any."""
+        person = self.pair.sides[0].people[who]
+        held = {"replayed code": person.accepted, "backup code": person.backup,
+                "spent backup code": person.spent, "old backup code": person.old,
+                "passkey": person.passkeys,
+                **{f"{role}'s passkey": p.passkeys
+                   for role, p in self.pair.sides[0].people.items() if p is not person}}
+        apt = [m for m in self.methods if held.get(m, "passkey" not in m)]
+        return data.draw(st.one_of(st.sampled_from([*extra, *apt]),
+                                   st.sampled_from([*extra, *self.methods])), label="how")
+
+    @rule(data=st.data())
+    def sign_in(self, data: st.DataObject) -> None:
+        """Sign in; if the second step is asked, maybe take it at once, one way or another."""
+        who = self._who(data, lambda p: p.enrolled)
+        self.pair.step(Action("sign_in", who, "right", self._how(data, who, "")))
+        self.last = who
+
+    @rule(who=WHO)
+    def mistype_password(self, who: str) -> None:
+        self._do("sign_in", who, "wrong")
 
     @rule(data=st.data())
     def sign_out(self, data: st.DataObject) -> None:
@@ -118,20 +138,11 @@ class Explorer(RuleBasedStateMachine):
         self._do("confirm", self._who(data, lambda p: p.setting_up), code)
 
     @precondition(lambda self: self._any(_second_step))
-    @rule(data=st.data(), code=st.sampled_from(("valid", "replayed")))
-    def enter_code(self, data: st.DataObject, code: str) -> None:
-        self._do("enter_code", self._who(data, _second_step), code)
-
-    @precondition(lambda self: self._any(_second_step))
-    @rule(data=st.data(), times=st.integers(1, 5))
-    def wrong_codes(self, data: st.DataObject, times: int) -> None:
-        """Mistype the code `times` times in a row."""
-        self._do("wrong_codes", self._who(data, _second_step), times)
-
-    @precondition(lambda self: self._any(_second_step))
-    @rule(data=st.data(), code=st.sampled_from(("fresh", "spent", "wrong", "old")))
-    def backup(self, data: st.DataObject, code: str) -> None:
-        self._do("backup", self._who(data, _second_step), code)
+    @rule(data=st.data())
+    def second_step(self, data: st.DataObject) -> None:
+        """The second step of a sign-in left waiting: a code, a backup code or a passkey."""
+        who = self._who(data, _second_step)
+        self._do("second_step", who, self._how(data, who))
 
     @precondition(lambda self: self._any(lambda p: _full(p) and p.enrolled))
     @rule(data=st.data(), password=PASSWORD)
@@ -178,12 +189,6 @@ class Explorer(RuleBasedStateMachine):
     def remove_passkey(self, data: st.DataObject, password: str) -> None:
         self._do("remove_passkey", self._who(data, lambda p: _full(p) and bool(p.passkeys)),
                  password)
-
-    @precondition(lambda self: self.pair.passkeys and self._any(_second_step))
-    @rule(data=st.data(), whose=st.sampled_from(("own", *ROLES)))
-    def passkey(self, data: st.DataObject, whose: str) -> None:
-        """The second step with a passkey: the person's own or another person's."""
-        self._do("passkey", self._who(data, _second_step), whose)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -239,7 +244,7 @@ def replay(target: str, steps: Sequence[Action]) -> None:
 
 def script(finding: Finding, how: str) -> str:
     """A pytest file that replays the finding against the same target and fails where it did."""
-    steps = "".join(f"    Action({a.verb!r}, {a.who!r}, {a.arg!r}),\n" for a in finding.steps)
+    steps = "".join(f"    {_source(a)},  # {a}\n" for a in finding.steps)
     said = "\n".join(f"    {line}" for line in finding.describe().splitlines())
     return f'''"""Replays what `clinic2fa explore` found ({how}); run it with pytest.
 
@@ -258,6 +263,11 @@ def test_target_answers_as_the_reference() -> None:
     """Fails, as the target does, at the step where it answers otherwise than the reference."""
     replay(TARGET, STEPS)
 '''
+
+
+def _source(action: Action) -> str:
+    then = f", then={action.then!r}" if action.then else ""
+    return f"Action({action.verb!r}, {action.who!r}, {action.arg!r}{then})"
 
 
 def script_path(report_dir: Path, target: str) -> Path:

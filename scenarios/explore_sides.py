@@ -16,6 +16,10 @@ NO_SESSION = "no-session"  # what a person without a session sends: refused on e
 NO_TOTP = "000000"  # a code to send when the side has none of the asked kind
 NO_BACKUP = "zzzzz-zzzzz"
 WRONG_REACH = 30  # steps each way a "wrong" code stays clear of: wider than any skew search
+# The second step as a person may take it: which code, which backup code, whose passkey.
+SECOND_STEPS = ("code", "replayed code", "wrong code", "2 wrong codes", "4 wrong codes",
+                "backup code", "spent backup code", "old backup code", "wrong backup code",
+                "passkey", *(f"{role}'s passkey" for role in ROLES))
 
 Observation = tuple[Any, ...]
 
@@ -27,9 +31,11 @@ class Action:
     verb: str
     who: str = ""
     arg: str | int = ""
+    then: str = ""  # after a sign-in that asks for it, the second step (one of SECOND_STEPS)
 
     def __str__(self) -> str:
-        return " ".join(str(p) for p in (self.who, self.verb, self.arg) if p != "")
+        said = " ".join(str(p) for p in (self.who, self.verb, self.arg) if p != "")
+        return f"{said}, then {self.then}" if self.then else said
 
 
 def describe(seen: Observation) -> str:
@@ -78,21 +84,42 @@ class Side:
 
     def do(self, action: Action) -> Observation:
         """Run one action; what a person could see of the answer, with no secret in it."""
+        person = self.people.get(action.who) or next(iter(self.people.values()))
         if action.verb == "enrol":  # start setup (twice to retry), then confirm
-            setups = [self.do(Action("start_setup", action.who))
+            setups = [self._call(self._start_setup, person, "")
                       for _ in range(2 if action.arg == "retry" else 1)]
             if setups[-1][0] != "ok":
                 return ("steps", *setups)
-            code = "earlier" if action.arg == "retry" else action.arg
-            return ("steps", *setups, self.do(Action("confirm", action.who, code)))
-        act: Callable[[Person, Any], tuple[Any, ...]] = getattr(self, f"_{action.verb}")
-        person = self.people.get(action.who) or next(iter(self.people.values()))
+            code = "earlier" if action.arg == "retry" else str(action.arg)
+            return ("steps", *setups, self._call(self._confirm, person, code))
+        if action.verb == "second_step":
+            return self._second_step(person, str(action.arg))
+        seen = self._call(getattr(self, f"_{action.verb}"), person, action.arg)
+        if action.then and seen == ("ok", "second_step"):
+            return ("steps", seen, self._second_step(person, action.then))
+        return seen
+
+    def _call(self, act: Callable[..., tuple[Any, ...]], *args: Any) -> Observation:
         try:
-            return ("ok", *act(person, action.arg))
+            return ("ok", *act(*args))
         except Refused as refusal:
             return ("refused", refusal.code, refusal.reason)
         except DeviceError:
             return ("device_refused",)  # the phone or passkey could not use what it was shown
+
+    def _second_step(self, person: Person, method: str) -> Observation:
+        """One of SECOND_STEPS on the person's current session; repeated ones each observed."""
+        times, _, kind = method.partition(" ") if method[0].isdigit() else ("1", "", method)
+        kind = kind.replace("codes", "code")
+        if kind.endswith("passkey"):
+            whose = "own" if kind == "passkey" else kind.split("'")[0]
+            return self._call(self._passkey, person, whose)
+        if kind.endswith("backup code"):
+            which = {"backup code": "fresh"}.get(kind, kind.split()[0])
+            return self._call(self._backup, person, which)
+        which = {"code": "valid"}.get(kind, kind.split()[0])
+        seen = [self._call(self._enter_code, person, which) for _ in range(int(times))]
+        return seen[0] if len(seen) == 1 else ("steps", *seen)
 
     # -- codes as this side's person would type them ----------------------------------------
 
@@ -187,19 +214,6 @@ class Side:
         result = self.target.enter_code(self._session(person), code)
         person.session, person.stage, person.accepted = result.session, result.stage, code
         return (result.stage,)
-
-    def _wrong_codes(self, person: Person, times: int) -> tuple[Any, ...]:
-        """Mistyped codes in a row: how a lock-out counter is reached in few actions."""
-        seen = []
-        for _ in range(int(times)):
-            try:
-                result = self.target.enter_code(self._session(person), self._wrong(person))
-            except Refused as refusal:
-                seen.append(f"refused: {refusal.code} ({refusal.reason})")
-                continue
-            person.session, person.stage = result.session, result.stage
-            seen.append(f"accepted: {result.stage}")
-        return tuple(seen)
 
     def _backup(self, person: Person, which: str) -> tuple[Any, ...]:
         code = self._backup_code(person, which)

@@ -35,8 +35,9 @@ def header_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         mapping += f"; {browser['messages_added']} refusal message patterns added"
     rows = [("Browser", escape(f"Chromium, scope {browser.get('scope')!r}: {mapping}"))]
     if browser.get("screenshots"):
-        rows.append(("Screenshots", escape(
-            f"of a test clinic, {browser['screenshots']}. {browser.get('traces') or ''}")))
+        shots = str(browser["screenshots"])
+        rows.append(("Evidence", escape(
+            f"{shots[:1].upper()}{shots[1:]}. {browser.get('traces') or ''}")))
     return rows
 
 

@@ -84,7 +84,7 @@ def test_the_report_shows_each_step_in_screenshots(browser: Browser, site: str,
     assert magenta > 2000  # the QR code and the manual-entry secret are masked
     page = (tmp_path / "report.html").read_text()
     assert page.count('src="data:image/jpeg;base64,') == 2
-    assert "of a test clinic" in page and "masked" in page
+    assert "Screenshots of a test clinic" in page and "masked" in page
     assert not (tmp_path / "traces").exists()
 
 

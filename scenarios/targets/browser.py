@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 PREFIX = "browser+"
 OFFERED = frozenset({Needs.CLOCK, Needs.PASSKEYS})  # never PARALLEL: one person, one browser
 SCREENSHOTS, TRACES = "screenshots", "traces"
-MASKED = "the QR code, the manual-entry secret and backup codes are masked"
-TRACE_NOTE = ("Playwright traces of failing scenarios hold the pages as they were, a test "
+SHOTS_NOTE = ("screenshots of a test clinic, one after every action, with the QR code, the "
+              "manual-entry secret and backup codes masked")
+TRACE_NOTE = ("Playwright traces (failing scenarios only) hold the pages as they were, the test "
               "clinic's secrets and typed passwords included")
 
 
@@ -89,10 +90,9 @@ class BrowserProvider:
         """Why a scenario does not run in the browser (scope "guide"), or None."""
         if self.mapping.scope == "all" or set(scenario.verifies) & self._guide():
             return None
-        return ("a requirement check, not one of the guide's steps, outcomes or troubleshooting "
-                "rows: the browser target walks the guide as a person does ([browser] scope = "
-                "\"guide\"); this one's verdict comes from --target http://HOST:PORT or memory "
-                "(scope = \"all\" drives it through the pages too)")
+        return ("a requirement check, not a guide step, outcome or troubleshooting row: its "
+                "verdict comes from --target http://HOST:PORT or memory ([browser] scope = "
+                "\"all\" drives it through the pages too)")
 
     def target(self) -> BrowserTarget:
         self._settle_parked()
@@ -162,7 +162,7 @@ class BrowserProvider:
     def details(self) -> dict[str, Any]:
         """What the report says about the browser: the mapping's changes, evidence kept."""
         return {**self.mapping.describe(),
-                "screenshots": f"after every action; {MASKED}" if self.keeps_evidence else None,
+                "screenshots": SHOTS_NOTE if self.keeps_evidence else None,
                 "traces": TRACE_NOTE if self.keeps_evidence else None}
 
     # -- helpers ---------------------------------------------------------------------------------

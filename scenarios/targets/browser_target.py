@@ -429,13 +429,7 @@ class BrowserTarget:
                  **{n: self._loc(s, n) for n in others if n not in wanted}}
         union = reduce(lambda a, b: a.or_(b), (found[n] for n in names)).filter(visible=True)
         deadline = time.monotonic() + self._provider.timeout
-        while True:  # until one shows and stays long enough to be read; no fixed wait
-            left = deadline - time.monotonic()
-            try:
-                union.first.wait_for(state="visible", timeout=max(left, 0.001) * 1000)
-            except PlaywrightError:
-                raise PageError(f"after the last action the page ({s.page.url}) showed none "
-                                f"of: {', '.join(names)}") from None
+        while True:  # a parsed page is read at once; else wait for one to show (no fixed wait)
             for name in names:
                 shown = found[name].filter(visible=True)
                 if not shown.count():
@@ -448,6 +442,12 @@ class BrowserTarget:
                     return name
                 raise Refused(others[name], None, f"the page sent the browser to {name} "
                                                   f"({s.page.url})")
+            left = deadline - time.monotonic()
+            try:
+                union.first.wait_for(state="visible", timeout=max(left, 0.001) * 1000)
+            except PlaywrightError:
+                raise PageError(f"after the last action the page ({s.page.url}) showed none "
+                                f"of: {', '.join(names)}") from None
 
     # -- reading pages ---------------------------------------------------------------------------
 
