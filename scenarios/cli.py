@@ -1,4 +1,4 @@
-"""The `clinic2fa` command: list the spec, run the suite, serve the reference, load it."""
+"""The `clinic2fa` command: list the spec, run the suite, serve, load and explore."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ def parser() -> argparse.ArgumentParser:
 
     add_load_arguments(loading)
     loading.set_defaults(func=load_command)
+
+    exploring = commands.add_parser(
+        "explore", help="random action sequences on a target and the reference, side by side")
+    from scenarios.explore import add_arguments as add_explore_arguments
+    from scenarios.explore import command as explore_command
+
+    add_explore_arguments(exploring)
+    exploring.set_defaults(func=explore_command)
 
     demo = commands.add_parser("demo", help="walk the guide's steps on the in-memory reference")
     demo.set_defaults(func=_demo)

@@ -145,50 +145,50 @@ class Explorer(RuleBasedStateMachine):
         self._do("second_step", who, self._how(data, who))
 
     @precondition(lambda self: self._any(lambda p: _full(p) and p.enrolled))
-    @rule(data=st.data(), password=PASSWORD)
-    def regenerate(self, data: st.DataObject, password: str) -> None:
-        self._do("regenerate", self._who(data, lambda p: _full(p) and p.enrolled), password)
+    @rule(data=st.data(), what=st.sampled_from(("regenerate", "disable_own")),
+          password=PASSWORD)
+    def own_settings(self, data: st.DataObject, what: str, password: str) -> None:
+        """Security settings: regenerate backup codes, or disable 2FA; both ask the password."""
+        self._do(what, self._who(data, lambda p: _full(p) and p.enrolled), password)
 
     @precondition(lambda self: self._any(_full))
-    @rule(data=st.data(), setting=st.sampled_from(("on", "off")))
-    def enforce(self, data: st.DataObject, setting: str) -> None:
-        self._do("enforce", self._who(data, _full), setting)
-
-    @precondition(lambda self: self._any(lambda p: _full(p) and p.enrolled))
-    @rule(data=st.data(), password=PASSWORD)
-    def disable_own(self, data: st.DataObject, password: str) -> None:
-        self._do("disable_own", self._who(data, lambda p: _full(p) and p.enrolled), password)
-
-    @precondition(lambda self: self._any(_full))
-    @rule(data=st.data(), whom=WHO)
-    def disable_other(self, data: st.DataObject, whom: str) -> None:
-        self._do("disable_other", self._who(data, _full), whom)
+    @rule(data=st.data(), what=st.sampled_from(("enforce", "disable_other")))
+    def clinic_settings(self, data: st.DataObject, what: str) -> None:
+        """Settings for the whole clinic: 2FA enforcement on or off, or Staff -> Disable 2FA
+        for someone (who has 2FA, mostly); meant for the owner and admins, tried by anyone."""
+        who = self._who(data, _full)
+        if what == "enforce":
+            self._do(what, who, data.draw(st.sampled_from(("on", "off")), label="setting"))
+            return
+        others = [r for r, p in self.pair.sides[0].people.items() if p.enrolled and r != who]
+        whom = data.draw(st.one_of(st.sampled_from(others), WHO) if others else WHO,
+                         label="whom")
+        self._do(what, who, whom)
 
     @rule(data=st.data(), page=st.sampled_from(("security", "profile")))
     def look(self, data: st.DataObject, page: str) -> None:
         """Open Security (what it shows) or My Profile (whether the clinic is reachable)."""
         self._do(page, self._who(data))
 
-    @rule(data=st.data(), seconds=st.sampled_from(SKEWS))
-    def skew(self, data: st.DataObject, seconds: int) -> None:
-        self._do("skew", self._who(data, lambda p: p.enrolled), seconds)
+    @precondition(lambda self: self._any(lambda p: p.enrolled or p.setting_up))
+    @rule(data=st.data(), what=st.sampled_from(("clock", "skew")))
+    def time_passes(self, data: st.DataObject, what: str) -> None:
+        """The server's clock moves (where both sides allow it), or a phone's clock drifts."""
+        if what == "clock" and self.pair.clock_movable:
+            self._do("clock", "", data.draw(st.sampled_from(CLOCK_MOVES), label="seconds"))
+            return
+        who = self._who(data, lambda p: p.enrolled or p.setting_up)
+        self._do("skew", who, data.draw(st.sampled_from(SKEWS), label="seconds"))
 
-    @precondition(lambda self: self.pair.clock_movable)
-    @rule(seconds=st.sampled_from(CLOCK_MOVES))
-    def clock(self, seconds: int) -> None:
-        self._do("clock", "", seconds)
-
-    @precondition(lambda self: self.pair.passkeys and self._any(_few_passkeys))
-    @rule(data=st.data())
-    def add_passkey(self, data: st.DataObject) -> None:
-        self._do("add_passkey", self._who(data, _few_passkeys))
-
-    @precondition(lambda self: self.pair.passkeys and self._any(lambda p: _full(p)
-                                                                and bool(p.passkeys)))
-    @rule(data=st.data(), password=PASSWORD)
-    def remove_passkey(self, data: st.DataObject, password: str) -> None:
-        self._do("remove_passkey", self._who(data, lambda p: _full(p) and bool(p.passkeys)),
-                 password)
+    @precondition(lambda self: self.pair.passkeys and self._any(_signed_in))
+    @rule(data=st.data(), what=st.sampled_from(("add_passkey", "remove_passkey")))
+    def passkeys(self, data: st.DataObject, what: str) -> None:
+        """Set up a passkey, or remove the latest one (with the password, right or wrong)."""
+        if what == "add_passkey":
+            self._do(what, self._who(data, _few_passkeys))
+            return
+        who = self._who(data, lambda p: _full(p) and bool(p.passkeys))
+        self._do(what, who, data.draw(PASSWORD, label="password"))
 
 
 # -- running ------------------------------------------------------------------------------------

@@ -12,7 +12,13 @@ from scenarios.targets.memory import MemoryTarget
 
 
 class Provider(Protocol):
-    """What the runner needs from a target scheme (memory, http, later memory+defect, browser)."""
+    """What the runner needs from a target scheme (memory, http, later memory+defect, browser).
+
+    Optional, looked up with getattr (the browser target has them): `inapplicable(scenario)`
+    (a reason the scenario does not run on this target, or None), `keep_evidence_in(report_dir)`
+    and `evidence(target, result)` (files a scenario leaves for the report), `details()` (what
+    the report says about the target beyond its name).
+    """
 
     name: str  # as the reports show it, e.g. "memory" or "http://127.0.0.1:8000"
     kind: str  # the scheme
