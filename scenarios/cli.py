@@ -1,4 +1,4 @@
-"""The `clinic2fa` command: list the spec, run the suite, serve, load and explore."""
+"""The `clinic2fa` command: list the spec, run the suite, serve, load, explore, check defects."""
 
 from __future__ import annotations
 
@@ -61,6 +61,14 @@ def parser() -> argparse.ArgumentParser:
 
     add_explore_arguments(exploring)
     exploring.set_defaults(func=explore_command)
+
+    checking = commands.add_parser(
+        "defects", help="list the seeded defects; --check that the suite catches each one")
+    from scenarios.defects_check import add_arguments as add_defects_arguments
+    from scenarios.defects_check import command as defects_command
+
+    add_defects_arguments(checking)
+    checking.set_defaults(func=defects_command)
 
     demo = commands.add_parser("demo", help="walk the guide's steps on the in-memory reference")
     demo.set_defaults(func=_demo)

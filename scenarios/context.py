@@ -65,6 +65,16 @@ class Context:
             raise NotApplicable("the target's clock cannot be moved")
         mover(seconds)
 
+    def stored_credentials(self, email: str) -> dict[str, Any]:
+        """What the clinic keeps at rest for one account: `password` and `backup_codes`."""
+        self.require(Needs.INSPECT)
+        return self.target.stored_credentials(email)
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        """The clinic's audit log, oldest first: `at`, `event`, `actor`, `subject`, `detail`."""
+        self.require(Needs.INSPECT)
+        return self.target.audit_log()
+
     def require(self, need: Needs) -> None:
         if need not in self.capabilities:
             raise NotApplicable(f"the target does not offer {need.value}")

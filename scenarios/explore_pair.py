@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from scenarios.explore_sides import ROLES, Action, Observation, Side, describe
 from scenarios.model import Needs
@@ -73,3 +74,67 @@ class Pair:
     def _follow(self) -> None:
         """Set the reference's clock to the target's (to the same point in the TOTP step)."""
         self.reference.clock.set(self._made.server_time())
+
+
+def diverges(provider: Provider, steps: Sequence[Action]) -> Finding | None:
+    """Run `steps` on a fresh pair; where the target first answers otherwise, or None."""
+    if not steps:
+        return None
+    pair = Pair(provider)
+    try:
+        for action in steps:
+            pair.step(action)
+    except Divergence as found:
+        return found.finding
+    finally:
+        pair.close()
+    return None
+
+
+def shortest(provider: Provider, found: Finding) -> Finding:
+    """`found` cut down to a sequence no step of which can go and still show a divergence.
+
+    Steps are symbolic, so any subsequence replays: runs of steps are left out, halving the run
+    down to single steps (each accepted leaving-out ends the sequence where it now diverges); a
+    sign-in and the second step right after it become one step; a sign-in's second step is
+    dropped. Repeated until nothing more goes. A few dozen replays, not the thousands a
+    shrinker over hypothesis's choices takes for the same result.
+    """
+    best = found
+
+    def better(steps: Sequence[Action]) -> bool:
+        nonlocal best
+        finding = diverges(provider, steps)
+        if finding is None or len(finding.steps) > len(steps):
+            return False
+        best = finding
+        return True
+
+    changed = True
+    while changed:
+        changed = False
+        size = max(1, len(best.steps) // 2)
+        while True:
+            start = 0
+            while start < len(best.steps):
+                if not better(best.steps[:start] + best.steps[start + size:]):
+                    start += size
+                else:
+                    changed = True
+            if size == 1:
+                break
+            size //= 2
+        for at in range(len(best.steps) - 1, -1, -1):
+            if at < len(best.steps) and any(better(c) for c in _plainer(best.steps, at)):
+                changed = True
+    return best
+
+
+def _plainer(steps: tuple[Action, ...], at: int) -> Iterator[tuple[Action, ...]]:
+    """`steps` with step `at` merged with the second step after it, or without its own."""
+    one, after = steps[at], steps[at + 1 : at + 2]
+    if (one.verb == "sign_in" and one.arg == "right" and not one.then and after
+            and after[0].verb == "second_step" and after[0].who == one.who):
+        yield (*steps[:at], replace(one, then=str(after[0].arg)), *steps[at + 2:])
+    if one.then:
+        yield (*steps[:at], replace(one, then=""), *steps[at + 1:])

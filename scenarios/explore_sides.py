@@ -16,10 +16,21 @@ NO_SESSION = "no-session"  # what a person without a session sends: refused on e
 NO_TOTP = "000000"  # a code to send when the side has none of the asked kind
 NO_BACKUP = "zzzzz-zzzzz"
 WRONG_REACH = 30  # steps each way a "wrong" code stays clear of: wider than any skew search
+LOOK_ALIKE_ORIGIN = "https://mydentalpractice.example-phish.test"  # a phishing page
+OTHER_RP_ID = "example-phish.test"  # another site's RP ID
+# The own passkey used wrongly: on a phishing page, signing for another site, a clone made when
+# it was set up, or the phishing page answering first and the real page the same request again.
+PASSKEY_TRICKS = ("passkey on a look-alike site", "passkey for another site", "cloned passkey",
+                  "passkey retried on one request")
 # The second step as a person may take it: which code, which backup code, whose passkey.
 SECOND_STEPS = ("code", "replayed code", "wrong code", "2 wrong codes", "4 wrong codes",
                 "backup code", "spent backup code", "old backup code", "wrong backup code",
-                "passkey", *(f"{role}'s passkey" for role in ROLES))
+                "passkey", *(f"{role}'s passkey" for role in ROLES), *PASSKEY_TRICKS)
+
+# Actions after which the person (if fully signed in) looks at their Security page: a count of
+# backup codes or passkeys that went wrong shows there at once, not only when tried much later.
+CHANGES_2FA = frozenset({"sign_in", "second_step", "enrol", "confirm", "regenerate",
+                         "disable_own", "add_passkey", "remove_passkey"})
 
 Observation = tuple[Any, ...]
 
@@ -61,7 +72,9 @@ class Person:
     spent: list[str] = field(default_factory=list)
     old: list[str] = field(default_factory=list)  # unused codes of earlier issues
     accepted: str | None = None  # the last TOTP code this side accepted
+    misses: int = 0  # second steps refused since the last one that got through
     passkeys: list[tuple[str, VirtualPasskey]] = field(default_factory=list)
+    clones: dict[str, VirtualPasskey] = field(default_factory=dict)  # copied when set up
     # what the person believes of their state, from the answers they saw (the server may have
     # ended a session since): lets the explorer pick actions that mean something now
     stage: str | None = None
@@ -81,10 +94,19 @@ class Side:
         self.people = {role: Person(target.account(role), AuthenticatorApp(target.server_time))
                        for role in ROLES}
         self._names = 0  # passkey names are key-1, key-2, ... per side, in the same order
+        self._wrongs: dict[tuple[Any, ...], str] = {}  # a wrong code per step and secrets
 
     def do(self, action: Action) -> Observation:
-        """Run one action; what a person could see of the answer, with no secret in it."""
+        """Run one action; what a person could see of the answer, with no secret in it, and
+        after one that may change their 2FA, what their Security page then shows."""
         person = self.people.get(action.who) or next(iter(self.people.values()))
+        seen = self._act(person, action)
+        if action.verb not in CHANGES_2FA or person.stage != "signed_in":
+            return seen
+        page = self._call(self._security, person, "")
+        return ("steps", seen, ("Security page", *page[1:]) if page[0] == "ok" else page)
+
+    def _act(self, person: Person, action: Action) -> Observation:
         if action.verb == "enrol":  # start setup (twice to retry), then confirm
             setups = [self._call(self._start_setup, person, "")
                       for _ in range(2 if action.arg == "retry" else 1)]
@@ -108,9 +130,21 @@ class Side:
             return ("device_refused",)  # the phone or passkey could not use what it was shown
 
     def _second_step(self, person: Person, method: str) -> Observation:
-        """One of SECOND_STEPS on the person's current session; repeated ones each observed."""
+        """One of SECOND_STEPS on the person's current session; repeated ones each observed.
+        The person counts the refusals since they last got through."""
+        seen = self._try_second_step(person, method)
+        for part in seen[1:] if seen[0] == "steps" else (seen,):
+            if part[0] == "refused":
+                person.misses += 1
+            elif part[0] == "ok" and part[-1] == "signed_in":
+                person.misses = 0
+        return seen
+
+    def _try_second_step(self, person: Person, method: str) -> Observation:
         times, _, kind = method.partition(" ") if method[0].isdigit() else ("1", "", method)
         kind = kind.replace("codes", "code")
+        if kind in PASSKEY_TRICKS:
+            return self._passkey_trick(person, kind)
         if kind.endswith("passkey"):
             whose = "own" if kind == "passkey" else kind.split("'")[0]
             return self._call(self._passkey, person, whose)
@@ -131,19 +165,34 @@ class Side:
         if which == "valid" and accounts:
             return person.phone.code()
         if which == "earlier" and len(accounts) > 1:
-            return person.phone.code(accounts[-2])
+            return self._earlier(person)
         if which == "replayed" and person.accepted:
             return person.accepted
         if which == "wrong":
             return self._wrong(person)
         return NO_TOTP
 
+    def _earlier(self, person: Person) -> str:
+        """The previous QR code's code now; or a step either side, should it by chance (about
+        1 in 16 000) also be the newest secret's code near now: each side has its own secrets,
+        so such a match on one side only would set the sides apart."""
+        phone, (older, newest) = person.phone, person.phone.accounts[-2:]
+        now = int(phone.now() // 30)
+        near = {phone.code_at_step(s, newest)
+                for s in range(now - WRONG_REACH, now + WRONG_REACH + 1)}
+        codes = (phone.code_at_step(s, older) for s in (now, now - 1, now + 1))
+        return next((code for code in codes if code not in near), NO_TOTP)
+
     def _wrong(self, person: Person) -> str:
         """A well-formed code no nearby step of the phone's secrets makes: only ever wrong."""
         now = int(person.phone.now() // 30)
-        taken = {person.phone.code_at_step(s, a) for a in person.phone.accounts
-                 for s in range(now - WRONG_REACH, now + WRONG_REACH + 1)}
-        return next(c for c in (f"{n:06d}" for n in range(123_457, 10**6)) if c not in taken)
+        key = (now, *(a.secret for a in person.phone.accounts))
+        if key not in self._wrongs:  # "4 wrong codes" asks four times in the same step
+            taken = {person.phone.code_at_step(s, a) for a in person.phone.accounts
+                     for s in range(now - WRONG_REACH, now + WRONG_REACH + 1)}
+            self._wrongs[key] = next(c for c in (f"{n:06d}" for n in range(123_457, 10**6))
+                                     if c not in taken)
+        return self._wrongs[key]
 
     def _backup_code(self, person: Person, which: str) -> str:
         pick = {"fresh": person.backup[:1], "spent": person.spent[-1:],
@@ -275,6 +324,7 @@ class Side:
         name = f"key-{self._names}"
         codes = self.target.finish_passkey_setup(session, credential, name)
         person.passkeys.append((name, device))
+        person.clones[name] = device.clone()
         person.enrolled, person.stage = True, "signed_in"
         self._issued(person, codes)
         return (f"{len(codes)} backup codes",)
@@ -286,15 +336,43 @@ class Side:
             person.passkeys.pop()
         return ()
 
-    def _passkey(self, person: Person, whose: str) -> tuple[Any, ...]:
-        """The second step with a passkey: the person's own, or one another person holds."""
+    def _passkey(self, person: Person, whose: str, trick: str = "",
+                 kept: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        """The second step with a passkey: the person's own, or one another person holds; with
+        a trick (one of PASSKEY_TRICKS), the own one used as no honest page would use it."""
         session = self._session(person)
         options = self.target.begin_passkey_sign_in(session)
         holder = person if whose == "own" else self.people[whose]
         if not holder.passkeys:
             return ("no passkey to use",)
-        device = holder.passkeys[-1][1]
-        credential = device.get(options, ignore_allow_list=holder is not person)
+        name, device = holder.passkeys[-1]
+        if kept is not None:
+            kept.update(options=options, device=device)
+        if trick == "cloned passkey":
+            credential = holder.clones[name].get(options)
+        elif trick in ("passkey on a look-alike site", "passkey retried on one request"):
+            credential = device.get(options, origin=LOOK_ALIKE_ORIGIN)
+        elif trick == "passkey for another site":
+            credential = device.get(options, rp_id=OTHER_RP_ID)
+        else:
+            credential = device.get(options, ignore_allow_list=holder is not person)
+        return self._finish_passkey(person, session, credential)
+
+    def _finish_passkey(self, person: Person, session: str,
+                        credential: dict[str, Any]) -> tuple[Any, ...]:
         result = self.target.finish_passkey_sign_in(session, credential)
         person.session, person.stage = result.session, result.stage
         return (result.stage,)
+
+    def _passkey_trick(self, person: Person, trick: str) -> Observation:
+        """One of PASSKEY_TRICKS; a retry is two answers to one request, each observed."""
+        kept: dict[str, Any] = {}
+        first = self._call(self._passkey, person, "own", trick, kept)
+        if trick != "passkey retried on one request" or first[0] != "refused" or not kept:
+            return first
+        return ("steps", first, self._call(self._passkey_again, person, kept))
+
+    def _passkey_again(self, person: Person, kept: dict[str, Any]) -> tuple[Any, ...]:
+        """The real page answers the request a look-alike page answered first."""
+        return self._finish_passkey(person, self._session(person),
+                                    kept["device"].get(kept["options"]))

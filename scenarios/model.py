@@ -24,6 +24,9 @@ class Needs(StrEnum):
     # send many requests at once (race scenarios): the reference in memory, or a server on
     # loopback or on a host the config names under [target] hosts
     PARALLEL = "parallel"
+    # read what the clinic keeps: an account's stored password and backup-code records, and
+    # the audit log (the reference, or a deployment's test support: see spec/http-contract.md)
+    INSPECT = "inspect"
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,7 @@ class Printer:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.width = 30
+        self._said_na = ""  # the last not-applicable reason shown: a run of them shows it once
 
     def say(self, text: str = "") -> None:
         try:
@@ -154,8 +155,13 @@ class Printer:
         digits = len(str(total))
         self.say(f"[{index:>{digits}}/{total}] {result.scenario.id:<{self.width}} "
                  f"{status_word(result):<11} {result.duration:7.3f}s")
-        if result.outcome not in (Outcome.PASS,) and result.message:
-            self.say(f"{'':>{2 * digits + 3}} {result.message}")
+        if result.outcome is Outcome.PASS or not result.message:
+            return
+        if result.outcome is Outcome.NOT_APPLICABLE:
+            if result.message == self._said_na:
+                return
+            self._said_na = result.message
+        self.say(f"{'':>{2 * digits + 3}} {result.message}")
 
     def finish(self, summary_lines: list[str]) -> None:
         self.say()

@@ -71,7 +71,7 @@ def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = N
     if options.waivers:
         waivers_mod.check_known(waivers, catalogue, f"waivers file {options.waivers}")
     if options.report_dir is not None:
-        _check_writable(options.report_dir)
+        check_writable(options.report_dir)
         keep = getattr(provider, "keep_evidence_in", None)  # optional: screenshots, traces
         if keep is not None:
             keep(options.report_dir)
@@ -83,7 +83,8 @@ def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = N
     return Plan(options, provider, catalogue, selected, waivers, loaded)
 
 
-def _check_writable(directory: Path) -> None:
+def check_writable(directory: Path) -> None:
+    """Make the report directory, or say in one line why it cannot be written to."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

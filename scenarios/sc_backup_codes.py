@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scenarios.context import Context, Enrolled, NotApplicable
-from scenarios.model import Level, scenario
+from scenarios import stored
+from scenarios.context import Context, Enrolled
+from scenarios.model import Level, Needs, scenario
 
 
 @scenario("BACKUP-COUNT-TEN", verifies=["BACKUP-COUNT"], level=Level.MUST,
@@ -124,13 +125,35 @@ def at_least_20_bits(ctx: Context) -> None:
 
 
 @scenario("BACKUP-HASHED-STORAGE", verifies=["BACKUP-HASHED"], level=Level.MUST,
-          quote="The deployment MUST store backup codes only as salted argon2id password hashes")
+          quote="The deployment MUST store backup codes only as salted argon2id password hashes",
+          needs=frozenset({Needs.INSPECT}))
 def stored_hashed(ctx: Context) -> None:
-    """Backup codes are stored only as salted argon2id hashes (not observable from outside)"""
-    raise NotApplicable("how backup codes are stored is not observable through the Target "
-                        "contract; the reference is checked by its unit tests "
-                        "(tests/test_core_backup_codes.py); what is observable is covered by "
-                        "BACKUP-SHOWN-ONCE and BACKUP-SINGLE-USE")
+    """Backup codes are kept only as salted argon2id hashes of the codes, one salt each"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    codes = enrolled.backup_codes
+    ctx.step("Read how the clinic stores the ten backup codes it just showed")
+    kept = [h for h in ctx.stored_credentials(enrolled.account.email).get("backup_codes") or []
+            if h is not None]
+    ctx.check(len(kept) == len(codes),
+              f"{len(kept)} backup-code records kept for {len(codes)} codes shown")
+    found = [stored.parse(h) for h in kept]
+    ctx.check(all(f is not None for f in found),
+              "a backup code is stored as something other than an argon2id hash")
+    salts = [f.salt for f in found if f is not None]
+    ctx.check(all(len(s) >= stored.MIN_SALT_BYTES for s in salts),
+              "a backup code's salt is under 32 bits")
+    ctx.check(len(set(salts)) == len(salts), "backup codes share a salt")
+    ctx.check(not any(stored.plain(str(h), c) for h in kept for c in codes),
+              "a backup code is stored in plain")
+    ctx.step("The first and the last code shown each match a stored hash")
+    forms = stored.spellings(codes[0])
+    form = next((i for i in range(len(forms))
+                 if any(stored.matches(h, forms[i]) for h in kept)), None)
+    ctx.check(form is not None, "the first backup code shown matches no stored hash")
+    if form is not None:
+        last = stored.spellings(codes[-1])[form]
+        ctx.check(any(stored.matches(h, last) for h in kept),
+                  "the last backup code shown matches no stored hash")
 
 
 def _backup_sign_in(ctx: Context, enrolled: Enrolled, code: str) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scenarios.context import Context, NotApplicable
+from scenarios import stored
+from scenarios.context import Context
 from scenarios.model import Level, Needs, scenario
 from scenarios.target import Refused
 
+INSPECT = frozenset({Needs.INSPECT})
 PENDING_TTL = 5 * 60  # the spec's suggested lifetime of a pending sign-in (SIGNIN-PENDING-EXPIRES)
 
 
@@ -184,12 +186,31 @@ def enrolment_cannot_be_skipped(ctx: Context) -> None:
 
 
 @scenario("PASSWORD-HASH-STORAGE", verifies=["PASSWORD-HASH"], level=Level.MUST,
-          quote="The deployment MUST store passwords only as salted argon2id hashes")
+          quote="The deployment MUST store passwords only as salted argon2id hashes",
+          needs=INSPECT)
 def passwords_hashed(ctx: Context) -> None:
-    """Passwords are stored only as salted argon2id hashes (not observable from outside)"""
-    raise NotApplicable("how passwords are stored is not observable through the Target "
-                        "contract; the reference is checked by its unit tests "
-                        "(tests/test_core_signin.py)")
+    """Passwords are kept only as argon2id hashes of themselves, each with its own salt
+
+    The cost parameters are reported, not judged: a test clinic may run cheaper ones (the
+    reference's defaults are OWASP's minimum, checked by tests/test_core_signin.py)."""
+    salts = []
+    for account in (ctx.account("staff"), ctx.account("staff")):
+        ctx.step(f"Read how the clinic stores {account.email}'s password")
+        kept = ctx.stored_credentials(account.email).get("password")
+        found = stored.parse(kept)
+        ctx.check(found is not None, "the stored password is not an argon2id hash "
+                                     "($argon2id$v=19$m=...,t=...,p=...$salt$hash)")
+        if found is None or not isinstance(kept, str):
+            return
+        ctx.trace.note(f"argon2id m={found.memory_kib} KiB, t={found.time_cost}, "
+                       f"p={found.parallelism}, salt {len(found.salt)} bytes")
+        ctx.check(len(found.salt) >= stored.MIN_SALT_BYTES,
+                  f"the salt has {len(found.salt)} bytes, under 32 bits")
+        ctx.check(not stored.plain(kept, account.password), "the password is stored in plain")
+        ctx.check(stored.matches(kept, account.password),
+                  "the stored hash is not a hash of the account's password")
+        salts.append(found.salt)
+    ctx.check(salts[0] != salts[1], "two accounts' password hashes share one salt")
 
 
 def _reversed(code: str) -> str:

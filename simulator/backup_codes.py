@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from simulator.hashing import Hasher
 
@@ -25,18 +27,40 @@ def normalise(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()
 
 
-def hash_all(codes: list[str], hasher: Hasher) -> list[str | None]:
+@dataclass(frozen=True)
+class Issue:
+    """A new set of codes: shown once to the person, while only the hashes are kept."""
+
+    codes: list[str]
+    hashes: list[str]
+
+
+def issue(count: int, hasher: Hasher) -> Issue:
+    """`count` fresh codes and their hashes, hashed in parallel; touches no clinic state."""
+    codes = generate(count)
+    return Issue(codes, hash_all(codes, hasher))
+
+
+def hash_all(codes: list[str], hasher: Hasher) -> list[str]:
     """The only form the reference keeps (BACKUP-HASHED)."""
-    return [hasher.hash(normalise(c)) for c in codes]
+    return hasher.hash_many(normalise(c) for c in codes)
+
+
+def find(hashes: Sequence[str | None], code: str, hasher: Hasher) -> int | None:
+    """The index of the unspent hash `code` matches, or None; changes nothing."""
+    candidate = normalise(code)
+    if len(candidate) != LENGTH:
+        return None
+    return hasher.first_match(hashes, candidate)
 
 
 def spend(hashes: list[str | None], code: str, hasher: Hasher) -> bool:
-    """Mark the matching unused code as spent and say whether one matched (BACKUP-SINGLE-USE)."""
-    candidate = normalise(code)
-    if len(candidate) != LENGTH:
+    """Mark the matching unused code as spent and say whether one matched (BACKUP-SINGLE-USE).
+
+    Not atomic: the caller holds a lock, or re-checks the slot before spending as the clinic does.
+    """
+    index = find(hashes, code, hasher)
+    if index is None:
         return False
-    for i, stored in enumerate(hashes):
-        if stored is not None and hasher.verify(stored, candidate):
-            hashes[i] = None
-            return True
-    return False
+    hashes[index] = None
+    return True

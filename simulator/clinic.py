@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -81,7 +81,12 @@ class StaffEntry:
 
 
 def _locked(method: Callable[P, R]) -> Callable[P, R]:
-    """Run a public method under the clinic's lock, so parallel requests cannot race a rule."""
+    """Run a public method under the clinic's lock, so parallel requests cannot race a rule.
+
+    Methods that run argon2 take the lock themselves instead, around everything but the
+    hashing: check under the lock, hash outside it, then check again under the lock and act.
+    So parallel requests hash on every core, and only what the hashing decided is acted on.
+    """
 
     @wraps(method)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -96,7 +101,7 @@ class Clinic:
 
     def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None,
                  name: str = "MyDentalPractice", rp_id: str = "localhost",
-                 origin: str = "http://localhost", user_verification: str = "preferred") -> None:
+                 origin: str = "http://localhost", user_verification: str = "required") -> None:
         self.clock = clock or SystemClock()
         self.policy = policy or Policy()
         self.name = name
@@ -114,36 +119,54 @@ class Clinic:
 
     # -- people -------------------------------------------------------------------------------
 
-    @_locked
     def add_user(self, email: str, password: str, role: Role, name: str = "") -> User:
         """Create an account; the password is kept only as an argon2id hash (PASSWORD-HASH)."""
+        password_hash = self._hasher.hash(password)  # argon2, outside the lock
+        return self.add_hashed_user(email, password_hash, role, name)
+
+    @_locked
+    def add_hashed_user(self, email: str, password_hash: str, role: Role,
+                        name: str = "") -> User:
+        """Create an account from a hash made earlier (the demo clinic, rebuilt at each reset)."""
         key = email.strip().lower()
         if key in self._users:
             raise TwoFactorError(ErrorCode.INVALID_REQUEST, "That email already has an account.")
-        user = User(key, name or key.split("@")[0], Role(role), self._hasher.hash(password))
+        user = User(key, name or key.split("@")[0], Role(role), password_hash)
         self._users[key] = user
         return user
 
+    @_locked
+    def stored_credentials(self, email: str) -> dict[str, Any]:
+        """What is kept at rest for an account, for test support to lay open: hashes only."""
+        user = self._users.get(email.strip().lower())
+        if user is None:
+            raise TwoFactorError(ErrorCode.INVALID_REQUEST, "No account with that email.")
+        return {"password": user.password_hash, "backup_codes": list(user.backup_hashes)}
+
     # -- sign-in ------------------------------------------------------------------------------
 
-    @_locked
     def sign_in(self, email: str, password: str) -> SignIn:
         """Check the password; with 2FA on, open only the second step (SIGNIN-SECOND-STEP)."""
-        user = self._users.get(email.strip().lower())
+        key = email.strip().lower()
+        with self._lock:
+            user = self._users.get(key)
+        # argon2 outside the lock; a password hash never changes once the account exists
         if user is None or not self._hasher.verify(user.password_hash, password):
-            self._log(Event.SIGN_IN_FAILED, email.strip().lower())
+            with self._lock:
+                self._log(Event.SIGN_IN_FAILED, key)
             raise TwoFactorError(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
-        now = self.clock.now()
-        if user.two_factor_enabled:
-            stage, ttl = Stage.SECOND_STEP, self.policy.pending_ttl  # SIGNIN-PENDING-EXPIRES
-        elif self.enforcement_required:
-            stage, ttl = Stage.ENROLMENT, self.policy.pending_ttl  # ENFORCE-FORCES-ENROLMENT
-        else:
-            stage, ttl = Stage.SIGNED_IN, self.policy.session_ttl
-        token = secrets.token_urlsafe(32)
-        self._sessions[token] = Session(token, user.email, stage, now + ttl)
-        self._log(Event.SIGNED_IN, user.email, detail=stage.value)
-        return SignIn(token, stage)
+        with self._lock:  # 2FA and enforcement as they are now, after the hashing
+            now = self.clock.now()
+            if user.two_factor_enabled:
+                stage, ttl = Stage.SECOND_STEP, self.policy.pending_ttl  # SIGNIN-PENDING-EXPIRES
+            elif self.enforcement_required:
+                stage, ttl = Stage.ENROLMENT, self.policy.pending_ttl  # ENFORCE-FORCES-ENROLMENT
+            else:
+                stage, ttl = Stage.SIGNED_IN, self.policy.session_ttl
+            token = secrets.token_urlsafe(32)
+            self._sessions[token] = Session(token, user.email, stage, now + ttl)
+            self._log(Event.SIGNED_IN, user.email, detail=stage.value)
+            return SignIn(token, stage)
 
     @_locked
     def enter_code(self, token: str, code: str) -> SignIn:
@@ -159,18 +182,34 @@ class Clinic:
             raise
         return self._pass_second_step(session, user, "authenticator app")
 
-    @_locked
     def use_backup_code(self, token: str, code: str) -> SignIn:
-        """The second step with a backup code, which is then spent (BACKUP-SINGLE-USE)."""
-        session, user = self._session(token, Stage.SECOND_STEP)
-        self._check_lockout(user)
-        if not backup_codes.spend(user.backup_hashes, code, self._hasher):
-            refusal = TwoFactorError(ErrorCode.CODE_REJECTED, "That backup code is not valid.",
-                                     Reason.WRONG_CODE)
-            self._count_failure(user, refusal)
-            raise refusal
-        self._log(Event.BACKUP_CODE_USED, user.email, detail=f"{user.backup_codes_left} left")
-        return self._pass_second_step(session, user, "backup code")
+        """The second step with a backup code, which is then spent (BACKUP-SINGLE-USE).
+
+        The code is matched outside the lock, then spent under it only if its slot still holds
+        the hash it matched, in the same list (compare-and-set): of parallel requests with one
+        code exactly one signs in, and a regeneration meanwhile means matching again.
+        """
+        while True:
+            with self._lock:
+                _, user = self._session(token, Stage.SECOND_STEP)
+                self._check_lockout(user)
+                hashes = user.backup_hashes
+                seen = list(hashes)
+            found = backup_codes.find(seen, code, self._hasher)  # argon2, outside the lock
+            with self._lock:
+                session, user = self._session(token, Stage.SECOND_STEP)  # it may have changed
+                self._check_lockout(user)  # a lock-out meanwhile refuses even a match, unjudged
+                if user.backup_hashes is not hashes:
+                    continue  # regenerated or removed meanwhile: match against what is there now
+                if found is None or hashes[found] != seen[found]:  # no match, or spent meanwhile
+                    refusal = TwoFactorError(ErrorCode.CODE_REJECTED,
+                                             "That backup code is not valid.", Reason.WRONG_CODE)
+                    self._count_failure(user, refusal)
+                    raise refusal
+                hashes[found] = None
+                self._log(Event.BACKUP_CODE_USED, user.email,
+                          detail=f"{user.backup_codes_left} left")
+                return self._pass_second_step(session, user, "backup code")
 
     @_locked
     def sign_out(self, token: str) -> None:
@@ -202,47 +241,61 @@ class Clinic:
         return Setup(uri, totp.manual_entry(user.pending_secret), totp.qr_svg(uri),
                      totp.qr_png(uri))
 
-    @_locked
     def confirm_authenticator(self, token: str, code: str) -> list[str]:
-        """A valid code turns 2FA on and returns the backup codes, shown this once."""
-        session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
-        if user.pending_secret is None:
-            raise TwoFactorError(ErrorCode.NO_SETUP_IN_PROGRESS,
-                                 'Click "Set up authenticator app" first.')
-        if user.totp_secret is None:
-            user.last_step = -1  # TOTP-REPLAY is per secret: a new secret's codes start afresh
-        self._accept_totp(user, user.pending_secret, code)  # SETUP-CONFIRM
-        user.totp_secret, user.pending_secret = user.pending_secret, None
-        codes = self._new_backup_codes(user)
-        if session.stage is Stage.ENROLMENT:
-            self._promote(session)
-        self._log(Event.ENROLMENT_CONFIRMED, user.email)
-        return codes  # BACKUP-SHOWN-ONCE: only hashes stay behind
+        """A valid code turns 2FA on and returns the backup codes, shown this once.
 
-    @_locked
+        The code is first checked on a copy of the user, so a refused code costs no hashing;
+        the backup codes are hashed outside the lock, and the check then counts for real.
+        """
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+            self._accept_setup_code(replace(user), code)  # a dry run: the copy takes the step
+        fresh = self._fresh_backup_codes()  # argon2, outside the lock
+        with self._lock:
+            session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+            self._accept_setup_code(user, code)  # again: another request may have come first
+            user.totp_secret, user.pending_secret = user.pending_secret, None
+            codes = self._new_backup_codes(user, fresh)
+            if session.stage is Stage.ENROLMENT:
+                self._promote(session)
+            self._log(Event.ENROLMENT_CONFIRMED, user.email)
+            return codes  # BACKUP-SHOWN-ONCE: only hashes stay behind
+
     def regenerate_backup_codes(self, token: str, password: str) -> list[str]:
         """New backup codes replace every old one (BACKUP-REGENERATE); needs the password."""
-        _, user = self._session(token, Stage.SIGNED_IN)
-        self._require_password(user, password)
-        if not user.two_factor_enabled:
-            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "2FA is not on.")
-        codes = self._new_backup_codes(user)
-        self._log(Event.BACKUP_CODES_REGENERATED, user.email)
-        return codes
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN)
+        self._require_password(user, password)  # argon2, outside the lock
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN)
+            self._require_2fa(user)  # before hashing, so a refusal costs none
+        fresh = self._fresh_backup_codes()  # argon2, outside the lock
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN)
+            self._require_2fa(user)  # again: 2FA may have been disabled meanwhile
+            codes = self._new_backup_codes(user, fresh)  # a parallel spend then matches afresh
+            self._log(Event.BACKUP_CODES_REGENERATED, user.email)
+            return codes
 
-    @_locked
     def disable_2fa(self, token: str, password: str) -> None:
         """Settings -> Security -> Disable 2FA: refused under enforcement, needs the password."""
-        session, user = self._session(token, Stage.SIGNED_IN)
-        if self.enforcement_required:  # DISABLE-ENFORCED
-            raise TwoFactorError(ErrorCode.ENFORCED,
-                                 "The owner requires 2FA for everyone; it cannot be disabled.")
-        self._require_password(user, password)  # DISABLE-REAUTH
-        if not user.two_factor_enabled:
-            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "2FA is not on.")
-        self._strip_factors(user)
-        self._end_sessions(user.email, keep=session.token)
-        self._log(Event.TWO_FACTOR_DISABLED, user.email, detail="by themselves")
+
+        def allowed() -> tuple[Session, User]:
+            session, user = self._session(token, Stage.SIGNED_IN)
+            if self.enforcement_required:  # DISABLE-ENFORCED
+                raise TwoFactorError(ErrorCode.ENFORCED, "The owner requires 2FA for everyone; "
+                                     "it cannot be disabled.")
+            return session, user
+
+        with self._lock:
+            _, user = allowed()
+        self._require_password(user, password)  # DISABLE-REAUTH; argon2, outside the lock
+        with self._lock:
+            session, user = allowed()  # again: enforcement may have come on meanwhile
+            self._require_2fa(user)
+            self._strip_factors(user)
+            self._end_sessions(user.email, keep=session.token)
+            self._log(Event.TWO_FACTOR_DISABLED, user.email, detail="by themselves")
 
     # -- owner and admin ----------------------------------------------------------------------
 
@@ -302,7 +355,6 @@ class Clinic:
         session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
         return self._passkeys.registration_options(session.token, user)  # PASSKEY-CHALLENGE
 
-    @_locked
     def finish_passkey_setup(self, token: str, credential: dict[str, Any] | str,
                              name: str) -> list[str]:
         """Verify the authenticator's answer and keep the passkey under `name`.
@@ -310,12 +362,27 @@ class Clinic:
         Returns backup codes when this passkey is the user's first factor and they have none,
         shown this once like after confirming an authenticator app; otherwise an empty list.
         A bad name is refused before the response is looked at, so the challenge survives it.
+        Codes that look needed are hashed beforehand, outside the lock.
         """
-        session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
         label = " ".join(name.split())
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+            self._check_passkey_name(user, label)
+            needs_codes = not user.two_factor_enabled and not user.backup_hashes
+        fresh = self._fresh_backup_codes() if needs_codes else None  # argon2, outside the lock
+        with self._lock:
+            return self._add_passkey(token, credential, label, fresh)
+
+    def _check_passkey_name(self, user: User, label: str) -> None:
         if not label or any(p.name == label for p in user.passkeys):
             raise TwoFactorError(ErrorCode.INVALID_REQUEST,
                                  "Give the passkey a name you have not used yet.")
+
+    def _add_passkey(self, token: str, credential: dict[str, Any] | str, label: str,
+                     fresh: backup_codes.Issue | None) -> list[str]:
+        """The rest of finish_passkey_setup, under the lock."""
+        session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        self._check_passkey_name(user, label)
         try:
             new = self._passkeys.verify_registration(session.token, credential)
             if any(p.credential_id == new.credential_id
@@ -328,7 +395,9 @@ class Clinic:
         first_factor = not user.two_factor_enabled
         user.passkeys.append(PasskeyCredential(new.credential_id, new.public_key,
                                                new.sign_count, label, self.clock.now()))
-        codes = self._new_backup_codes(user) if first_factor and not user.backup_hashes else []
+        codes: list[str] = []
+        if first_factor and not user.backup_hashes:  # hashed here only if things changed
+            codes = self._new_backup_codes(user, fresh or self._fresh_backup_codes())
         if session.stage is Stage.ENROLMENT:
             self._promote(session)  # PASSKEY-FACTOR: enforcement is satisfied
         self._log(Event.PASSKEY_ADDED, user.email, detail=label)
@@ -359,14 +428,20 @@ class Clinic:
             raise
         return self._pass_second_step(session, user, f"passkey {used.name}")
 
-    @_locked
     def remove_passkey(self, token: str, name: str, password: str) -> None:
         """Remove one passkey; needs the password, and never the last factor under enforcement.
 
         Removing the last factor when 2FA is optional turns 2FA off, as Disable 2FA does.
         """
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN)
+        self._require_password(user, password)  # argon2, outside the lock
+        with self._lock:
+            self._remove_passkey(token, name)
+
+    def _remove_passkey(self, token: str, name: str) -> None:
+        """The rest of remove_passkey, under the lock, once the password is known right."""
         session, user = self._session(token, Stage.SIGNED_IN)
-        self._require_password(user, password)
         found = next((p for p in user.passkeys if p.name == " ".join(name.split())), None)
         if found is None:
             raise TwoFactorError(ErrorCode.NOT_ENROLLED, "No passkey has that name.")
@@ -457,13 +532,31 @@ class Clinic:
         session.expires_at = self.clock.now() + self.policy.session_ttl
 
     def _require_password(self, user: User, password: str) -> None:
+        """Re-authentication; argon2, so callers run it outside the lock (the hash is fixed)."""
         if not self._hasher.verify(user.password_hash, password):
             raise TwoFactorError(ErrorCode.PASSWORD_REQUIRED, "Re-enter your password.")
 
-    def _new_backup_codes(self, user: User) -> list[str]:
-        codes = backup_codes.generate(self.policy.backup_code_count)  # BACKUP-COUNT
-        user.backup_hashes = backup_codes.hash_all(codes, self._hasher)
-        return codes
+    def _require_2fa(self, user: User) -> None:
+        if not user.two_factor_enabled:
+            raise TwoFactorError(ErrorCode.NOT_ENROLLED, "2FA is not on.")
+
+    def _accept_setup_code(self, user: User, code: str) -> None:
+        """SETUP-CONFIRM: the code must come from the pending secret."""
+        if user.pending_secret is None:
+            raise TwoFactorError(ErrorCode.NO_SETUP_IN_PROGRESS,
+                                 'Click "Set up authenticator app" first.')
+        if user.totp_secret is None:
+            user.last_step = -1  # TOTP-REPLAY is per secret: a new secret's codes start afresh
+        self._accept_totp(user, user.pending_secret, code)
+
+    def _fresh_backup_codes(self) -> backup_codes.Issue:
+        """New codes and their hashes; touches no state, so callers run it outside the lock."""
+        return backup_codes.issue(self.policy.backup_code_count, self._hasher)  # BACKUP-COUNT
+
+    def _new_backup_codes(self, user: User, fresh: backup_codes.Issue) -> list[str]:
+        """Give the user the `fresh` codes in place of every old one; under the lock."""
+        user.backup_hashes = list(fresh.hashes)
+        return list(fresh.codes)
 
     def _strip_factors(self, user: User) -> None:
         user.totp_secret = user.pending_secret = None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +26,7 @@ from simulator import backup_codes, totp
 from simulator.audit import Event
 from simulator.clinic import Clinic, SecurityStatus, Setup, SignIn, Stage, _locked
 from simulator.errors import ErrorCode, Reason, TwoFactorError
+from simulator.hashing import POOL_THREADS, Hasher
 from simulator.passkeys import Ceremony, Passkeys
 from simulator.policy import Policy
 from simulator.users import PasskeyCredential, Role, User
@@ -253,8 +255,8 @@ class BackupCodesRetrievable(Clinic):
         super().__init__(**kwargs)
         self._plain: dict[str, list[str]] = {}
 
-    def _new_backup_codes(self, user: User) -> list[str]:
-        codes = super()._new_backup_codes(user)
+    def _new_backup_codes(self, user: User, fresh: backup_codes.Issue) -> list[str]:
+        codes = super()._new_backup_codes(user, fresh)
         self._plain[user.email] = codes
         return codes
 
@@ -357,6 +359,55 @@ class AdminDisablesOwner(Clinic):
 class DisableKeepsSessions(Clinic):
     def _end_sessions(self, email: str, keep: str | None = None) -> None:
         return None
+
+
+# -- what is kept: storage and the audit log -----------------------------------------------------
+
+class _UnsaltedSha256(Hasher):
+    """Passwords as bare SHA-256 (backup codes stay argon2id): one hash per password, fast to
+    guess offline."""
+
+    def hash(self, secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def verify(self, stored: str, candidate: str) -> bool:
+        return hmac.compare_digest(stored, self.hash(candidate))
+
+
+class _PlainBackupCodes(Hasher):
+    """Backup codes kept as typed (passwords stay argon2id): a database leak is a sign-in."""
+
+    def hash_many(self, secrets: Iterable[str]) -> list[str]:
+        return list(secrets)
+
+    def first_match(self, stored: Sequence[str | None], candidate: str) -> int | None:
+        return next((i for i, kept in enumerate(stored)
+                     if kept is not None and hmac.compare_digest(kept, candidate)), None)
+
+
+@defect("password-sha256", ("PASSWORD-HASH",), "passwords are stored as unsalted SHA-256")
+class PasswordSha256(Clinic):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._hasher = _UnsaltedSha256(self.policy.hash_cost)
+
+
+@defect("backup-codes-plain", ("BACKUP-HASHED",), "backup codes are stored in plain text")
+class BackupCodesPlain(Clinic):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._hasher = _PlainBackupCodes(self.policy.hash_cost)
+
+
+@defect("audit-log-leaks-codes", ("AUDIT-LOG",),
+        "the audit log records the backup code a person signed in with")
+class AuditLogLeaksCodes(Clinic):
+    def use_backup_code(self, token: str, code: str) -> SignIn:
+        signed = super().use_backup_code(token, code)
+        with self._lock:
+            email = self._sessions[signed.token].email
+            self._log(Event.BACKUP_CODE_USED, email, detail=f"code {code}")
+        return signed
 
 
 # -- passkeys -----------------------------------------------------------------------------------
@@ -507,7 +558,7 @@ class _Rendezvous:
             self._waiting[key] = mine
             self._cond.notify_all()  # the other waiters may now all be waiting: let them see
             start = time.monotonic()
-            only_thread = threading.active_count() == 1
+            only_thread = not _other_callers()
             settled = start + (0.0 if only_thread else min(self.grace, self.patience))
             deadline = start + self.patience
             while not mine[0]:
@@ -518,6 +569,12 @@ class _Rendezvous:
             if not mine[0]:
                 self._waiting.pop(key, None)  # nobody came; only a partner removes it otherwise
                 self._cond.notify_all()
+
+
+def _other_callers() -> bool:
+    """Whether a thread besides this one could call the clinic (the hashing pool's cannot)."""
+    me = threading.current_thread()
+    return any(t is not me and not t.name.startswith(POOL_THREADS) for t in threading.enumerate())
 
 
 def _uri_secret(uri: str) -> str:
@@ -600,7 +657,7 @@ class NoLocking(Clinic):
         self._accept_totp(user, secret, code)
         pending.discard(secret)
         user.totp_secret, user.pending_secret = secret, None
-        codes = self._new_backup_codes(user)
+        codes = self._new_backup_codes(user, self._fresh_backup_codes())
         if session.stage is Stage.ENROLMENT:
             self._promote(session)
         self._log(Event.ENROLMENT_CONFIRMED, user.email)

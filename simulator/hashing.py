@@ -1,11 +1,45 @@
-"""argon2id hashing of passwords and backup codes (PASSWORD-HASH, BACKUP-HASHED)."""
+"""argon2id hashing of passwords and backup codes (PASSWORD-HASH, BACKUP-HASHED).
+
+Every argon2 computation runs in one shared pool with a thread per core. argon2-cffi releases
+the GIL, so a batch (ten backup codes) hashes on every core at once; and since the clinic hashes
+outside its lock, the pool also caps how many run together, so 64 parallel requests allocate
+at most cores x memory_cost, not 64 x.
+"""
 
 from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from simulator.policy import HashCost
+
+POOL_THREADS = "argon2"  # the pool's thread names start so: they never call into a clinic
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The shared pool, started on first use (no threads for a process that never hashes)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                       thread_name_prefix=POOL_THREADS)
+        return _pool
+
+
+def _forget_pool() -> None:
+    """A forked child has none of the parent's threads: it starts its own pool when it hashes."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 class Hasher:
@@ -16,9 +50,37 @@ class Hasher:
                                   parallelism=cost.parallelism, type=Type.ID)
 
     def hash(self, secret: str) -> str:
-        return self._ph.hash(secret)
+        return _workers().submit(self._ph.hash, secret).result()
+
+    def hash_many(self, secrets: Iterable[str]) -> list[str]:
+        """One hash per secret, in order, computed in parallel on every core."""
+        return list(_workers().map(self._ph.hash, secrets))
 
     def verify(self, stored: str, candidate: str) -> bool:
+        return _workers().submit(self._verify, stored, candidate).result()
+
+    def first_match(self, stored: Sequence[str | None], candidate: str) -> int | None:
+        """The index of a hash in `stored` that `candidate` matches; None entries are skipped.
+
+        The hashes are checked in parallel; once one matches, checks not yet started are
+        cancelled, so a match early in the list costs about one verification.
+        """
+        pending: dict[Future[bool], int] = {
+            _workers().submit(self._verify, h, candidate): i
+            for i, h in enumerate(stored) if h is not None}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    if future.result():
+                        return index
+            return None
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def _verify(self, stored: str, candidate: str) -> bool:
         try:
             return self._ph.verify(stored, candidate)
         except (VerificationError, InvalidHashError):

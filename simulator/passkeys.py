@@ -72,7 +72,7 @@ class Passkeys:
     """
 
     def __init__(self, *, rp_id: str, rp_name: str, origin: str, clock: Callable[[], float],
-                 ttl: float, user_verification: str = "preferred") -> None:
+                 ttl: float, user_verification: str = "required") -> None:
         self.rp_id = rp_id
         self.rp_name = rp_name
         self.origin = origin

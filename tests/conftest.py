@@ -6,6 +6,7 @@ Keep fixtures small and reusable; add new ones below, never change what existing
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -208,6 +209,27 @@ def staff_enrolled(clinic: Clinic, people: Cast) -> Enrolled:
     return enrol(clinic, people.staff)
 
 
+def at_once(call: Callable[[str], Any], tokens: list[str]) -> list[object]:
+    """Call `call(token)` for every token, each in its own thread, all released together;
+    the outcomes: the stage signed in to, or the refusal's (code, reason)."""
+    start = threading.Barrier(len(tokens))
+    outcomes: list[object] = []
+
+    def submit(token: str) -> None:
+        start.wait()
+        try:
+            outcomes.append(call(token).stage)
+        except TwoFactorError as refusal:
+            outcomes.append((refusal.code, refusal.reason))
+
+    threads = [threading.Thread(target=submit, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 class Helpers:
     """The plain functions above, for code that cannot take fixtures (hypothesis machines)."""
 
@@ -218,6 +240,7 @@ class Helpers:
     user_record = staticmethod(user_record)
     refused = staticmethod(refused)
     protected_actions = staticmethod(protected_actions)
+    at_once = staticmethod(at_once)
 
 
 @pytest.fixture(scope="session")

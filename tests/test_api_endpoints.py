@@ -342,7 +342,7 @@ def add_passkey(api: TestClient, headers: Headers, device: VirtualPasskey,
 
 def test_passkey_setup_then_sign_in_with_it(api: TestClient, people: Any) -> None:
     headers = sign_in(api, people.staff)
-    device = VirtualPasskey("http://localhost")
+    device = VirtualPasskey("http://localhost", user_verified=True)
     added = add_passkey(api, headers, device, "Laptop")
     assert added.status_code == 201
     assert len(added.json()["backup_codes"]) == 10  # the first factor brings backup codes
@@ -361,7 +361,7 @@ def test_passkey_setup_then_sign_in_with_it(api: TestClient, people: Any) -> Non
 
 def test_passkey_refusals_are_400_with_their_code(api: TestClient, people: Any) -> None:
     headers = sign_in(api, people.staff)
-    device = VirtualPasskey("http://localhost")
+    device = VirtualPasskey("http://localhost", user_verified=True)
     options = api.post("/api/v1/security/passkeys/options", headers=headers).json()
     phished = device.create(options, origin="http://evil.test")
     refused(api.post("/api/v1/security/passkeys", headers=headers,
@@ -393,7 +393,8 @@ def test_passkey_sign_in_refusals(api: TestClient, clock: FakeClock, people: Any
 
 def test_removing_a_passkey_needs_the_password(api: TestClient, people: Any) -> None:
     headers = sign_in(api, people.staff)
-    assert add_passkey(api, headers, VirtualPasskey("http://localhost"), "Key").status_code == 201
+    device = VirtualPasskey("http://localhost", user_verified=True)
+    assert add_passkey(api, headers, device, "Key").status_code == 201
     refused(api.post("/api/v1/security/passkeys/remove", headers=headers,
                      json={"name": "Key", "password": "wrong"}), 401, ErrorCode.PASSWORD_REQUIRED)
     refused(api.post("/api/v1/security/passkeys/remove", headers=headers,

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from simulator import backup_codes
 from simulator.clinic import Clinic, Stage
-from simulator.errors import ErrorCode, Reason, TwoFactorError
+from simulator.errors import ErrorCode, Reason
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers
@@ -80,27 +80,13 @@ class RendezvousList(list[str | None]):
 
 
 def test_BACKUP_SINGLE_USE_concurrent_uses_of_one_code_succeed_once(
-        staff_enrolled: Enrolled) -> None:
+        staff_enrolled: Enrolled, helpers: type[Helpers]) -> None:
     """Checking and spending a code are atomic: of parallel sign-ins with one code, one wins."""
     code, clinic = staff_enrolled.backup_codes[0], staff_enrolled.clinic
     tokens = [staff_enrolled.pending() for _ in range(4)]
     record = staff_enrolled.user
     record.backup_hashes = RendezvousList(record.backup_hashes, len(tokens))
-    start = threading.Barrier(len(tokens))
-    outcomes: list[object] = []
-
-    def submit(token: str) -> None:
-        start.wait()
-        try:
-            outcomes.append(clinic.use_backup_code(token, code).stage)
-        except TwoFactorError as refusal:
-            outcomes.append((refusal.code, refusal.reason))
-
-    threads = [threading.Thread(target=submit, args=(t,)) for t in tokens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = helpers.at_once(lambda token: clinic.use_backup_code(token, code), tokens)
     assert sorted(map(str, outcomes)) == sorted([str(Stage.SIGNED_IN)] + [str(WRONG)] * 3)
     assert record.backup_codes_left == 9
 

@@ -180,23 +180,9 @@ def test_TOTP_REPLAY_concurrent_submissions_of_one_code_succeed_once(
     enrolled = enrolled_long_ago(clinic, people, helpers)
     code = enrolled.code_steps_away(0)
     tokens = [enrolled.pending() for _ in range(4)]  # 3 refusals: under the lock-out limit
-    start = threading.Barrier(len(tokens))
     monkeypatch.setattr(RendezvousUser, "rendezvous", threading.Barrier(len(tokens)))
     monkeypatch.setattr(enrolled.user, "__class__", RendezvousUser)
-    outcomes: list[object] = []
-
-    def submit(token: str) -> None:
-        start.wait()
-        try:
-            outcomes.append(clinic.enter_code(token, code).stage)
-        except TwoFactorError as refusal:
-            outcomes.append((refusal.code, refusal.reason))
-
-    threads = [threading.Thread(target=submit, args=(t,)) for t in tokens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = helpers.at_once(lambda token: clinic.enter_code(token, code), tokens)
     assert outcomes.count(Stage.SIGNED_IN) == 1
     assert outcomes.count((REJECTED, Reason.ALREADY_USED)) == len(tokens) - 1
 

@@ -88,7 +88,7 @@ def test_the_reference_over_http_conforms_and_lends_its_clock(tmp_path: Path,
     report = done.report()
     assert set(done.outcomes().values()) == {"pass"}  # T-CLOCK too: the clock moves
     assert report["target"] == {"name": reference, "kind": "http", "reference": True,
-                                "capabilities": ["clock", "parallel", "passkeys"]}
+                                "capabilities": ["clock", "inspect", "parallel", "passkeys"]}
     assert report["clock"]["source"] == "test-support"
     assert report["clock"]["uncertainty_seconds"] < 0.5
     assert "server clock offset" in done.out
@@ -135,7 +135,7 @@ def test_a_reference_without_a_movable_clock_offers_no_clock(tmp_path: Path) -> 
         done = run_here(tmp_path, catalogue(SIGN_IN, CLOCK), target=url)
         assert done.code == 0
         assert done.outcomes() == {"T-SIGN-IN": "pass", "T-CLOCK": "not_applicable"}
-        assert done.report()["target"]["capabilities"] == ["parallel", "passkeys"]
+        assert done.report()["target"]["capabilities"] == ["inspect", "parallel", "passkeys"]
 
 
 # -- against a deployment -----------------------------------------------------------------------

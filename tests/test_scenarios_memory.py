@@ -17,10 +17,6 @@ from simulator.policy import FAST_HASH, Policy
 CATALOGUE = catalogue.load()
 SCENARIOS = list(CATALOGUE.values())
 
-# Not verifiable on the default reference: storage and the audit log are not in the contract,
-# and the reference's passkey policy prefers, rather than requires, user verification.
-NOT_APPLICABLE_ON_MEMORY = {"BACKUP-HASHED-STORAGE", "PASSWORD-HASH-STORAGE",
-                            "AUDIT-LOG-RECORDED", "PASSKEY-USER-VERIFICATION-REQUIRED"}
 
 
 def run(scen: Scenario, target: MemoryTarget,
@@ -48,11 +44,8 @@ def memory_target(**clinic: object) -> MemoryTarget:
 
 @pytest.mark.parametrize("scen", SCENARIOS, ids=lambda s: s.id)
 def test_passes_on_the_reference(scen: Scenario) -> None:
+    """Every scenario reaches a verdict on the reference, none is left not applicable."""
     target = MemoryTarget()
-    if scen.id in NOT_APPLICABLE_ON_MEMORY:
-        with pytest.raises(NotApplicable):
-            run(scen, target)
-        return
     trace = run(scen, target)
     assert any(e.kind == "check" for e in trace.entries) or any(
         e.kind == "call" and e.ok is False for e in trace.entries), \
@@ -61,7 +54,7 @@ def test_passes_on_the_reference(scen: Scenario) -> None:
 
 
 @pytest.mark.parametrize(
-    "scen", [s for s in SCENARIOS if not s.needs and s.id not in NOT_APPLICABLE_ON_MEMORY],
+    "scen", [s for s in SCENARIOS if not s.needs],
     ids=lambda s: s.id)
 def test_needs_no_clock_nor_passkeys_unless_declared(scen: Scenario) -> None:
     """As on a deployment: the clock cannot be moved and passkeys may be missing. A scenario
@@ -70,9 +63,10 @@ def test_needs_no_clock_nor_passkeys_unless_declared(scen: Scenario) -> None:
     run(scen, target, capabilities=frozenset())
 
 
-def test_user_verification_scenario_passes_where_the_policy_requires_it() -> None:
-    run(CATALOGUE["PASSKEY-USER-VERIFICATION-REQUIRED"],
-        memory_target(user_verification="required"))
+def test_user_verification_scenario_does_not_apply_where_the_policy_only_prefers_it() -> None:
+    with pytest.raises(NotApplicable, match="does not require user verification"):
+        run(CATALOGUE["PASSKEY-USER-VERIFICATION-REQUIRED"],
+            memory_target(user_verification="preferred"))
 
 
 class TickingClock(FakeClock):
@@ -110,10 +104,11 @@ def test_the_catalogue_in_one_clinic_with_shared_owner_and_admin(tick: float) ->
     inconclusive, never failed), and the shared accounts and enforcement end as they began."""
     target = SharedOwnerAndAdmin(TickingClock(tick))
     for scen in SCENARIOS:
-        if scen.id in NOT_APPLICABLE_ON_MEMORY or Needs.CLOCK in scen.needs:
+        if Needs.CLOCK in scen.needs:
             continue
         try:
-            run(scen, target, capabilities=frozenset({Needs.PASSKEYS, Needs.PARALLEL}))
+            run(scen, target,
+                capabilities=frozenset({Needs.PASSKEYS, Needs.PARALLEL, Needs.INSPECT}))
         except NotApplicable as exc:
             assert "time step changed" in str(exc), f"{scen.id}: {exc}"
     assert not target.clinic.enforcement_required

@@ -124,6 +124,18 @@ class HttpTarget:
     def server_time(self) -> float:
         return self._provider.server_time()
 
+    def stored_credentials(self, email: str) -> dict[str, Any]:
+        if Needs.INSPECT not in self.capabilities:
+            raise NotApplicable("the target does not lay open what it stores")
+        data = self._client.call("GET", f"{SUPPORT}/users/{quote(email, safe='')}/stored")
+        return dict(data) if isinstance(data, dict) else {}
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        if Needs.INSPECT not in self.capabilities:
+            raise NotApplicable("the target does not lay open its audit log")
+        data = self._client.call("GET", f"{SUPPORT}/audit")
+        return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
     def advance_clock(self, seconds: float) -> None:
         if Needs.CLOCK not in self.capabilities:
             raise NotApplicable("the target's clock cannot be moved")
@@ -260,6 +272,8 @@ class HttpProvider:
         passkeys = self.config.passkeys
         if passkeys if passkeys is not None else self._has_passkeys():
             needs.add(Needs.PASSKEYS)
+        if self._support and self._inspectable():
+            needs.add(Needs.INSPECT)
         if may_flood(self.name, self.config):  # race scenarios: loopback or a named host only
             needs.add(Needs.PARALLEL)
         self.capabilities = frozenset(needs)
@@ -281,6 +295,11 @@ class HttpProvider:
     def _clock_movable(self) -> bool:
         """A fake clock takes `advance: 0`; the real clock answers 409."""
         return self.client.send("POST", f"{SUPPORT}/clock", {"advance": 0}).status_code == 200
+
+    def _inspectable(self) -> bool:
+        """Test support lays open the audit log (and, with it, the stored credentials)."""
+        response = self.client.send("GET", f"{SUPPORT}/audit")
+        return response.status_code == 200 and isinstance(_json(response), list)
 
     def _has_passkeys(self) -> bool:
         """The passkey endpoints exist: an unauthenticated call is refused, not "no such path"."""

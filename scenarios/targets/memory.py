@@ -36,7 +36,8 @@ class MemoryTarget:
     """Adapts a `Clinic` to the Target interface; the harness creates the accounts."""
 
     name = "memory"
-    capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS, Needs.PARALLEL})  # threads: real races
+    # threads: real races; inspect: the reference lays open what it stores and its audit log
+    capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS, Needs.PARALLEL, Needs.INSPECT})
 
     def __init__(self, clinic: Clinic | None = None, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
@@ -150,3 +151,12 @@ class MemoryTarget:
     @_refusals
     def remove_passkey(self, session: str, name: str, password: str) -> None:
         self.clinic.remove_passkey(session, name, password)
+
+    # inspection
+
+    @_refusals
+    def stored_credentials(self, email: str) -> dict[str, Any]:
+        return self.clinic.stored_credentials(email)
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        return [entry.to_dict() for entry in self.clinic.audit.entries()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import socket
@@ -18,7 +19,8 @@ from starlette.types import ASGIApp
 
 from simulator.clinic import Clinic
 from simulator.clock import Clock, FakeClock, SystemClock
-from simulator.policy import Policy
+from simulator.hashing import Hasher
+from simulator.policy import HashCost, Policy
 from simulator.users import Role
 from simulator.web.app import create_app
 
@@ -51,9 +53,21 @@ def demo_clinic(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id
         clinic = Clinic(clock=clock, policy=policy, rp_id=rp_id, origin=origin)
     else:
         clinic = broken(defect, clock=clock, policy=policy, rp_id=rp_id, origin=origin)
-    for person in accounts:
-        clinic.add_user(person.email, person.password, person.role, person.name)
+    if defect is None:  # a defect may keep passwords its own way: it hashes them itself
+        hashes = _password_hashes(tuple(accounts), policy.hash_cost)
+        for person, password_hash in zip(accounts, hashes, strict=True):
+            clinic.add_hashed_user(person.email, password_hash, person.role, person.name)
+    else:
+        for person in accounts:
+            clinic.add_user(person.email, person.password, person.role, person.name)
     return clinic
+
+
+@functools.lru_cache(maxsize=8)
+def _password_hashes(accounts: tuple[DemoAccount, ...], cost: HashCost) -> tuple[str, ...]:
+    """The demo passwords' argon2id hashes, made once: every test-support reset rebuilds the
+    clinic with the same people, and hashing them anew cost ~70 ms a reset."""
+    return tuple(Hasher(cost).hash_many(person.password for person in accounts))
 
 
 def broken(defect: str, **settings: Any) -> Clinic:
@@ -96,7 +110,9 @@ def _config(app: ASGIApp, *, log_level: str, access_log: bool) -> uvicorn.Config
     """uvicorn without its own Date (the app dates responses by the clinic's clock)."""
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, date_header=False,
                             server_header=False, lifespan="on", timeout_graceful_shutdown=2)
-    logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NoQueryStrings) for f in access.filters):  # once per process
+        access.addFilter(_NoQueryStrings())
     return config
 
 

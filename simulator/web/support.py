@@ -7,6 +7,8 @@ offers the harness the same through its own means. Routes (JSON, outside the con
 - GET  /test-support/clock -> {now}: the clinic's Unix time
 - POST /test-support/clock {advance: seconds} or {set: unix} -> {now}; 409 on the real clock
 - GET  /test-support/audit -> [{at, event, actor, subject, detail}]
+- GET  /test-support/users/{email}/stored -> {password, backup_codes}: what is kept at rest
+  (argon2id PHC strings; a spent backup code is null), 404 for an unknown email
 - POST /test-support/reset -> 204: a fresh clinic (same clock and policy), setups forgotten
 """
 
@@ -70,6 +72,16 @@ def add_user(body: NewUser, request: Request) -> Account:
     password = secrets.token_urlsafe(18)
     _clinic(request).add_user(email, password, Role(body.role))
     return Account(email=email.strip().lower(), password=password, role=body.role)
+
+
+@router.get("/users/{email}/stored")
+def stored(email: str, request: Request) -> dict[str, Any]:
+    """The account's stored password and backup-code records, so BACKUP-HASHED and
+    PASSWORD-HASH can be checked from outside; only a test clinic ever answers this."""
+    try:
+        return _clinic(request).stored_credentials(email)
+    except TwoFactorError as err:
+        raise HTTPException(404, err.message) from None
 
 
 @router.get("/clock")
