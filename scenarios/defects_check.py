@@ -373,8 +373,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `clinic2fa defects`."""
     parser.add_argument("--check", action="store_true",
                         help="run the suite on each defect and show which scenarios catch it")
-    parser.add_argument("--targets", default="memory", metavar="KINDS",
-                        help="with --check: memory, http, or memory,http (default: memory)")
+    parser.add_argument("--targets", default="memory,http", metavar="KINDS",
+                        help="with --check: memory, http, or memory,http (the default)")
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR",
                         help="where defects.json and each run's reports go (./reports)")
     parser.add_argument("--select", nargs="+", action="extend", default=[],

@@ -48,6 +48,7 @@ class Pair:
         self._made = provider.target()
         self.clock_movable = Needs.CLOCK in provider.capabilities
         self.passkeys = provider.kind == "memory" and Needs.PASSKEYS in provider.capabilities
+        self.inspectable = Needs.INSPECT in provider.capabilities
         self.reference = MemoryTarget()
         self._follow()
         self.sides = (Side(self.reference, True), Side(self._made, self.clock_movable))

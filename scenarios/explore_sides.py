@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from scenarios import stored
 from scenarios.target import Account, Refused, SetupScreen
 from simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
 from simulator.virtual.passkey import VirtualPasskey
@@ -305,6 +306,23 @@ class Side:
                 f"{page.backup_codes_left} backup codes left", f"{len(page.passkeys)} passkeys",
                 f"enforcement {'on' if page.enforcement_required else 'off'}",
                 *(f"also shows {key}" for key in sorted(page.extra)))
+
+    def _read_records(self, person: Person, _: Any) -> tuple[Any, ...]:
+        """What the clinic keeps, as far as a rule speaks of it: the password and the backup
+        codes as argon2id hashes, and none of the person's secrets in the audit log."""
+        kept = self.target.stored_credentials(person.account.email)
+        password = kept.get("password")
+        hashed = stored.parse(password) is not None and stored.matches(
+            str(password), person.account.password)
+        codes = [h for h in kept.get("backup_codes") or [] if h is not None]
+        plain = [h for h in codes if stored.parse(h) is None]
+        said = [str(v) for e in self.target.audit_log() for k, v in e.items() if k != "at"]
+        secrets = [person.account.password, *person.setups, *person.backup, *person.spent,
+                   *person.old]
+        leaked = any(stored.plain(text, s) for s in secrets for text in said)
+        return (f"password {'hashed' if hashed else 'not an argon2id hash of itself'}",
+                f"{len(codes) - len(plain)} of {len(codes)} backup codes hashed",
+                f"audit log {'holds their secrets' if leaked else 'holds no secret of theirs'}")
 
     def _skew(self, person: Person, seconds: int) -> tuple[Any, ...]:
         person.phone.offset = float(seconds)

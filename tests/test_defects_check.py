@@ -142,7 +142,8 @@ def test_without_check_it_lists_every_defect(tmp_path: Path) -> None:
 
 def test_check_on_a_small_selection_prints_progress_a_table_and_writes_defects_json(
         tmp_path: Path) -> None:
-    said = command(tmp_path / "out", "--check", "--select", "totp-replay", "uri-missing-*")
+    said = command(tmp_path / "out", "--check", "--targets", "memory",
+                    "--select", "totp-replay", "uri-missing-*")
     assert said.code == 0, said.out + said.err
     lines = said.out.splitlines()
     assert lines[1].split()[:2] == ["clean", "memory"] and "passes all" in lines[1]
@@ -173,7 +174,7 @@ def test_a_defect_no_scenario_catches_is_missed_and_exits_1(
     """A "defect" that is the reference itself: the scenarios naming its rule all pass."""
     monkeypatch.setitem(defects.CATALOGUE, "harmless", defects.Defect(
         "harmless", ("TOTP-REPLAY",), "breaks nothing", Clinic))
-    said = command(tmp_path, "--check", "--select", "harmless")
+    said = command(tmp_path, "--check", "--targets", "memory", "--select", "harmless")
     assert said.code == 1, said.out + said.err
     assert "MISSED  no scenario naming its spec IDs failed" in said.out
     assert "MISSED on memory" in said.out

@@ -73,6 +73,15 @@ def test_a_seeded_defect_is_found_and_its_replay_fails_only_on_that_defect(
     replayed.test_target_answers_as_the_reference()
 
 
+@pytest.mark.parametrize("name", ["password-sha256", "backup-codes-plain",
+                                  "audit-log-leaks-codes"])
+def test_what_a_clinic_keeps_is_compared_where_test_support_lays_it_open(name: str) -> None:
+    """Storage defects answer every request as the reference does: only the records show them."""
+    finding = explore(f"memory+defect:{name}")
+    assert finding is not None and finding.steps[-1].verb == "read_records"
+    assert finding.reference != finding.observed
+
+
 def test_the_clean_reference_shows_no_divergence_in_the_default_examples() -> None:
     assert explore("memory") is None
 
