@@ -215,12 +215,6 @@ class Explorer(RuleBasedStateMachine):
         """Open Security (what it shows) or My Profile (whether the clinic is reachable)."""
         self._do(page, self._who(data))
 
-    @precondition(lambda self: self.pair.inspectable)
-    @rule(data=st.data())
-    def records(self, data: st.DataObject) -> None:
-        """Read what the clinic keeps for someone: hashes, and the audit log (test support)."""
-        self._do("read_records", self._who(data))
-
     @precondition(lambda self: self.pair.clock_movable
                   and self._any(lambda p: p.enrolled or p.setting_up))
     @rule(seconds=st.sampled_from(CLOCK_MOVES))

@@ -51,7 +51,8 @@ class Pair:
         self.inspectable = Needs.INSPECT in provider.capabilities
         self.reference = MemoryTarget()
         self._follow()
-        self.sides = (Side(self.reference, True), Side(self._made, self.clock_movable))
+        self.sides = (Side(self.reference, True, self.inspectable),
+                      Side(self._made, self.clock_movable, self.inspectable))
         self.history: list[Action] = []
         for role in ROLES:  # everyone starts signed in; not part of the steps
             self._compare(Action("sign_in", role, "right"))

@@ -81,6 +81,8 @@ class Person:
     stage: str | None = None
     enrolled: bool = False
     setting_up: bool = False
+    logged: int = 0  # audit-log entries already searched for this person's secrets
+    leaked: bool = False  # one of them held one
 
     def password(self, which: str | int) -> str:
         return self.account.password if which == "right" else f"{self.account.password}-typo"
@@ -89,23 +91,30 @@ class Person:
 class Side:
     """The reference or the target under test, with a person per role and their devices."""
 
-    def __init__(self, target: Any, clock_movable: bool) -> None:
+    def __init__(self, target: Any, clock_movable: bool, inspectable: bool = False) -> None:
         self.target = target
         self.clock_movable = clock_movable
+        self.inspectable = inspectable  # both sides read what they keep, or neither does
         self.people = {role: Person(target.account(role), AuthenticatorApp(target.server_time))
                        for role in ROLES}
         self._names = 0  # passkey names are key-1, key-2, ... per side, in the same order
         self._wrongs: dict[tuple[Any, ...], str] = {}  # a wrong code per step and secrets
+        self._judged: dict[tuple[str, str], bool] = {}  # (kept, password) -> a hash of it
 
     def do(self, action: Action) -> Observation:
         """Run one action; what a person could see of the answer, with no secret in it, and
-        after one that may change their 2FA, what their Security page then shows."""
+        after one that may change their 2FA, what their Security page then shows and (where
+        test support lays it open) what the clinic keeps for them."""
         person = self.people.get(action.who) or next(iter(self.people.values()))
         seen = self._act(person, action)
         if action.verb not in CHANGES_2FA or person.stage != "signed_in":
             return seen
         page = self._call(self._security, person, "")
-        return ("steps", seen, ("Security page", *page[1:]) if page[0] == "ok" else page)
+        steps = [seen, ("Security page", *page[1:]) if page[0] == "ok" else page]
+        if self.inspectable:
+            kept = self._call(self._records, person, "")
+            steps.append(("records", *kept[1:]) if kept[0] == "ok" else kept)
+        return ("steps", *steps)
 
     def _act(self, person: Person, action: Action) -> Observation:
         if action.verb == "enrol":  # start setup (twice to retry), then confirm
@@ -307,22 +316,31 @@ class Side:
                 f"enforcement {'on' if page.enforcement_required else 'off'}",
                 *(f"also shows {key}" for key in sorted(page.extra)))
 
-    def _read_records(self, person: Person, _: Any) -> tuple[Any, ...]:
+    def _records(self, person: Person, _: Any) -> tuple[Any, ...]:
         """What the clinic keeps, as far as a rule speaks of it: the password and the backup
         codes as argon2id hashes, and none of the person's secrets in the audit log."""
         kept = self.target.stored_credentials(person.account.email)
         password = kept.get("password")
-        hashed = stored.parse(password) is not None and stored.matches(
-            str(password), person.account.password)
+        hashed = self._hashes_password(password, person.account.password)
         codes = [h for h in kept.get("backup_codes") or [] if h is not None]
         plain = [h for h in codes if stored.parse(h) is None]
-        said = [str(v) for e in self.target.audit_log() for k, v in e.items() if k != "at"]
+        log = self.target.audit_log()  # append-only: only entries not yet read can add a leak
+        said = [str(v) for e in log[person.logged:] for k, v in e.items() if k != "at"]
+        person.logged = len(log)
         secrets = [person.account.password, *person.setups, *person.backup, *person.spent,
                    *person.old]
-        leaked = any(stored.plain(text, s) for s in secrets for text in said)
+        person.leaked = person.leaked or bool(stored.mentioned(said, secrets))
+        leaked = person.leaked
         return (f"password {'hashed' if hashed else 'not an argon2id hash of itself'}",
                 f"{len(codes) - len(plain)} of {len(codes)} backup codes hashed",
                 f"audit log {'holds their secrets' if leaked else 'holds no secret of theirs'}")
+
+    def _hashes_password(self, kept: object, password: str) -> bool:
+        """Whether `kept` is an argon2id hash of `password`; a kept hash is judged once."""
+        key = (str(kept), password)
+        if key not in self._judged:
+            self._judged[key] = stored.parse(kept) is not None and stored.matches(*key)
+        return self._judged[key]
 
     def _skew(self, person: Person, seconds: int) -> tuple[Any, ...]:
         person.phone.offset = float(seconds)

@@ -135,7 +135,7 @@ def events_recorded(ctx: Context) -> None:
                       for e in entries),
                   f"no {event} entry by {actor.role} for {subject.role} with its time")
     said = [str(v) for e in entries for k, v in e.items() if k != "at"]  # times hold digits
-    leaked = sum(1 for s in secrets if any(stored.plain(text, s) for text in said))
+    leaked = len(stored.mentioned(said, secrets))
     ctx.check(leaked == 0, f"the audit log holds {leaked} passwords, secrets or codes")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -59,6 +60,19 @@ def spellings(code: str) -> list[str]:
 
 def plain(value: str, secret: str) -> bool:
     """Whether `secret` appears in `value` as is or in one of its spellings."""
-    folded = "".join(ch for ch in value if ch.isalnum()).lower()
-    bare = "".join(ch for ch in secret if ch.isalnum()).lower()
-    return secret in value or (len(bare) >= 6 and bare in folded)
+    return bool(mentioned([value], [secret]))
+
+
+def mentioned(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
+    """The secrets that appear in any of `texts`, as is or without case and separators (a
+    folded secret of under 6 characters is too short to tell from chance).
+
+    Each text is folded once, so a long audit log against many secrets stays linear."""
+    texts = list(texts)
+    raw = "\n".join(texts)
+    folded = "\n".join(_fold(text) for text in texts)  # "\n" is never in a folded secret
+    return [s for s in secrets if s in raw or (len(_fold(s)) >= 6 and _fold(s) in folded)]
+
+
+def _fold(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum()).lower()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -33,7 +33,8 @@ class AuditEntry:
     detail: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {"at": self.at, "event": self.event, "actor": self.actor,
+                "subject": self.subject, "detail": self.detail}
 
 
 class AuditLog:

@@ -78,8 +78,10 @@ def test_a_seeded_defect_is_found_and_its_replay_fails_only_on_that_defect(
 def test_what_a_clinic_keeps_is_compared_where_test_support_lays_it_open(name: str) -> None:
     """Storage defects answer every request as the reference does: only the records show them."""
     finding = explore(f"memory+defect:{name}")
-    assert finding is not None and finding.steps[-1].verb == "read_records"
-    assert finding.reference != finding.observed
+    assert finding is not None
+    records = finding.observed[-1]  # after the person's answer and Security page, alike
+    assert records[0] == "records" and finding.reference[:-1] == finding.observed[:-1]
+    assert finding.reference[-1] != records
 
 
 def test_the_clean_reference_shows_no_divergence_in_the_default_examples() -> None:

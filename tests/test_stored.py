@@ -50,3 +50,9 @@ def test_a_backup_code_has_three_spellings_in_a_fixed_order() -> None:
 ])
 def test_plain_text_is_found_in_any_spelling(value: str, secret: str, found: bool) -> None:
     assert stored.plain(value, secret) is found
+
+
+def test_mentioned_names_each_secret_found_in_any_text_never_across_two() -> None:
+    texts = ["backup_code_used staff1@clinic.test 9 left", "detail abcde", "12345 more"]
+    assert stored.mentioned(texts, ["9 left", "abcde-12345", "zzzzz-zzzzz"]) == ["9 left"]
+    assert stored.mentioned([*texts, "code ABCDE-12345"], ["abcde-12345"]) == ["abcde-12345"]
