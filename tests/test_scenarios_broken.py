@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -14,9 +15,11 @@ from scenarios.context import Context, NonConformance
 from scenarios.targets.memory import MemoryTarget
 from scenarios.trace import Trace
 from simulator import defects, totp
+from simulator.audit import Event
 from simulator.clinic import Clinic, SecurityStatus, Setup, SignIn, Stage
 from simulator.clock import FakeClock
 from simulator.errors import ErrorCode, Reason, TwoFactorError
+from simulator.hashing import Hasher
 from simulator.passkeys import Passkeys
 from simulator.policy import FAST_HASH, Policy
 
@@ -183,10 +186,46 @@ class _UserVerificationNotChecked(Passkeys):
 
 
 def test_user_verification_asked_but_not_checked_fails_its_scenario() -> None:
-    """PASSKEY-USER-VERIFICATION is not applicable on the default reference; where the policy
-    requires it, a clinic that only asks for it fails."""
+    """The reference requires user verification; a clinic that only asks for it fails."""
     clock = FakeClock()
     clinic = Clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH), user_verification="required")
     clinic._passkeys.__class__ = _UserVerificationNotChecked
     with pytest.raises(NonConformance):
         run("PASSKEY-USER-VERIFICATION-REQUIRED", MemoryTarget(clinic, clock))
+
+
+# -- what a clinic keeps: each way to break the rule fails, not only the catalogue's defect -------
+
+class _OneSalt(Hasher):
+    """argon2id, but every hash with the same salt: equal secrets give equal hashes."""
+
+    def hash(self, secret: str) -> str:
+        return self._ph.hash(secret, salt=b"one-salt-for-all")
+
+    def hash_many(self, secrets: Iterable[str]) -> list[str]:
+        return [self.hash(s) for s in secrets]
+
+
+class OneSalt(Clinic):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._hasher = _OneSalt(self.policy.hash_cost)
+
+
+class AdminDisableUnrecorded(Clinic):
+    """AUDIT-LOG: an admin's disable leaves no trace (a self-disable still does)."""
+
+    def _log(self, event: Event, actor: str, subject: str = "", detail: str = "") -> None:
+        if event is not Event.TWO_FACTOR_DISABLED or subject in ("", actor):
+            super()._log(event, actor, subject, detail)
+
+
+@pytest.mark.parametrize(("variant", "scenario_id"), [
+    (OneSalt, "PASSWORD-HASH-STORAGE"), (OneSalt, "BACKUP-HASHED-STORAGE"),
+    (AdminDisableUnrecorded, "AUDIT-LOG-RECORDED"),
+], ids=["password-salts", "backup-code-salts", "admin-disable-unrecorded"])
+def test_storage_and_audit_checks_fail_on_other_breakages(variant: type[Clinic],
+                                                          scenario_id: str) -> None:
+    """The catalogue's storage defects store in plain; these break the rest of each rule."""
+    with pytest.raises(NonConformance):
+        run(scenario_id, broken_target(variant))
