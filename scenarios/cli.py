@@ -11,7 +11,7 @@ from collections.abc import Sequence
 def _spec(args: argparse.Namespace) -> int:
     import json
 
-    import spec
+    from clinic2fa import spec
 
     loaded = spec.load()
     print(json.dumps(loaded.to_dict(), indent=2) if args.json else spec.format_listing(loaded))
@@ -19,7 +19,7 @@ def _spec(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from simulator import demo
+    from clinic2fa.simulator import demo
 
     return 0 if demo.run() else 1
 
@@ -34,38 +34,38 @@ def parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=_spec)
 
     run = commands.add_parser("run", help="run the conformance suite against a target")
-    from scenarios.runner import add_run_arguments, run_command
+    from clinic2fa.scenarios.running.command import add_run_arguments, run_command
 
     add_run_arguments(run)
     run.set_defaults(func=run_command)
 
     serving = commands.add_parser(
         "serve", help="run the reference clinic: pages, /api/v1 and test support")
-    from simulator.web.cli import add_arguments, serve
+    from clinic2fa.simulator.web.cli import add_arguments, serve
 
     add_arguments(serving)
     serving.set_defaults(func=serve)
 
     loading = commands.add_parser(
         "load", help="drive a bounded Locust load of full sign-ins and count wrong verdicts")
-    from scenarios.load import add_arguments as add_load_arguments
-    from scenarios.load import load_command
+    from clinic2fa.scenarios.load.command import add_arguments as add_load_arguments
+    from clinic2fa.scenarios.load.command import load_command
 
     add_load_arguments(loading)
     loading.set_defaults(func=load_command)
 
     exploring = commands.add_parser(
         "explore", help="random action sequences on a target and the reference, side by side")
-    from scenarios.explore import add_arguments as add_explore_arguments
-    from scenarios.explore import command as explore_command
+    from clinic2fa.scenarios.explore.explorer import add_arguments as add_explore_arguments
+    from clinic2fa.scenarios.explore.explorer import command as explore_command
 
     add_explore_arguments(exploring)
     exploring.set_defaults(func=explore_command)
 
     checking = commands.add_parser(
         "defects", help="list the seeded defects; --check that the suite catches each one")
-    from scenarios.defects_check import add_arguments as add_defects_arguments
-    from scenarios.defects_check import command as defects_command
+    from clinic2fa.scenarios.selfcheck.check import add_arguments as add_defects_arguments
+    from clinic2fa.scenarios.selfcheck.check import command as defects_command
 
     add_defects_arguments(checking)
     checking.set_defaults(func=defects_command)

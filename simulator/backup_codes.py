@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.hashing import Hasher
+from clinic2fa.simulator.hashing import Hasher
 
 # Crockford base32 without i, l, o, u: nothing a person can misread; 10 characters = 50 bits.
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

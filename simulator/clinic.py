@@ -10,14 +10,14 @@ from enum import StrEnum
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from simulator import backup_codes, totp
-from simulator.audit import AuditLog, Event
-from simulator.clock import Clock, SystemClock
-from simulator.errors import ErrorCode, Reason, TwoFactorError
-from simulator.hashing import Hasher
-from simulator.passkeys import CLONE_WARNING, Passkeys
-from simulator.policy import Policy
-from simulator.users import PasskeyCredential, Role, User
+from clinic2fa.simulator import backup_codes, totp
+from clinic2fa.simulator.audit import AuditLog, Event
+from clinic2fa.simulator.clock import Clock, SystemClock
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.hashing import Hasher
+from clinic2fa.simulator.passkeys import CLONE_WARNING, Passkeys
+from clinic2fa.simulator.policy import Policy
+from clinic2fa.simulator.users import PasskeyCredential, Role, User
 
 P = ParamSpec("P")
 R = TypeVar("R")

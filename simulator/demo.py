@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simulator.clinic import Clinic, Stage
-from simulator.clock import FakeClock
-from simulator.errors import ErrorCode, TwoFactorError
-from simulator.policy import FAST_HASH, Policy
-from simulator.users import Role
-from simulator.virtual.authenticator_app import AuthenticatorApp
+from clinic2fa.simulator.clinic import Clinic, Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import Role
+from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
 
 
 def run(say: Callable[[str], None] = print) -> bool:

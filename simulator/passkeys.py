@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.users import PasskeyCredential, User
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -34,9 +36,6 @@ from webauthn.helpers.structs import (
     PublicKeyCredentialDescriptor,
     UserVerificationRequirement,
 )
-
-from simulator.errors import ErrorCode, TwoFactorError
-from simulator.users import PasskeyCredential, User
 
 CLONE_WARNING = "possible cloned authenticator"
 

@@ -13,22 +13,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from clinic2fa.scenarios import catalogue as catalogue_mod
+from clinic2fa.scenarios.core.model import Scenario
+from clinic2fa.scenarios.core.verdicts import ScenarioResult
+from clinic2fa.scenarios.running.execute import run_scenario
+from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
+from clinic2fa.scenarios.targets.config import TargetConfig
+from clinic2fa.scenarios.targets.http import provider as http_provider
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.web.app import create_app
+from clinic2fa.simulator.web.server import listen, public_origin, running
 from playwright.sync_api import Browser
 from starlette.types import ASGIApp
-
-from scenarios import catalogue as catalogue_mod
-from scenarios.execute import run_scenario
-from scenarios.model import Scenario
-from scenarios.targets.browser import BrowserProvider
-from scenarios.targets.config import TargetConfig
-from scenarios.targets.http import provider as http_provider
-from scenarios.verdicts import ScenarioResult
-from simulator import defects
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.policy import FAST_HASH, Policy
-from simulator.web.app import create_app
-from simulator.web.server import listen, public_origin, running
 
 CATALOGUE: dict[str, Scenario] = catalogue_mod.load()
 

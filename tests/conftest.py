@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from clinic2fa.simulator.clinic import Clinic, Setup, Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import Role, User
+from clinic2fa.simulator.virtual.authenticator_app import Account, AuthenticatorApp
 from hypothesis import HealthCheck, settings
-
-from simulator.clinic import Clinic, Setup, Stage
-from simulator.clock import FakeClock
-from simulator.errors import ErrorCode, Reason, TwoFactorError
-from simulator.policy import FAST_HASH, Policy
-from simulator.users import Role, User
-from simulator.virtual.authenticator_app import Account, AuthenticatorApp
 
 # -- hypothesis ---------------------------------------------------------------------------------
 # "ci": reproducible (derandomize, no example database) and modest, so the suite stays fast.

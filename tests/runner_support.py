@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenarios.context import Context
-from scenarios.model import Level, Needs, Scenario
-from scenarios.runner import RunOptions, run
-from scenarios.target import Unreachable
-from scenarios.targets.memory import MemoryTarget
-from scenarios.targets.provider import MemoryProvider
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.policy import FAST_HASH, Policy
-from simulator.users import User
+from clinic2fa.scenarios.contract import Unreachable
+from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.model import Level, Needs, Scenario
+from clinic2fa.scenarios.running.command import RunOptions, run
+from clinic2fa.scenarios.targets.memory import MemoryTarget
+from clinic2fa.scenarios.targets.provider import MemoryProvider
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import User
 
 SECRETS: list[str] = []  # every secret the scenarios below handled, for the redaction test
 

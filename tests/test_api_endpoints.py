@@ -8,16 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode
+from clinic2fa.simulator.virtual.authenticator_app import Account, AuthenticatorApp
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
+from clinic2fa.simulator.web.app import create_app
+from clinic2fa.simulator.web.status import STATUS, status_of
 from fastapi.testclient import TestClient
 from httpx2 import Response
-
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.errors import ErrorCode
-from simulator.virtual.authenticator_app import Account, AuthenticatorApp
-from simulator.virtual.passkey import VirtualPasskey
-from simulator.web.app import create_app
-from simulator.web.status import STATUS, status_of
 
 Headers = dict[str, str]
 

@@ -14,11 +14,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 from browser_support import provider, reference, run
+from clinic2fa.scenarios.running.command import RunOptions
+from clinic2fa.scenarios.running.command import run as run_suite
 from PIL import Image
 from playwright.sync_api import Browser
-
-from scenarios.runner import RunOptions
-from scenarios.runner import run as run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 # Between them: every page and control the guide names (the CLI run walks all 17).
@@ -108,7 +107,7 @@ def test_a_broken_clinic_fails_the_right_scenario_and_keeps_its_trace(
 
 def test_clinic2fa_run_launches_its_own_chromium(site: str, tmp_path: Path) -> None:
     done = subprocess.run(  # noqa: S603 - our own command, a local URL
-        [sys.executable, "-m", "scenarios.cli", "run", "--target", f"browser+{site}",
+        [sys.executable, "-m", "clinic2fa.scenarios.cli", "run", "--target", f"browser+{site}",
          "--select", "STEP-2-SETUP-SCREEN", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

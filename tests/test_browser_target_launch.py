@@ -6,15 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clinic2fa.scenarios.core.model import REGISTRY
+from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets import factory
+from clinic2fa.scenarios.targets.browser import chromium, locators
+from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
+from clinic2fa.scenarios.targets.config import TargetConfig, load
+from clinic2fa.scenarios.targets.http import provider as http_provider
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from conftest import CHROMIUM, CHROMIUM_ARGS
-
-from scenarios.errors import UsageError
-from scenarios.model import REGISTRY
-from scenarios.targets import chromium, factory, locators
-from scenarios.targets.browser import BrowserProvider
-from scenarios.targets.config import TargetConfig, load
-from scenarios.targets.http import provider as http_provider
-from simulator.errors import ErrorCode, Reason, TwoFactorError
 
 
 def test_the_harness_launches_chromium_as_the_tests_do() -> None:
@@ -34,7 +34,7 @@ def test_the_scheme_builds_a_browser_provider() -> None:
 
 
 def test_scope_guide_runs_only_the_guides_own_scenarios() -> None:
-    from scenarios import catalogue
+    from clinic2fa.scenarios import catalogue
 
     catalogue.load()
     made = factory.build("browser+http://localhost:8000")

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 from browser_support import provider, reference
+from clinic2fa.scenarios.contract import Refused
+from clinic2fa.scenarios.core.context import NotApplicable
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 from playwright.sync_api import Browser
-
-from scenarios.context import NotApplicable
-from scenarios.target import Refused
-from simulator.virtual.passkey import VirtualPasskey
 
 CANCELLED = "The passkey request was cancelled or timed out."
 

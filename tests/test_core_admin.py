@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-
-from simulator.clinic import Clinic, Stage
-from simulator.errors import ErrorCode, Reason
-from simulator.virtual.authenticator_app import AuthenticatorApp
+from clinic2fa.simulator.clinic import Clinic, Stage
+from clinic2fa.simulator.errors import ErrorCode, Reason
+from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers, Person

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-
-from simulator import backup_codes
-from simulator.clinic import Clinic, Stage
-from simulator.errors import ErrorCode, Reason
+from clinic2fa.simulator import backup_codes
+from clinic2fa.simulator.clinic import Clinic, Stage
+from clinic2fa.simulator.errors import ErrorCode, Reason
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers

@@ -7,11 +7,10 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
-
-from simulator.audit import AuditEntry, Event
-from simulator.clinic import Clinic, SecurityStatus, Setup, StaffEntry
-from simulator.errors import TwoFactorError
-from simulator.virtual.authenticator_app import AuthenticatorApp
+from clinic2fa.simulator.audit import AuditEntry, Event
+from clinic2fa.simulator.clinic import Clinic, SecurityStatus, Setup, StaffEntry
+from clinic2fa.simulator.errors import TwoFactorError
+from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers

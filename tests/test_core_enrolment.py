@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 import zxingcpp
+from clinic2fa.simulator.clinic import Clinic, Setup, Stage
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
 from PIL import Image, ImageDraw
-
-from simulator.clinic import Clinic, Setup, Stage
-from simulator.errors import ErrorCode, Reason, TwoFactorError
-from simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
 
 if TYPE_CHECKING:
     from conftest import Cast, Helpers, Person

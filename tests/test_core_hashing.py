@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-
-from simulator import backup_codes
-from simulator.clinic import Clinic, Stage
-from simulator.errors import ErrorCode, Reason, TwoFactorError
-from simulator.hashing import Hasher
-from simulator.policy import FAST_HASH
+from clinic2fa.simulator import backup_codes
+from clinic2fa.simulator.clinic import Clinic, Stage
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.hashing import Hasher
+from clinic2fa.simulator.policy import FAST_HASH
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers

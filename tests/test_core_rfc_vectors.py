@@ -10,10 +10,9 @@ import base64
 from typing import TYPE_CHECKING
 
 import pytest
-
-from simulator.clinic import Stage
-from simulator.clock import FakeClock
-from simulator.totp import Algorithm, TotpParams, code_at_step, match_step, step_of
+from clinic2fa.simulator.clinic import Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.totp import Algorithm, TotpParams, code_at_step, match_step, step_of
 
 if TYPE_CHECKING:
     from conftest import Helpers
@@ -89,7 +88,7 @@ def test_TOTP_STEP_rfc6238_sha1_vectors_through_clinic_verification(
 
     The clinic's fresh secret is replaced by the RFC seed for this one test.
     """
-    monkeypatch.setattr("simulator.totp.new_secret", lambda: SEEDS["SHA1"])
+    monkeypatch.setattr("clinic2fa.simulator.totp.new_secret", lambda: SEEDS["SHA1"])
     clock = FakeClock(59)
     clinic = helpers.build_clinic(clock, digits=8, window=0)
     email, password = "owner@clinic.test", "owner-Pa55-correct-horse"

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 from argon2 import PasswordHasher
-
-from simulator.clinic import Clinic, SignIn, Stage
-from simulator.clock import FakeClock
-from simulator.errors import ErrorCode, TwoFactorError
-from simulator.policy import Policy
-from simulator.users import Role
+from clinic2fa.simulator.clinic import Clinic, SignIn, Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.policy import Policy
+from clinic2fa.simulator.users import Role
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers

@@ -8,12 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-
-from simulator.clinic import Clinic, Stage
-from simulator.clock import FakeClock
-from simulator.errors import ErrorCode, Reason, TwoFactorError
-from simulator.totp import TotpParams
-from simulator.users import User
+from clinic2fa.simulator.clinic import Clinic, Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.totp import TotpParams
+from clinic2fa.simulator.users import User
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers

@@ -12,11 +12,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-
-from scenarios import catalogue as catalogue_mod
-from scenarios import defects_check as dc
-from simulator import defects
-from simulator.clinic import Clinic
+from clinic2fa.scenarios import catalogue as catalogue_mod
+from clinic2fa.scenarios.selfcheck import check as dc
+from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.simulator.clinic import Clinic
 
 CATALOGUE = catalogue_mod.load()
 

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from clinic2fa.simulator.virtual.authenticator_app import DeviceError
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -15,9 +17,6 @@ from webauthn import (
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authenticator_data
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
-
-from simulator.virtual.authenticator_app import DeviceError
-from simulator.virtual.passkey import VirtualPasskey
 
 ORIGIN, RP_ID = "http://localhost", "localhost"
 

@@ -12,16 +12,15 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from scenarios.cli import main
-from scenarios.explore import explore, open_target, replay, script, script_path
-from scenarios.explore_pair import Divergence, Finding, diverges
-from simulator import defects
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.policy import FAST_HASH, Policy
-from simulator.web.app import create_app
-from simulator.web.server import listen, public_origin, running
+from clinic2fa.scenarios.cli import main
+from clinic2fa.scenarios.explore.explorer import explore, open_target, replay, script, script_path
+from clinic2fa.scenarios.explore.pair import Divergence, Finding, diverges
+from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.web.app import create_app
+from clinic2fa.simulator.web.server import listen, public_origin, running
 
 ROOT = Path(__file__).resolve().parents[1]
 # Five of the catalogue: a lock-out count a new sign-in resets and no lock-out at all (both seen

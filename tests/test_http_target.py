@@ -11,20 +11,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from clinic2fa.scenarios import catalogue as catalogue_mod
+from clinic2fa.scenarios.contract import Refused, Unreachable
+from clinic2fa.scenarios.core.model import Needs
+from clinic2fa.scenarios.targets.clock import Sample, date_seconds, estimate
+from clinic2fa.scenarios.targets.config import TargetConfig
+from clinic2fa.scenarios.targets.http import Client, HttpProvider, ProtocolError, provider
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import Role
+from clinic2fa.simulator.web.app import create_app
+from clinic2fa.simulator.web.server import listen, public_origin, running
 from runner_support import CLOCK, SIGN_IN, SKEW, catalogue, run_here
-
-from scenarios import catalogue as catalogue_mod
-from scenarios.model import Needs
-from scenarios.target import Refused, Unreachable
-from scenarios.targets.clock import Sample, date_seconds, estimate
-from scenarios.targets.config import TargetConfig
-from scenarios.targets.http import Client, HttpProvider, ProtocolError, provider
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.policy import FAST_HASH, Policy
-from simulator.users import Role
-from simulator.web.app import create_app
-from simulator.web.server import listen, public_origin, running
 
 MID_STEP = 1_800_000_015.5  # the middle of a 30 s step and of a second: no boundary is near
 STAFF = [(f"staff{n}@deploy.test", f"staff-{n}-Pa55-cavity-free") for n in (1, 2)]

@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from scenarios.load import LoadOptions, check, locust_command, run
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.policy import FAST_HASH, Policy
-from simulator.users import Role
-from simulator.web.app import create_app
-from simulator.web.server import running
+from clinic2fa.scenarios.load.command import LoadOptions, check, locust_command, run
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import Role
+from clinic2fa.simulator.web.app import create_app
+from clinic2fa.simulator.web.server import running
 
 STAFF = [(f"staff{n}@deploy.test", f"staff-{n}-Pa55-enamel") for n in (1, 2)]
 
@@ -93,7 +92,7 @@ def test_other_hosts_are_refused_in_one_line(target: str, tmp_path: Path) -> Non
 
 
 def test_the_command_line_refuses_too() -> None:
-    done = subprocess.run([sys.executable, "-m", "scenarios.cli", "load", "--target",
+    done = subprocess.run([sys.executable, "-m", "clinic2fa.scenarios.cli", "load", "--target",
                            "http://clinic.example", "--users", "1", "--duration", "1"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and done.stdout == ""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-
-from scenarios.load_staff import PERIOD, PROBE_KINDS, Span, StaffMember, Verdict
+from clinic2fa.scenarios.load.staff import PERIOD, PROBE_KINDS, Span, StaffMember, Verdict
 
 SECRET = pyotp.random_base32(32)
 MID = 1_800_000_015.0  # the middle of step 60_000_000

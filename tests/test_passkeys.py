@@ -9,18 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from clinic2fa.simulator.audit import Event
+from clinic2fa.simulator.clinic import Clinic, SignIn, Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import Role
+from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 from hypothesis import given
 from hypothesis import strategies as st
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-
-from simulator.audit import Event
-from simulator.clinic import Clinic, SignIn, Stage
-from simulator.clock import FakeClock
-from simulator.errors import ErrorCode, TwoFactorError
-from simulator.policy import FAST_HASH, Policy
-from simulator.users import Role
-from simulator.virtual.authenticator_app import AuthenticatorApp
-from simulator.virtual.passkey import VirtualPasskey
 
 ORIGIN = "http://localhost"
 OWNER = ("owner@clinic.test", "owner-Pa55-correct-horse")

@@ -14,6 +14,8 @@ from xml.etree import ElementTree as ET
 import jsonschema
 import pytest
 import runner_support
+from clinic2fa.scenarios.core.model import Level
+from clinic2fa.scenarios.reports import document as report
 from runner_support import (
     CLOCK,
     CRASHY,
@@ -27,10 +29,7 @@ from runner_support import (
     run_here,
 )
 
-from scenarios import report
-from scenarios.model import Level
-
-SCHEMA = json.loads(resources.files("spec").joinpath("report.schema.json")
+SCHEMA = json.loads(resources.files("clinic2fa.spec").joinpath("report.schema.json")
                     .read_text(encoding="utf-8"))
 EVERY_OUTCOME = catalogue(SIGN_IN, REPLAY, SKEW, CLOCK, LEAKY, CRASHY,
                           failing("T-WARN", Level.SHOULD, "no reason shown"),

@@ -1,16 +1,15 @@
 """The real catalogue covers the whole spec (no gap in any report) and the reference conforms.
 
-The gap tests fail, on purpose, until the catalogue (scenarios/sc_*.py) verifies every item.
+The gap tests fail, on purpose, until the catalogue (scenarios/catalogue/) verifies every item.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from clinic2fa import spec
+from clinic2fa.scenarios import catalogue
 from runner_support import run_here
-
-import spec
-from scenarios import catalogue
 
 
 def test_every_guide_item_and_requirement_has_a_scenario() -> None:
@@ -18,7 +17,7 @@ def test_every_guide_item_and_requirement_has_a_scenario() -> None:
     scenarios = catalogue.load()
     covered = set().union(*(catalogue.spec_ids(s, loaded) for s in scenarios.values()))
     gaps = [spec_id for spec_id in loaded.all_ids() if spec_id not in covered]
-    assert scenarios, "the catalogue is empty: no scenarios/sc_*.py registered a scenario"
+    assert scenarios, "the catalogue is empty: no module of scenarios/catalogue/ registered one"
     assert gaps == [], f"spec items no scenario verifies: {', '.join(gaps)}"
 
 

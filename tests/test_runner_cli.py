@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from scenarios import catalogue
+from clinic2fa.scenarios import catalogue
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scenarios.runner", *args],  # noqa: S603
+    return subprocess.run([sys.executable, "-m", "clinic2fa.scenarios.running.command", *args],  # noqa: S603
                           cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -24,7 +23,7 @@ def test_a_bad_target_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and done.stdout == ""
 
 
-@pytest.mark.skipif(not catalogue.load(), reason="needs the scenario catalogue (scenarios/sc_*)")
+@pytest.mark.skipif(not catalogue.load(), reason="needs the scenario catalogue")
 def test_a_target_that_is_down_exits_3_with_one_line(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""The same suite through pytest itself: `pytest -p scenarios.plugin --c2f-target memory`."""
+"""The same suite through pytest itself: `pytest -p clinic2fa.scenarios.running.plugin ...`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from clinic2fa.scenarios import catalogue as catalogue_mod
+from clinic2fa.scenarios.core.model import Level
 from runner_support import catalogue, failing
-
-from scenarios import catalogue as catalogue_mod
-from scenarios.model import Level
 
 
 def pytest_here(tmp_path: Path, *args: str) -> int:
@@ -19,7 +18,8 @@ def pytest_here(tmp_path: Path, *args: str) -> int:
     Without autoloaded plugins: pytest-playwright cannot nest inside the outer session.
     """
     return int(pytest.main(["-c", os.devnull, "--rootdir", os.getcwd(), "-p", "no:cacheprovider",
-                            "--disable-plugin-autoload", "--capture=no", "-p", "scenarios.plugin",
+                            "--disable-plugin-autoload", "--capture=no",
+                            "-p", "clinic2fa.scenarios.running.plugin",
                             "--c2f-report-dir", str(tmp_path / "reports"), *args]))
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clinic2fa.scenarios.contract import Account
+from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets import config, factory
+from clinic2fa.scenarios.targets.http import HttpProvider
+from clinic2fa.scenarios.targets.provider import MemoryProvider
 from runner_support import SIGN_IN, catalogue, memory_of, run_here
-
-from scenarios.errors import UsageError
-from scenarios.target import Account
-from scenarios.targets import config, factory
-from scenarios.targets.http import HttpProvider
-from scenarios.targets.provider import MemoryProvider
 
 
 def test_builtin_schemes() -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from runner_support import SIGN_IN, failing
-
-from scenarios.context import NonConformance, NotApplicable
-from scenarios.model import Level
-from scenarios.target import Refused, Unreachable
-from scenarios.trace import Trace
-from scenarios.verdicts import (
+from clinic2fa.scenarios.contract import Refused, Unreachable
+from clinic2fa.scenarios.core.context import NonConformance, NotApplicable
+from clinic2fa.scenarios.core.model import Level
+from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.core.verdicts import (
     ExitCode,
     Outcome,
     ScenarioResult,
@@ -18,7 +16,8 @@ from scenarios.verdicts import (
     judge,
     spec_verdict,
 )
-from simulator.virtual.authenticator_app import DeviceError
+from clinic2fa.simulator.virtual.authenticator_app import DeviceError
+from runner_support import SIGN_IN, failing
 
 MUST, SHOULD = SIGN_IN, failing("T-SHOULD", Level.SHOULD)
 

@@ -8,20 +8,20 @@ from functools import partial
 from typing import Any
 
 import pytest
-
-import spec
-from scenarios import catalogue
-from scenarios.context import Context, NonConformance
-from scenarios.targets.memory import MemoryTarget
-from scenarios.trace import Trace
-from simulator import defects, totp
-from simulator.audit import Event
-from simulator.clinic import Clinic, SecurityStatus, Setup, SignIn, Stage
-from simulator.clock import FakeClock
-from simulator.errors import ErrorCode, Reason, TwoFactorError
-from simulator.hashing import Hasher
-from simulator.passkeys import Passkeys
-from simulator.policy import FAST_HASH, Policy
+from clinic2fa import spec
+from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.core.context import Context, NonConformance
+from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.targets.memory import MemoryTarget
+from clinic2fa.simulator import totp
+from clinic2fa.simulator.audit import Event
+from clinic2fa.simulator.clinic import Clinic, SecurityStatus, Setup, SignIn, Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.hashing import Hasher
+from clinic2fa.simulator.passkeys import Passkeys
+from clinic2fa.simulator.policy import FAST_HASH, Policy
 
 CATALOGUE = catalogue.load()
 
@@ -127,7 +127,7 @@ class ResetKeepsFactors(Clinic):
 
 
 
-# A broken variant is a seeded defect of simulator/defects.py where one fits, else a class here.
+# A broken variant is a seeded defect (scenarios/selfcheck/defects.py) where one fits, else a class.
 BROKEN: list[tuple[str, type[Clinic] | str, str]] = [
     ("STEP-1", SecurityAlwaysOn, "STEP-1-SECURITY-SETTINGS"),
     ("STEP-2", NoManualEntry, "STEP-2-SETUP-SCREEN"),

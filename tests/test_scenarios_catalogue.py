@@ -6,10 +6,9 @@ import inspect
 import re
 
 import pytest
-
-import spec
-from scenarios import catalogue
-from scenarios.model import Level, Needs, Scenario
+from clinic2fa import spec
+from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.core.model import Level, Needs, Scenario
 
 CATALOGUE = catalogue.load()
 SPEC = spec.load()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
-from scenarios import catalogue
-from scenarios.context import Context, NotApplicable
-from scenarios.model import Needs, Scenario
-from scenarios.target import Account
-from scenarios.targets.memory import MemoryTarget
-from scenarios.trace import Trace
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.policy import FAST_HASH, Policy
+from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.contract import Account
+from clinic2fa.scenarios.core.context import Context, NotApplicable
+from clinic2fa.scenarios.core.model import Needs, Scenario
+from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.targets.memory import MemoryTarget
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
 
 CATALOGUE = catalogue.load()
 SCENARIOS = list(CATALOGUE.values())

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from spec import SpecError, format_listing, load, parse
+from clinic2fa.spec import SpecError, format_listing, load, parse
 
 GUIDE_TEXT = Path("/work/shared/guide/two-factor-authentication.txt")
 

@@ -12,13 +12,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.policy import FAST_HASH, Policy
-from simulator.users import Role
-from simulator.web.app import create_app
-from simulator.web.server import demo_accounts, demo_clinic, listen, public_origin, running
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import Role
+from clinic2fa.simulator.web.app import create_app
+from clinic2fa.simulator.web.server import (
+    demo_accounts,
+    demo_clinic,
+    listen,
+    public_origin,
+    running,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +58,7 @@ def test_a_socket_from_listen_fixes_the_origin_first() -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 def test_clinic2fa_serve_prints_working_accounts_and_logs_no_secret() -> None:
     server = subprocess.Popen(
-        [sys.executable, "-m", "simulator.web.cli", "--port", "0", "--log-level", "info"],
+        [sys.executable, "-m", "clinic2fa.simulator.web.cli", "--port", "0", "--log-level", "info"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

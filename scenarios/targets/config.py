@@ -19,7 +19,7 @@ accounts out:
     origin = "https://clinic.example"  # where the pages are, if not the --target's host
     hosts = ["clinic.example"]  # besides loopback, where race and load traffic may go
 
-    [browser]              # browser+http only (scenarios/targets/locators.py)
+    [browser]              # browser+http only (scenarios/targets/browser/locators.py)
     scope = "guide"        # or "all"
     [browser.locators]     # override any locator the browser target uses, by name
     setup_authenticator = { role = "button", name = "Add authenticator" }
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenarios.errors import UsageError
-from scenarios.target import Account
+from clinic2fa.scenarios.contract import Account
+from clinic2fa.scenarios.errors import UsageError
 
 _TOP = {"clinic", "staff", "target", "browser"}
 _CLINIC = {"test_clinic", "owner", "admin"}

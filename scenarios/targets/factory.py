@@ -11,20 +11,20 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from scenarios.errors import UsageError
-from scenarios.targets.config import TargetConfig
-from scenarios.targets.provider import Provider
+from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets.config import TargetConfig
+from clinic2fa.scenarios.targets.provider import Provider
 
 Builder = Callable[[str, TargetConfig | None], Provider]
 
 # scheme -> "module:function"; a new target kind adds one line here (or calls register_scheme).
 BUILTIN: dict[str, str] = {
-    "memory": "scenarios.targets.provider:memory",
-    "memory+defect": "scenarios.targets.defect:provider",
-    "http": "scenarios.targets.http:provider",
-    "https": "scenarios.targets.http:provider",
-    "browser+http": "scenarios.targets.browser:provider",
-    "browser+https": "scenarios.targets.browser:provider",
+    "memory": "clinic2fa.scenarios.targets.provider:memory",
+    "memory+defect": "clinic2fa.scenarios.selfcheck.target:provider",
+    "http": "clinic2fa.scenarios.targets.http:provider",
+    "https": "clinic2fa.scenarios.targets.http:provider",
+    "browser+http": "clinic2fa.scenarios.targets.browser.provider:provider",
+    "browser+https": "clinic2fa.scenarios.targets.browser.provider:provider",
 }
 _REGISTERED: dict[str, Builder] = {}
 

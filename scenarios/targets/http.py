@@ -10,14 +10,26 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-
-from scenarios.context import NotApplicable
-from scenarios.errors import UsageError
-from scenarios.model import Needs
-from scenarios.target import Account, Refused, Security, SetupScreen, SignInResult, Unreachable
-from scenarios.targets.clock import DATE_RESOLUTION, ClockEstimate, Sample, date_seconds, estimate
-from scenarios.targets.config import TargetConfig
-from scenarios.targets.traffic import may_flood
+from clinic2fa.scenarios.contract import (
+    Account,
+    Refused,
+    Security,
+    SetupScreen,
+    SignInResult,
+    Unreachable,
+)
+from clinic2fa.scenarios.core.context import NotApplicable
+from clinic2fa.scenarios.core.model import Needs
+from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets.clock import (
+    DATE_RESOLUTION,
+    ClockEstimate,
+    Sample,
+    date_seconds,
+    estimate,
+)
+from clinic2fa.scenarios.targets.config import TargetConfig
+from clinic2fa.scenarios.targets.traffic import may_flood
 
 API = "/api/v1"
 SUPPORT = "/test-support"

@@ -6,12 +6,12 @@ import secrets
 from functools import wraps
 from typing import Any
 
-from scenarios.model import Needs
-from scenarios.target import Account, Refused, Security, SetupScreen, SignInResult
-from simulator.clinic import Clinic
-from simulator.clock import FakeClock
-from simulator.errors import TwoFactorError
-from simulator.policy import FAST_HASH, Policy
+from clinic2fa.scenarios.contract import Account, Refused, Security, SetupScreen, SignInResult
+from clinic2fa.scenarios.core.model import Needs
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import TwoFactorError
+from clinic2fa.simulator.policy import FAST_HASH, Policy
 
 # SecurityStatus fields the Security contract carries, or that identify the page's owner.
 _SECURITY_PAGE = frozenset({"two_factor_enabled", "authenticator_app", "backup_codes_left",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from scenarios.errors import UsageError
-from scenarios.model import Needs
-from scenarios.targets.clock import ClockEstimate
-from scenarios.targets.memory import MemoryTarget
+from clinic2fa.scenarios.core.model import Needs
+from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets.clock import ClockEstimate
+from clinic2fa.scenarios.targets.memory import MemoryTarget
 
 
 class Provider(Protocol):

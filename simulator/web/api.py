@@ -5,15 +5,12 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-from simulator.clinic import Clinic
-from simulator.errors import ErrorCode as E
-from simulator.errors import TwoFactorError
-from simulator.web import cookies
-from simulator.web.contract import schema_of
-from simulator.web.models import (
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.errors import ErrorCode as E
+from clinic2fa.simulator.errors import TwoFactorError
+from clinic2fa.simulator.web import cookies
+from clinic2fa.simulator.web.contract import schema_of
+from clinic2fa.simulator.web.models import (
     BackupCodesOut,
     CodeBody,
     EnforcementBody,
@@ -30,7 +27,9 @@ from simulator.web.models import (
     SignInBody,
     WebAuthnOptions,
 )
-from simulator.web.status import PASSKEY_REFUSALS, SESSION_REFUSALS, status_of
+from clinic2fa.simulator.web.status import PASSKEY_REFUSALS, SESSION_REFUSALS, status_of
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX)

@@ -8,16 +8,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import Clock
+from clinic2fa.simulator.web import api, handlers, pages, support
+from clinic2fa.simulator.web.contract import TITLE, VERSION
+from clinic2fa.simulator.web.middleware import CatchAll, ClockDate
+from clinic2fa.simulator.web.screens import SetupScreens
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-
-from simulator.clinic import Clinic
-from simulator.clock import Clock
-from simulator.web import api, handlers, pages, support
-from simulator.web.contract import TITLE, VERSION
-from simulator.web.middleware import CatchAll, ClockDate
-from simulator.web.screens import SetupScreens
 
 STATIC = Path(__file__).with_name("static")
 

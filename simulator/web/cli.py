@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the reference clinic with test support until Ctrl-C."""
-    from simulator.web.server import serve as run
+    from clinic2fa.simulator.web.server import serve as run
 
     try:
         return run(args.host, args.port, defect=args.defect, fake_clock=args.fake_clock,

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 TITLE = "clinic2fa HTTP contract"
 VERSION = "1.0.0"
-REGENERATE = "python -m simulator.web.contract > spec/openapi.json"
+REGENERATE = "python -m clinic2fa.simulator.web.contract > spec/openapi.json"
 
 
 def schema_of(app: FastAPI) -> dict[str, Any]:
@@ -22,8 +22,8 @@ def schema_of(app: FastAPI) -> dict[str, Any]:
 
 def schema() -> dict[str, Any]:
     """The contract as a deployment serves it: an app without test support."""
-    from simulator.clinic import Clinic
-    from simulator.web.app import create_app
+    from clinic2fa.simulator.clinic import Clinic
+    from clinic2fa.simulator.web.app import create_app
 
     return schema_of(create_app(Clinic(), test_support=False))
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from clinic2fa.simulator.clinic import Clinic, StaffEntry, Stage
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.web import cookies
+from clinic2fa.simulator.web.handlers import NEXT_PAGE
+from clinic2fa.simulator.web.render import page
+from clinic2fa.simulator.web.screens import SetupScreens
+from clinic2fa.simulator.web.status import status_of
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-
-from simulator.clinic import Clinic, StaffEntry, Stage
-from simulator.errors import ErrorCode, TwoFactorError
-from simulator.web import cookies
-from simulator.web.handlers import NEXT_PAGE
-from simulator.web.render import page
-from simulator.web.screens import SetupScreens
-from simulator.web.status import status_of
 
 
 async def csrf_guard(request: Request) -> None:

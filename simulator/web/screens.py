@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from simulator.clinic import Setup
+from clinic2fa.simulator.clinic import Setup
 
 
 class SetupScreens:

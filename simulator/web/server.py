@@ -15,14 +15,13 @@ from typing import Any
 
 import httpx
 import uvicorn
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import Clock, FakeClock, SystemClock
+from clinic2fa.simulator.hashing import Hasher
+from clinic2fa.simulator.policy import HashCost, Policy
+from clinic2fa.simulator.users import Role
+from clinic2fa.simulator.web.app import create_app
 from starlette.types import ASGIApp
-
-from simulator.clinic import Clinic
-from simulator.clock import Clock, FakeClock, SystemClock
-from simulator.hashing import Hasher
-from simulator.policy import HashCost, Policy
-from simulator.users import Role
-from simulator.web.app import create_app
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "0.0.0.0", "::", "::1")  # noqa: S104 - names, not a bind
 
@@ -71,8 +70,8 @@ def _password_hashes(accounts: tuple[DemoAccount, ...], cost: HashCost) -> tuple
 
 
 def broken(defect: str, **settings: Any) -> Clinic:
-    """A deliberately broken clinic from simulator/defects.py, for the harness's self-test."""
-    from simulator import defects
+    """A deliberately broken clinic from the self-check catalogue, for the harness's self-test."""
+    from clinic2fa.scenarios.selfcheck import defects
 
     try:
         return defects.build(defect, **settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.errors import ErrorCode
+from clinic2fa.simulator.errors import ErrorCode
 
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_CREDENTIALS: 401,

@@ -1,0 +1,174 @@
+"""Backup codes: ten of them, each once, shown once, replaced on request, hard to guess."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from clinic2fa.scenarios.core import stored
+from clinic2fa.scenarios.core.context import Context, Enrolled
+from clinic2fa.scenarios.core.model import Level, Needs, scenario
+
+
+@scenario("BACKUP-COUNT-TEN", verifies=["BACKUP-COUNT"], level=Level.MUST,
+          quote="When enrolment is confirmed, and whenever backup codes are regenerated, the "
+                "deployment MUST issue exactly 10 backup codes.")
+def ten_codes(ctx: Context) -> None:
+    """Confirming and regenerating each issue exactly 10 backup codes"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    ctx.check(len(enrolled.backup_codes) == 10,
+              f"confirmation issued {len(enrolled.backup_codes)} backup codes, not 10")
+    ctx.step("Regenerate backup codes")
+    with ctx.accepted("regenerating backup codes with the password"):
+        codes = ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password)
+    ctx.check(len(codes) == 10, f"regenerating issued {len(codes)} backup codes, not 10")
+
+
+@scenario("BACKUP-SINGLE-USE-ONCE", verifies=["BACKUP-SINGLE-USE"], level=Level.MUST,
+          quote="accept each backup code in place of the 6-digit code at the second step of "
+                "sign-in, and MUST refuse that code for ever once it has been used successfully")
+def each_code_once(ctx: Context) -> None:
+    """A backup code signs in once; used again it is refused, while the others still work"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    code = enrolled.backup_codes[0]
+    ctx.step("Sign in with a backup code instead of the 6-digit code")
+    _backup_sign_in(ctx, enrolled, code)
+    ctx.step("Sign in again with the same backup code")
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    with ctx.refused("code_rejected", ("wrong_code", "already_used"),
+                     why="a backup code used a second time"):
+        ctx.target.use_backup_code(pending.session, code)
+    ctx.step("Another backup code still works")
+    with ctx.accepted("an unused backup code"):
+        done = ctx.target.use_backup_code(pending.session, enrolled.backup_codes[1])
+    left = ctx.target.security(done.session).backup_codes_left
+    ctx.check(left == 8, f"after two of 10 backup codes, Security counts {left} left, not 8")
+
+
+@scenario("BACKUP-SHOWN-ONCE-NEVER-AGAIN", verifies=["BACKUP-SHOWN-ONCE"], level=Level.MUST,
+          quote="no later page, API response, export or log MUST ever contain them again")
+def never_shown_again(ctx: Context) -> None:
+    """After they are shown, no response contains the backup codes; Security shows a count"""
+    admin_session = ctx.signed_in(ctx.account("admin"))
+    enrolled = ctx.enrol(ctx.account("staff"))
+    codes = enrolled.backup_codes
+    ctx.step("Open every page the user and an admin can reach")
+    security = ctx.target.security(enrolled.session)
+    ctx.check(security.backup_codes_left == 10,
+              f"Security shows {security.backup_codes_left} codes left, not a count of 10")
+    seen: dict[str, Any] = {
+        "Security": security,
+        "My Profile": ctx.target.profile(enrolled.session),
+        "Settings -> Staff": ctx.target.staff(admin_session),
+    }
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    seen["the sign-in answer"] = pending
+    seen["the second step's answer"] = ctx.target.use_backup_code(pending.session, codes[0])
+    seen["Security after a backup code"] = ctx.target.security(enrolled.session)
+    ctx.step("Regenerate: the new list must not repeat the old codes")
+    seen["the regenerated list"] = ctx.target.regenerate_backup_codes(
+        enrolled.session, enrolled.account.password)
+    for where, value in seen.items():
+        ctx.check(not _mentions_any(value, codes), f"{where} shows a backup code again")
+
+
+@scenario("BACKUP-REGENERATE-REPLACES", verifies=["BACKUP-REGENERATE"], level=Level.MUST,
+          quote="the deployment MUST make every earlier backup code invalid before showing the "
+                "new list")
+def regenerate_replaces(ctx: Context) -> None:
+    """After regenerating, an old backup code is refused and a new one works"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    old = enrolled.backup_codes
+    ctx.step("Regenerate backup codes")
+    with ctx.accepted("regenerating backup codes with the password"):
+        new = ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password)
+    left = ctx.target.security(enrolled.session).backup_codes_left
+    ctx.check(left == 10, f"after regenerating, Security counts {left} codes, not 10")
+    ctx.step("Sign in with an old code, then a new one")
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    with ctx.refused("code_rejected", why="an old backup code after regenerating"):
+        ctx.target.use_backup_code(pending.session, old[0])
+    with ctx.accepted("a regenerated backup code"):
+        ctx.target.use_backup_code(pending.session, new[0])
+
+
+@scenario("BACKUP-REGENERATE-PASSWORD", verifies=["BACKUP-REGENERATE"], level=Level.MUST,
+          quote="MUST require the user's password to do so")
+def regenerate_needs_password(ctx: Context) -> None:
+    """Regenerating with a wrong password is refused and leaves the old codes valid"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    ctx.step("Regenerate with a wrong password")
+    with ctx.refused("password_required", why="regenerating with a wrong password"):
+        ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password + "x")
+    ctx.step("The old codes still work")
+    _backup_sign_in(ctx, enrolled, enrolled.backup_codes[0])
+
+
+@scenario("BACKUP-ENTROPY-20-BITS", verifies=["BACKUP-ENTROPY"], level=Level.MUST,
+          quote="with at least 20 bits of entropy")
+def at_least_20_bits(ctx: Context) -> None:
+    """Twenty codes are distinct, and their length and characters allow at least 20 bits each"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    codes = enrolled.backup_codes + ctx.target.regenerate_backup_codes(
+        enrolled.session, enrolled.account.password)
+    normal = [_normal(c) for c in codes]
+    ctx.check(len(set(normal)) == len(normal), "two of 20 backup codes are the same")
+    # The alphabet is estimated from the characters seen (never larger than the real one), so
+    # the estimate can only err low. Randomness itself (a CSPRNG) cannot be seen from outside.
+    alphabet = set("".join(normal))
+    length = min(len(c) for c in normal)
+    bits = length * math.log2(max(len(alphabet), 1))
+    ctx.trace.note(f"{length} characters from an alphabet of at least {len(alphabet)}: "
+                   f"{bits:.1f} bits at most")
+    ctx.check(bits >= 20, f"{length} characters from {len(alphabet)} symbols give {bits:.1f} "
+                          "bits, under 20")
+
+
+@scenario("BACKUP-HASHED-STORAGE", verifies=["BACKUP-HASHED"], level=Level.MUST,
+          quote="The deployment MUST store backup codes only as salted argon2id password hashes",
+          needs=frozenset({Needs.INSPECT}))
+def stored_hashed(ctx: Context) -> None:
+    """Backup codes are kept only as salted argon2id hashes of the codes, one salt each"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    codes = enrolled.backup_codes
+    ctx.step("Read how the clinic stores the ten backup codes it just showed")
+    kept = [h for h in ctx.stored_credentials(enrolled.account.email).get("backup_codes") or []
+            if h is not None]
+    ctx.check(len(kept) == len(codes),
+              f"{len(kept)} backup-code records kept for {len(codes)} codes shown")
+    found = [stored.parse(h) for h in kept]
+    ctx.check(all(f is not None for f in found),
+              "a backup code is stored as something other than an argon2id hash")
+    salts = [f.salt for f in found if f is not None]
+    ctx.check(all(len(s) >= stored.MIN_SALT_BYTES for s in salts),
+              "a backup code's salt is under 32 bits")
+    ctx.check(len(set(salts)) == len(salts), "backup codes share a salt")
+    ctx.check(not any(stored.plain(str(h), c) for h in kept for c in codes),
+              "a backup code is stored in plain")
+    ctx.step("The first and the last code shown each match a stored hash")
+    forms = stored.spellings(codes[0])
+    form = next((i for i in range(len(forms))
+                 if any(stored.matches(h, forms[i]) for h in kept)), None)
+    ctx.check(form is not None, "the first backup code shown matches no stored hash")
+    if form is not None:
+        last = stored.spellings(codes[-1])[form]
+        ctx.check(any(stored.matches(h, last) for h in kept),
+                  "the last backup code shown matches no stored hash")
+
+
+def _backup_sign_in(ctx: Context, enrolled: Enrolled, code: str) -> None:
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.check(pending.stage == "second_step", f"expected the second step, got {pending.stage}")
+    with ctx.accepted("a backup code at the second step"):
+        done = ctx.target.use_backup_code(pending.session, code)
+    ctx.check(done.stage == "signed_in", f"the backup code should sign in, got {done.stage}")
+
+
+def _normal(code: str) -> str:
+    """A code as the deployment matches it: no case, spaces or hyphens."""
+    return "".join(code.split()).replace("-", "").lower()
+
+
+def _mentions_any(value: Any, codes: list[str]) -> bool:
+    text = _normal(repr(value))
+    return any(_normal(c) in text for c in codes)

@@ -1,0 +1,135 @@
+"""Races: the same code, wrong codes or setups sent in parallel must each be judged exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from clinic2fa.scenarios.core.context import Context, Enrolled
+from clinic2fa.scenarios.core.model import Level, Needs, scenario
+from clinic2fa.scenarios.core.parallel import Outcome, together
+
+PARALLEL = 20  # requests in each burst
+MAX_FAILURES = 5  # TOTP-RATE-LIMIT: wrong codes in a row before the lock-out
+
+
+def _pending(ctx: Context, enrolled: Enrolled, count: int) -> list[str]:
+    """`count` sign-ins of one user waiting at the second step (one password each)."""
+    sessions = []
+    for _ in range(count):
+        pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+        ctx.check(pending.stage == "second_step",
+                  f"after the password the code must be asked, got {pending.stage}")
+        sessions.append(pending.session)
+    return sessions
+
+
+def _tally(outcomes: Sequence[Outcome[Any]]) -> Counter[str]:
+    """How the burst was answered: "accepted" or the refusal's code."""
+    return Counter("accepted" if o.refusal is None else o.refusal.code for o in outcomes)
+
+
+def _only_accepted_or(ctx: Context, tally: Counter[str], allowed: set[str], what: str) -> None:
+    other = {code: n for code, n in tally.items() if code != "accepted" and code not in allowed}
+    ctx.check(not other, f"{what} refused with {other}, expected only {' or '.join(allowed)}")
+
+
+@scenario("RACE-BACKUP-CODE-ONCE", verifies=["BACKUP-SINGLE-USE"], level=Level.MUST,
+          quote="A given secret from an authenticator SHALL be used successfully only once",
+          needs=(Needs.PARALLEL,))
+def backup_code_in_parallel(ctx: Context) -> None:
+    """One backup code sent in 20 parallel second steps signs in exactly once"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    sessions = _pending(ctx, enrolled, PARALLEL)
+    code = enrolled.backup_codes[0]
+    ctx.step(f"Send the same backup code in {PARALLEL} parallel second steps, "
+             "each from its own pending sign-in")
+    outcomes = together([partial(ctx.target.use_backup_code, s, code) for s in sessions])
+    tally = _tally(outcomes)
+    ctx.trace.note(f"answers: {dict(tally)}")
+    ctx.check(tally["accepted"] == 1, f"{tally['accepted']} of {PARALLEL} parallel uses of one "
+                                      "backup code signed in, not exactly 1")
+    _only_accepted_or(ctx, tally, {"code_rejected", "locked_out"}, "the spent backup code was")
+    winner: Any = next(o.result for o in outcomes if o.accepted)
+    left = ctx.target.security(winner.session).backup_codes_left
+    ctx.check(left == 9, f"after one backup code was used, Security counts {left} left, not 9")
+
+
+@scenario("RACE-TOTP-CODE-ONCE", verifies=["TOTP-REPLAY"], level=Level.MUST,
+          quote="The verifier MUST NOT accept the second attempt of the OTP after the successful "
+                "validation has been issued for the first OTP",
+          needs=(Needs.PARALLEL,))
+def totp_code_in_parallel(ctx: Context) -> None:
+    """One TOTP code sent in 20 parallel second steps of one user signs in exactly once"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    sessions = _pending(ctx, enrolled, PARALLEL)
+    code = ctx.fresh_code(enrolled)
+    ctx.step(f"Send the same 6-digit code in {PARALLEL} parallel second steps, "
+             "each from its own pending sign-in")
+    outcomes = together([partial(ctx.target.enter_code, s, code) for s in sessions])
+    tally = _tally(outcomes)
+    ctx.trace.note(f"answers: {dict(tally)}")
+    ctx.check(tally["accepted"] == 1, f"{tally['accepted']} of {PARALLEL} parallel uses of one "
+                                      "TOTP code signed in, not exactly 1")
+    _only_accepted_or(ctx, tally, {"code_rejected", "locked_out"}, "the used code was")
+
+
+@scenario("RACE-LOCKOUT-COUNTS-EVERY-FAILURE", verifies=["TOTP-RATE-LIMIT"], level=Level.MUST,
+          quote="The delay or lockout schemes MUST be across login sessions to prevent attacks "
+                "based on multiple parallel guessing techniques.",
+          needs=(Needs.PARALLEL,))
+def wrong_codes_in_parallel(ctx: Context) -> None:
+    """20 parallel wrong codes: exactly 5 are judged, 15 are refused as locked out"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    sessions = _pending(ctx, enrolled, PARALLEL)
+    wrong = ctx.wrong_code(enrolled.phone)
+    ctx.step(f"Send a wrong code in {PARALLEL} parallel second steps of one user")
+    outcomes = together([partial(ctx.target.enter_code, s, wrong) for s in sessions])
+    tally = _tally(outcomes)
+    ctx.trace.note(f"answers: {dict(tally)}")
+    # Judged one at a time, the first 5 are wrong codes and lock the user; the other 15 are
+    # refused unjudged. More than 5 judged means failures were lost or the lock came late.
+    expected = {"code_rejected": MAX_FAILURES, "locked_out": PARALLEL - MAX_FAILURES}
+    ctx.check(dict(tally) == expected,
+              f"{PARALLEL} parallel wrong codes were answered {dict(tally)}, expected "
+              f"{expected}: every failure counted and the lock-out after {MAX_FAILURES}")
+    ctx.step("The right code is refused now: the lock-out engaged")
+    with ctx.refused("locked_out", why="the right code after the parallel wrong ones"):
+        ctx.target.enter_code(sessions[0], ctx.fresh_code(enrolled))
+
+
+@scenario("RACE-SETUP-ONE-PENDING-SECRET", verifies=["SETUP-FRESH-SECRET"], level=Level.MUST,
+          quote="MUST then reject codes from any earlier pending secret, including at "
+                "confirmation",
+          needs=(Needs.PARALLEL,))
+def setups_in_parallel(ctx: Context) -> None:
+    """20 parallel setup starts show 20 fresh secrets, of which exactly one then confirms"""
+    account = ctx.account("staff")
+    session = ctx.signed_in(account)
+    ctx.step(f'Click "Set up authenticator app" {PARALLEL} times at once')
+    started = together([partial(ctx.target.start_authenticator_setup, session)] * PARALLEL)
+    screens: list[Any] = [o.result for o in started if o.accepted]
+    ctx.check(bool(screens), f"all {PARALLEL} parallel setup starts were refused")
+    phones = []
+    for screen in screens:
+        phone = ctx.phone()
+        phone.add_uri(screen.uri)
+        phones.append(phone)
+    secrets = {phone.accounts[-1].secret for phone in phones}
+    ctx.check(len(secrets) == len(screens), f"{len(screens)} setup screens showed only "
+                                            f"{len(secrets)} different secrets: not a fresh "
+                                            "secret each time")
+    ctx.step("Confirm each screen's secret with its current code, all at once")
+    now = ctx.server_step()
+    codes = [phone.code_at_step(now) for phone in phones]
+    ctx.trace.secrets.update(codes)
+    confirmed = together([partial(ctx.target.confirm_enrolment, session, c) for c in codes])
+    accepted = sum(o.accepted for o in confirmed)
+    ctx.check(accepted <= 1, f"{accepted} of {len(screens)} setup secrets confirmed: an earlier "
+                             "pending secret stayed valid beside the last one")
+    ctx.check(accepted == 1, f"none of the {len(screens)} setup secrets shown confirmed: the "
+                             "pending secret is not one the screens showed")
+    ctx.check(ctx.target.security(session).authenticator_app,
+              "after a confirmed setup, Security does not show the authenticator app")

@@ -1,0 +1,218 @@
+"""Sign-in: the second step after the password, what a half-finished sign-in may do, all paths."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from clinic2fa.scenarios.contract import Refused
+from clinic2fa.scenarios.core import stored
+from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.model import Level, Needs, scenario
+
+INSPECT = frozenset({Needs.INSPECT})
+PENDING_TTL = 5 * 60  # the spec's suggested lifetime of a pending sign-in (SIGNIN-PENDING-EXPIRES)
+
+
+@scenario("SIGNIN-SECOND-STEP-ASKED", verifies=["SIGNIN-SECOND-STEP"], level=Level.MUST,
+          quote="after a correct password and before granting a session, ask for a second factor")
+def second_factor_asked(ctx: Context) -> None:
+    """With 2FA on, a correct password leads to the second step, not into the clinic"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    ctx.step("Sign in with the correct password")
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.check(pending.stage == "second_step",
+              f"a correct password alone gave stage {pending.stage}")
+    with ctx.refused("second_step_required", why="My Profile before the second factor"):
+        ctx.target.profile(pending.session)
+    ctx.step("Enter the code: now the session reaches the clinic")
+    with ctx.accepted("a fresh code"):
+        done = ctx.target.enter_code(pending.session, ctx.fresh_code(enrolled))
+    with ctx.accepted("My Profile after the second factor"):
+        ctx.target.profile(done.session)
+
+
+@scenario("SIGNIN-SECOND-STEP-NO-REMEMBERED-DEVICE", verifies=["SIGNIN-SECOND-STEP"],
+          level=Level.MUST, quote="on every sign-in, with no remember-this-device exemption")
+def no_remembered_device(ctx: Context) -> None:
+    """Right after a completed sign-in, the next sign-in asks for the second factor again"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    ctx.step("Complete a sign-in with the code")
+    ctx.second_step(enrolled)
+    ctx.step("Sign in again at once, from the same harness")
+    again = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.check(again.stage == "second_step",
+              f"a sign-in right after a completed one skipped 2FA (stage {again.stage})")
+
+
+@scenario("SIGNIN-SECOND-STEP-ONLY-AFTER-PASSWORD", verifies=["SIGNIN-SECOND-STEP"],
+          level=Level.MUST, quote="after a correct password")
+def only_after_correct_password(ctx: Context) -> None:
+    """A wrong password is refused the same way whether or not the account has 2FA"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    plain = ctx.account("staff")
+    refusals = {}
+    for label, email, password in (
+            ("an account with 2FA", enrolled.account.email, enrolled.account.password + "x"),
+            ("an account without 2FA", plain.email, plain.password + "x")):
+        ctx.step(f"Sign in to {label} with a wrong password")
+        with ctx.refused("invalid_credentials", why=f"a wrong password for {label}"):
+            try:
+                ctx.target.sign_in(email, password)
+            except Refused as refusal:
+                refusals[label] = refusal.message
+                raise
+    ctx.check(len(set(refusals.values())) == 1,
+              "the wrong-password message differs with 2FA: it reveals which accounts have it")
+
+
+@scenario("SIGNIN-PENDING-GRANTS-NOTHING", verifies=["SIGNIN-PENDING-GRANTS-NOTHING"],
+          level=Level.MUST,
+          quote="MUST allow only the second step itself (or, under enforcement, enrolment) and "
+                "MUST refuse every other page and API call")
+def pending_grants_nothing(ctx: Context) -> None:
+    """Between password and code, every page and action is refused: second step required"""
+    admin_session = ctx.signed_in(ctx.account("admin"))
+    enrolled = ctx.enrol(ctx.account("staff"))
+    other = ctx.enrol(ctx.account("staff"))
+    ctx.step("A user with 2FA enters the password only")
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.check(pending.stage == "second_step", f"expected the second step, got {pending.stage}")
+    token, password = pending.session, enrolled.account.password
+    actions: dict[str, Callable[[], object]] = {
+        "My Profile": lambda: ctx.target.profile(token),
+        "Security settings": lambda: ctx.target.security(token),
+        "Set up authenticator app": lambda: ctx.target.start_authenticator_setup(token),
+        "confirming enrolment": lambda: ctx.target.confirm_enrolment(token, "123456"),
+        "regenerating backup codes": lambda: ctx.target.regenerate_backup_codes(token, password),
+        "Disable 2FA": lambda: ctx.target.disable_2fa(token, password),
+    }
+    if Needs.PASSKEYS in ctx.capabilities:
+        actions["Set up passkey"] = lambda: ctx.target.begin_passkey_setup(token)
+    for what, action in actions.items():
+        ctx.step(f"Try {what} with the half-finished sign-in")
+        with ctx.refused("second_step_required", why=f"{what} before the second step"):
+            action()
+    # Staff may not reach these anyway (a staff account is used because a deployment shares
+    # its one owner and admin): a deployment that answers not_permitted has granted nothing.
+    role_gated: dict[str, Callable[[], object]] = {
+        "Settings -> Staff": lambda: ctx.target.staff(token),
+        "disabling another user's 2FA":
+            lambda: ctx.target.disable_2fa_for(token, other.account.email),
+        "2FA enforcement": lambda: ctx.target.set_enforcement(token, False),
+    }
+    for what, action in role_gated.items():
+        ctx.step(f"Try {what} with the half-finished sign-in")
+        with ctx.refused(("second_step_required", "not_permitted"),
+                         why=f"{what} before the second step"):
+            action()
+    ctx.step("Nothing changed: both users still have 2FA")
+    rows = {str(r.get("email", "")).casefold(): r for r in ctx.target.staff(admin_session)}
+    for person in (enrolled.account, other.account):
+        row = rows.get(person.email.casefold(), {})
+        ctx.check(bool(row.get("two_factor_enabled")),
+                  f"{person.email} lost 2FA through a half-finished sign-in")
+
+
+@scenario("SIGNIN-PENDING-EXPIRES", verifies=["SIGNIN-PENDING-EXPIRES"], level=Level.SHOULD,
+          quote="A pending sign-in SHOULD expire after a short, fixed lifetime (suggested: "
+                "5 minutes), after which the password must be entered again.",
+          needs=(Needs.CLOCK,))
+def pending_expires(ctx: Context) -> None:
+    """A pending sign-in left for more than 5 minutes no longer takes a valid code"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.step("Leave the code screen for 5 minutes and a second")
+    ctx.advance_clock(PENDING_TTL + 1)
+    with ctx.refused(("sign_in_expired", "not_signed_in"),
+                     why="a valid code in a pending sign-in older than 5 minutes"):
+        ctx.target.enter_code(pending.session, ctx.fresh_code(enrolled))
+    ctx.step("Enter the password again, then the code")
+    with ctx.accepted("a new sign-in after the expiry"):
+        ctx.second_step(enrolled)
+
+
+@scenario("SAME-STRENGTH-SECOND-STEP-PATHS", verifies=["SAME-STRENGTH-ALL-PATHS"],
+          level=Level.MUST,
+          quote="with no path that yields a session from the password alone")
+def every_second_step_path_checks(ctx: Context) -> None:
+    """Every way to finish the second step wants a valid factor: code, backup code, passkey"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    token = pending.session
+    ctx.step("A wrong 6-digit code")
+    with ctx.refused("code_rejected", why="a wrong 6-digit code"):
+        ctx.target.enter_code(token, ctx.wrong_code(enrolled.phone))
+    ctx.step("A wrong backup code")
+    with ctx.refused("code_rejected", why="a wrong backup code"):
+        ctx.target.use_backup_code(token, _reversed(enrolled.backup_codes[0]))
+    ctx.step("An empty 6-digit code and an empty backup code")
+    with ctx.refused(("code_rejected", "invalid_request"), why="an empty 6-digit code"):
+        ctx.target.enter_code(token, "")
+    with ctx.refused(("code_rejected", "invalid_request"), why="an empty backup code"):
+        ctx.target.use_backup_code(token, "")
+    if Needs.PASSKEYS in ctx.capabilities:
+        ctx.step("A passkey sign-in for a user who has no passkey")
+        with ctx.refused("not_enrolled", why="a passkey second step without any passkey"):
+            ctx.target.begin_passkey_sign_in(token)
+    with ctx.refused("second_step_required", why="My Profile after the failed attempts"):
+        ctx.target.profile(token)
+
+
+@scenario("SAME-STRENGTH-ENROLMENT-NO-BYPASS", verifies=["SAME-STRENGTH-ALL-PATHS"],
+          level=Level.MUST,
+          quote="and enrolment under enforcement, as the web sign-in")
+def enrolment_cannot_be_skipped(ctx: Context) -> None:
+    """Under enforcement, the second-step endpoints do not let a user skip enrolment"""
+    owner_session = ctx.signed_in(ctx.account("owner"))
+    staff = ctx.account("staff")
+    ctx.target.set_enforcement(owner_session, True)
+    ctx.cleanup(lambda: ctx.target.set_enforcement(owner_session, False), "enforcement off")
+    pending = ctx.target.sign_in(staff.email, staff.password)
+    ctx.check(pending.stage == "enrolment_required",
+              f"under enforcement a user without 2FA got stage {pending.stage}")
+    token = pending.session
+    attempts: dict[str, Callable[[], object]] = {
+        "a 6-digit code": lambda: ctx.target.enter_code(token, "123456"),
+        "a backup code": lambda: ctx.target.use_backup_code(token, "abcde-fghjk"),
+    }
+    if Needs.PASSKEYS in ctx.capabilities:
+        attempts["a passkey sign-in"] = lambda: ctx.target.begin_passkey_sign_in(token)
+    for what, attempt in attempts.items():
+        ctx.step(f"Try to finish sign-in with {what} instead of enrolling")
+        with ctx.refused("enrolment_required", why=f"{what} in place of enrolment"):
+            attempt()
+    with ctx.refused("enrolment_required", why="My Profile before enrolling"):
+        ctx.target.profile(token)
+
+
+@scenario("PASSWORD-HASH-STORAGE", verifies=["PASSWORD-HASH"], level=Level.MUST,
+          quote="The deployment MUST store passwords only as salted argon2id hashes",
+          needs=INSPECT)
+def passwords_hashed(ctx: Context) -> None:
+    """Passwords are kept only as argon2id hashes of themselves, each with its own salt
+
+    The cost parameters are reported, not judged: a test clinic may run cheaper ones (the
+    reference's defaults are OWASP's minimum, checked by tests/test_core_signin.py)."""
+    salts = []
+    for account in (ctx.account("staff"), ctx.account("staff")):
+        ctx.step(f"Read how the clinic stores {account.email}'s password")
+        kept = ctx.stored_credentials(account.email).get("password")
+        found = stored.parse(kept)
+        ctx.check(found is not None, "the stored password is not an argon2id hash "
+                                     "($argon2id$v=19$m=...,t=...,p=...$salt$hash)")
+        if found is None or not isinstance(kept, str):
+            return
+        ctx.trace.note(f"argon2id m={found.memory_kib} KiB, t={found.time_cost}, "
+                       f"p={found.parallelism}, salt {len(found.salt)} bytes")
+        ctx.check(len(found.salt) >= stored.MIN_SALT_BYTES,
+                  f"the salt has {len(found.salt)} bytes, under 32 bits")
+        ctx.check(not stored.plain(kept, account.password), "the password is stored in plain")
+        ctx.check(stored.matches(kept, account.password),
+                  "the stored hash is not a hash of the account's password")
+        salts.append(found.salt)
+    ctx.check(salts[0] != salts[1], "two accounts' password hashes share one salt")
+
+
+def _reversed(code: str) -> str:
+    """Same characters and shape as a real backup code, but not that code."""
+    return code[::-1]

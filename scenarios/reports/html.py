@@ -1,0 +1,176 @@
+"""report.html: one self-contained page, the traceability matrix first, then every trace."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from clinic2fa.scenarios.reports import evidence as report_evidence
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;
+padding:1.5rem;color:#1d2430;background:#fff}
+h1{font-size:1.5rem;margin:.2rem 0}h2{margin-top:2rem;border-bottom:2px solid #d8dee8}
+h3{margin:.2rem 0;font-size:1.05rem}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
+th,td{border:1px solid #d8dee8;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f2f5f9}code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}
+pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
+.b{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:12px;font-weight:600;
+white-space:nowrap;margin:1px 0}
+.pass,.conforms{background:#d7f5dd;color:#135d22}.fail,.does_not_conform{background:#fbd9d9;
+color:#8a1414}.error{background:#ffe2b8;color:#7a4000}.not_applicable,.not_verified,.not_run{
+background:#e6e9ee;color:#3d4755}.gap{background:#1d2430;color:#fff}.waived_fail{
+background:#efe0fb;color:#5b1f86}.waived_pass{background:#fff3b0;color:#6b5900}
+.warn{background:#fff3b0;color:#6b5900}
+a.b{text-decoration:none}section.sc{border:1px solid #d8dee8;border-radius:4px;padding:.6rem .8rem;
+margin:.8rem 0}blockquote{margin:.4rem 0;padding:.2rem .8rem;border-left:3px solid #b7c2d3;
+color:#3d4755}ol.trace{padding-left:1.6rem}ol.trace li{margin:.15rem 0}
+.step{font-weight:600}.note{color:#5a6475;font-style:italic}.ok{color:#135d22}.bad{color:#8a1414}
+.meta{color:#5a6475}dl.head{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem}
+dl.head dt{font-weight:600}
+"""
+
+_WORDS = {"pass": "pass", "fail": "fail", "error": "error", "not_applicable": "not applicable",
+          "waived_fail": "waived fail", "waived_pass": "waived, passed", "not_run": "not run",
+          "conforms": "conforms", "does_not_conform": "does not conform",
+          "not_verified": "not verified", "gap": "gap"}
+
+
+_OUTCOMES = ("pass", "fail", "error", "not_applicable", "waived_fail", "waived_pass")
+
+
+def _badge(value: str, href: str = "", label: str = "") -> str:
+    text = escape(label or _WORDS.get(value, value))
+    if href:
+        return f'<a class="b {escape(value)}" href="{escape(href)}">{text}</a>'
+    return f'<span class="b {escape(value)}">{text}</span>'
+
+
+def _scenario_links(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return _badge("gap", label="no scenario")
+    return " ".join(_badge(r["outcome"], f"#sc-{r['id']}", f"{r['id']}: {_WORDS[r['outcome']]}")
+                    for r in rows)
+
+
+def _header(report: dict[str, Any]) -> str:
+    verdict = ("aborted" if report["aborted"] else
+               "conforms" if report["conforms"] else "does_not_conform")
+    clock = report["clock"]
+    if not clock:
+        clock_text = "not measured"
+    elif clock["source"] == "memory":
+        clock_text = "none: the in-memory reference runs on the suite's own clock"
+    else:
+        clock_text = (f"{clock['offset_seconds']:+.3f} s ± {clock['uncertainty_seconds']:.3f} s "
+                      f"({clock['source']}, {clock['samples']} samples)")
+    summary = report["summary"]
+    counts = ", ".join(f"{summary[k]} {_WORDS[k]}" for k in _OUTCOMES if summary[k])
+    if summary["warnings"]:
+        counts += f" ({summary['warnings']} of the failures SHOULD-level: warnings)"
+    if summary["not_run"]:
+        counts += f", {summary['not_run']} not run"
+    spec_counts = ", ".join(f"{n} {_WORDS[k]}" for k, n in report["spec_summary"].items())
+    rows = [("Verdict", _badge(verdict if verdict != "aborted" else "error",
+                               label=verdict.replace("_", " "))),
+            ("Target", f"<code>{escape(report['target']['name'])}</code>"
+                       f"{' (reference)' if report['target']['reference'] else ''}"),
+            ("Capabilities", escape(", ".join(report["target"]["capabilities"]) or "none")),
+            ("Server clock offset", escape(clock_text)),
+            ("Harness", escape(f"clinic2fa {report['harness']['version']}")),
+            ("Run", escape(f"{report['started']} to {report['finished']} "
+                           f"({report['duration_seconds']} s), exit code {report['exit_code']}"
+                           f"{', strict' if report['options']['strict'] else ''}")),
+            ("Scenarios", escape(f"{report['summary']['run']} run: {counts}")),
+            ("Spec items", escape(spec_counts))]
+    rows[2:2] = report_evidence.header_rows(report)
+    if report["aborted"]:
+        rows.insert(1, ("Aborted", escape(report["aborted"])))
+    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f'<h1>clinic2fa conformance report</h1><dl class="head">{body}</dl>'
+
+
+def _matrix(report: dict[str, Any]) -> str:
+    out = ["<h2>Traceability: the guide</h2><table><tr><th>Item</th><th>Guide text</th>"
+           "<th>Verdict</th><th>Scenarios</th><th>Requirements</th></tr>"]
+    for item in report["guide_items"]:
+        reqs = " ".join(f'<a href="#spec-{escape(r)}">{escape(r)}</a>'
+                        for r in item["requirements"])
+        out.append(f'<tr id="spec-{escape(item["id"])}"><td><b>{escape(item["id"])}</b><br>'
+                   f'{escape(item["title"])}</td><td>{escape(item["text"])}</td>'
+                   f'<td>{_badge(item["verdict"])}</td><td>{_scenario_links(item["scenarios"])}'
+                   f"</td><td>{reqs}</td></tr>")
+    out.append("</table><h2>Traceability: the requirements</h2><table><tr><th>Requirement</th>"
+               "<th>Level</th><th>Statement</th><th>Source</th><th>Verdict</th>"
+               "<th>Scenarios</th></tr>")
+    for req in report["requirements"]:
+        out.append(f'<tr id="spec-{escape(req["id"])}"><td><b>{escape(req["id"])}</b><br>'
+                   f'{escape(req["title"])}</td><td>{escape(req["level"])}</td>'
+                   f'<td>{escape(req["statement"])}</td><td>{escape(req["citation"])}</td>'
+                   f'<td>{_badge(req["verdict"])}</td>'
+                   f'<td>{_scenario_links(req["scenarios"])}</td></tr>')
+    out.append("</table>")
+    return "".join(out)
+
+
+def _compact(value: Any) -> str:
+    return escape(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
+
+
+def _entry(entry: dict[str, Any]) -> str:
+    kind, text = entry["kind"], escape(entry["text"])
+    when = f'<span class="meta">{entry["at"]:.3f}s</span> '
+    if kind == "step":
+        return f'<li class="step">{when}{text}</li>'
+    if kind == "note":
+        return f'<li class="note">{when}{text}</li>'
+    if kind == "check":
+        mark = '<span class="ok">✓</span>' if entry["ok"] else '<span class="bad">✗</span>'
+        return f"<li>{when}{mark} {text}</li>"
+    detail = entry["detail"]
+    args = _compact(detail.get("args", {}))
+    if "refused" in detail:
+        answer = f'<span class="bad">refused {_compact(detail["refused"])}</span>'
+    else:
+        answer = f'→ <code>{_compact(detail.get("result"))}</code>'
+    return f"<li>{when}<code>{text}({args})</code> {answer}</li>"
+
+
+def _scenario(scen: dict[str, Any], directory: Path | None = None) -> str:
+    outcome = scen["outcome"]
+    badge = _badge("warn", label="fail (SHOULD: warning)") if scen["warning"] else \
+        _badge(outcome)
+    verifies = " ".join(f'<a href="#spec-{escape(v)}">{escape(v)}</a>' for v in scen["verifies"])
+    parts = [f'<section class="sc" id="sc-{escape(scen["id"])}"><h3>{escape(scen["id"])} '
+             f'{badge}</h3><div>{escape(scen["title"])}</div>'
+             f'<div class="meta">{escape(scen["level"])} · verifies {verifies} · '
+             f'{scen["duration_seconds"]:.3f} s'
+             f'{" · needs " + escape(", ".join(scen["needs"])) if scen["needs"] else ""}</div>',
+             f'<blockquote>{escape(scen["quote"])}</blockquote>']
+    if scen["message"]:
+        parts.append(f'<p><b>{escape(_WORDS[outcome])}:</b> {escape(scen["message"])}</p>')
+    if scen["waiver"]:
+        parts.append(f'<p><b>Waiver:</b> {escape(scen["waiver"])}</p>')
+    if scen["detail"]:
+        parts.append(f'<pre>{escape(scen["detail"])}</pre>')
+    parts.append(report_evidence.trace_links(scen))
+    steps = report_evidence.interleave(scen, _entry, directory)
+    opened = " open" if outcome in ("fail", "error", "waived_fail") else ""
+    parts.append(f'<details{opened}><summary>Trace ({len(scen["trace"])} entries)</summary>'
+                 f'<ol class="trace">{steps}</ol></details></section>')
+    return "".join(parts)
+
+
+def render(report: dict[str, Any], directory: Path | None = None) -> str:
+    """The whole page; every value is escaped, nothing is fetched from elsewhere.
+
+    `directory` is where the report's files are: a browser run's screenshots are embedded.
+    """
+    scenarios = "".join(_scenario(s, directory) for s in report["scenarios"])
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>clinic2fa report: {escape(report['target']['name'])}</title>"
+            f"<style>{CSS}{report_evidence.CSS}</style></head><body>{_header(report)}{_matrix(report)}"
+            f"<h2>Scenarios</h2>{scenarios or '<p>No scenario ran.</p>'}</body></html>\n")

@@ -1,0 +1,49 @@
+"""Run one scenario on a fresh target from the provider and judge what happened."""
+
+from __future__ import annotations
+
+import time
+
+from clinic2fa.scenarios.contract import Unreachable
+from clinic2fa.scenarios.core.context import Context, NotApplicable
+from clinic2fa.scenarios.core.model import Scenario
+from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.core.verdicts import ScenarioResult, judge
+from clinic2fa.scenarios.targets.provider import Provider
+
+
+def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None = None,
+                 strict: bool = False) -> ScenarioResult:
+    """Needs checked, target made, scenario run, cleanups run: never raises but to interrupt."""
+    trace = Trace()
+    raised: BaseException | None = None
+    problems: list[str] = []
+    started = time.perf_counter()
+    target = None
+    try:
+        missing = [n.value for n in scenario.needs if n not in provider.capabilities]
+        if missing:
+            raise NotApplicable(f"the target does not offer {', '.join(missing)}")
+        inapplicable = getattr(provider, "inapplicable", None)  # optional: a target's own scope
+        why_not = inapplicable(scenario) if inapplicable else None
+        if why_not:
+            raise NotApplicable(why_not)
+        target = provider.target()
+        try:
+            ctx = Context(target, trace, provider.capabilities)
+            try:
+                scenario.run(ctx)
+            finally:
+                problems = ctx.run_cleanups()
+        finally:
+            provider.release(target)
+    except Exception as exc:  # judged below: every exception is a verdict or an error
+        raised = exc
+    duration = time.perf_counter() - started
+    outcome, message, detail, blocking = judge(scenario, raised, trace, problems, waiver, strict)
+    result = ScenarioResult(scenario, outcome, message, duration, trace, waiver, detail, blocking,
+                            unreachable=isinstance(raised, Unreachable))
+    keep = getattr(provider, "evidence", None)  # optional: screenshots, traces (browser)
+    if keep is not None and target is not None:
+        result.evidence = keep(target, result)
+    return result

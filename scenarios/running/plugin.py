@@ -1,0 +1,317 @@
+"""The conformance suite as pytest items, for `clinic2fa run` and `pytest -p <this module>`.
+
+With --c2f-target, pytest collects the scenario catalogue and nothing else; each scenario is one
+item whose outcome core.verdicts decides. Reports are written when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+from clinic2fa.scenarios.contract import Unreachable
+from clinic2fa.scenarios.core.model import Scenario
+from clinic2fa.scenarios.core.verdicts import (
+    ExitCode,
+    Outcome,
+    ScenarioResult,
+    exit_code,
+    status_word,
+)
+from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.reports import document as report_mod
+from clinic2fa.scenarios.running.command import Plan, RunOptions, prepare
+
+INTERRUPTED = 130
+
+
+# -- pytest options (plugin mode) ---------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("clinic2fa", "clinic2fa conformance suite")
+    group.addoption("--c2f-target", metavar="TARGET",
+                    help="run the conformance scenarios against memory or http://HOST:PORT")
+    group.addoption("--c2f-config", metavar="FILE", help="target config (TOML)")
+    group.addoption("--c2f-select", action="append", default=[], metavar="ID-or-glob",
+                    help="only scenarios whose ID or spec ID matches (repeatable)")
+    group.addoption("--c2f-strict", action="store_true",
+                    help="a failing SHOULD scenario fails the run")
+    group.addoption("--c2f-waivers", metavar="FILE", help="expected failures (TOML)")
+    group.addoption("--c2f-report-dir", metavar="DIR", default="reports",
+                    help="where the reports go (default ./reports)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    target = config.getoption("c2f_target", None)
+    if not target:
+        return
+    options = RunOptions(
+        target=target,
+        config=Path(config.getoption("c2f_config")) if config.getoption("c2f_config") else None,
+        select=list(config.getoption("c2f_select")), strict=config.getoption("c2f_strict"),
+        waivers=Path(config.getoption("c2f_waivers")) if config.getoption("c2f_waivers")
+        else None,
+        report_dir=Path(config.getoption("c2f_report_dir")))
+    try:
+        plan = prepare(options)
+    except UsageError as exc:
+        raise pytest.UsageError(f"clinic2fa: {exc}") from None
+    except Unreachable as exc:
+        pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.UNREACHABLE)
+    config.pluginmanager.register(ConformancePlugin(plan, None), "clinic2fa-run")
+    config.add_cleanup(plan.provider.close)
+
+
+# -- items --------------------------------------------------------------------------------------
+
+
+class ScenarioFailed(Exception):
+    """A blocking failure or an error, carried to pytest's report."""
+
+    def __init__(self, result: ScenarioResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+class ScenarioGroup(pytest.Collector):
+    """The scenarios of one spec section (one module of the catalogue)."""
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        return []  # the plugin makes the items itself
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario; the plugin runs it and keeps the result."""
+
+    def __init__(self, *, scenario: Scenario, plugin: ConformancePlugin, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.plugin = plugin
+
+    def runtest(self) -> None:
+        result = self.plugin.execute(self)
+        if result.unreachable:
+            self.session.shouldstop = result.message
+        if result.outcome is Outcome.ERROR or result.blocking:
+            raise ScenarioFailed(result)
+        if result.outcome is Outcome.NOT_APPLICABLE:
+            pytest.skip(f"not applicable: {result.message}")
+        if result.outcome is Outcome.WAIVED_FAIL:
+            pytest.xfail(result.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return failure_text(excinfo.value.result)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.scenario.id}: {self.scenario.title}"
+
+
+def failure_text(result: ScenarioResult) -> str:
+    """What a failure or error shows: the message, the traceback of an error, the last steps."""
+    lines = [f"{result.scenario.id} [{result.scenario.level}] {result.outcome.value}: "
+             f"{result.message}", f"  rule: {result.scenario.quote}"]
+    if result.detail:
+        lines.append(result.detail.rstrip())
+    tail = [e for e in result.trace.entries if e.kind in ("step", "check", "call")][-6:]
+    lines += [f"  {e.kind}: {e.text}{'' if e.ok is None else (' ok' if e.ok else ' FAILED')}"
+              for e in tail]
+    return "\n".join(lines)
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+
+class Printer:
+    """`clinic2fa run`'s own progress: one line per scenario, then the summary."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.width = 30
+        self._said_na = ""  # the last not-applicable reason shown: a run of them shows it once
+
+    def say(self, text: str = "") -> None:
+        try:
+            print(text, file=self.out, flush=True)
+        except BrokenPipeError:  # `clinic2fa run | head`: the run and its reports go on
+            self.out = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the run
+
+    def start(self, plugin: ConformancePlugin, count: int) -> None:
+        record = plugin.record
+        self.width = max([len(s.id) for s in record.selected] + [20])
+        kind = "reference" if record.reference else "deployment"
+        caps = ", ".join(sorted(record.capabilities)) or "none"
+        self.say(f"clinic2fa {report_mod.harness_version()}: {count} scenarios against "
+                 f"{record.target} ({kind}; offers: {caps})")
+        clock = record.clock
+        if clock is not None and clock.source != "memory":
+            self.say(f"server clock offset {clock.offset_seconds:+.3f} s "
+                     f"± {clock.uncertainty_seconds:.3f} s ({clock.source})")
+
+    def line(self, index: int, total: int, result: ScenarioResult) -> None:
+        digits = len(str(total))
+        self.say(f"[{index:>{digits}}/{total}] {result.scenario.id:<{self.width}} "
+                 f"{status_word(result):<11} {result.duration:7.3f}s")
+        if result.outcome is Outcome.PASS or not result.message:
+            return
+        if result.outcome is Outcome.NOT_APPLICABLE:
+            if result.message == self._said_na:
+                return
+            self._said_na = result.message
+        self.say(f"{'':>{2 * digits + 3}} {result.message}")
+
+    def finish(self, summary_lines: list[str]) -> None:
+        self.say()
+        for text in summary_lines:
+            self.say(text)
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class ConformancePlugin:
+    """Collects the plan's scenarios as items, runs them, writes the reports, sets the exit."""
+
+    def __init__(self, plan: Plan, printer: Printer | None) -> None:
+        self.plan = plan
+        self.printer = printer
+        self.exit_code: int | None = None  # set once the verdict is in
+        self.report: dict[str, Any] | None = None
+        self.files: list[Path] = []
+        self._by_nodeid: dict[str, ScenarioResult] = {}
+        provider = plan.provider
+        options = plan.options
+        self.record = report_mod.RunRecord(
+            target=provider.name, target_kind=provider.kind, reference=provider.reference,
+            capabilities=[n.value for n in provider.capabilities], clock=provider.clock(),
+            catalogue=plan.catalogue, selected=list(plan.selected), strict=options.strict,
+            select=list(options.select),
+            waivers_file=str(options.waivers) if options.waivers else None,
+            secrets=set(provider.secrets()),
+            browser=provider.details() if hasattr(provider, "details") else None)
+        self._total = 0
+
+    # collection: the scenarios, not files
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> bool:
+        groups: dict[str, ScenarioGroup] = {}
+        items: list[pytest.Item] = []
+        for scen in self.plan.selected:
+            name = scen.module.rpartition(".")[2] or "scenarios"
+            if name not in groups:
+                groups[name] = ScenarioGroup.from_parent(session, name=name, nodeid=name)
+            items.append(ScenarioItem.from_parent(groups[name], name=scen.id, scenario=scen,
+                                                  plugin=self))
+        hook = session.config.hook
+        for group in groups.values():
+            mine = [i for i in items if i.parent is group]
+            hook.pytest_collectreport(report=pytest.CollectReport(
+                group.nodeid, "passed", None, list(mine)))
+        hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
+        session.items = items
+        session.testscollected = len(items)
+        hook.pytest_collection_finish(session=session)
+        self.record.selected = [i.scenario for i in items if isinstance(i, ScenarioItem)]
+        self._total = len(self.record.selected)
+        if self.printer:
+            self.printer.start(self, self._total)
+        return True
+
+    def execute(self, item: ScenarioItem) -> ScenarioResult:
+        from clinic2fa.scenarios.running.execute import run_scenario
+
+        result = run_scenario(item.scenario, self.plan.provider,
+                              waiver=self.plan.waivers.get(item.scenario.id),
+                              strict=self.plan.options.strict)
+        self.record.results.append(result)
+        self._by_nodeid[item.nodeid] = result
+        if self.printer:
+            self.printer.line(len(self.record.results), self._total, result)
+        if result.unreachable:
+            self.record.aborted = result.message
+        return result
+
+    # how pytest -v shows each scenario (plugin mode)
+
+    def pytest_report_teststatus(self, report: pytest.TestReport,
+                                 config: pytest.Config) -> tuple[str, str, str] | None:
+        result = self._by_nodeid.get(report.nodeid)
+        if result is None or report.when != "call":
+            return None
+        word = status_word(result)
+        letter = {"PASS": ".", "FAIL": "F", "ERROR": "E", "N/A": "n", "WAIVED": "w",
+                  "WAIVED-PASS": "W", "WARN": "!"}[word]
+        category = {"PASS": "passed", "FAIL": "failed", "ERROR": "failed",
+                    "N/A": "not applicable", "WAIVED": "waived", "WAIVED-PASS": "waived passed",
+                    "WARN": "warned"}[word]
+        return category, letter, f"{word} {result.duration:.3f}s"
+
+    # the end: verdict, reports, exit code
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        record = self.record
+        record.finished = datetime.now(UTC)
+        unreachable = any(r.unreachable for r in record.results)
+        # shouldstop (the target dropped) ends a session as "interrupted" too; it is not Ctrl-C
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED and not unreachable
+        if interrupted and not record.aborted:
+            record.aborted = "interrupted"
+        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                              pytest.ExitCode.INTERRUPTED, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return  # pytest itself broke: its status stands, no verdict
+        if session.config.option.collectonly:
+            return  # nothing ran: no verdict, no report
+        code = exit_code(record.results, unreachable=unreachable)
+        record.exit_code = INTERRUPTED if interrupted else int(code)
+        report = report_mod.build(record, self.plan.spec)
+        self.report = report
+        if self.plan.options.report_dir is not None:
+            self.files = report_mod.write(report, self.plan.options.report_dir)
+        self.exit_code = record.exit_code
+        if not interrupted:
+            session.exitstatus = int(code)
+        if self.printer:
+            self.printer.finish(self.summary_lines())
+
+    def summary_lines(self) -> list[str]:
+        report = self.report
+        if report is None:
+            return []
+        counts = report["summary"]
+        parts = [f"{counts[o.value]} {o.value.replace('_', ' ')}" for o in Outcome
+                 if counts[o.value]]
+        if counts["warnings"]:
+            parts.append(f"{counts['warnings']} of the failures SHOULD-level (warnings)")
+        if counts["not_run"]:
+            parts.append(f"{counts['not_run']} not run")
+        spec_counts = ", ".join(f"{n} {v.replace('_', ' ')}"
+                                for v, n in report["spec_summary"].items() if n)
+        lines = [f"scenarios: {counts['run']} run: {', '.join(parts) or 'none'}",
+                 f"spec items: {spec_counts}"]
+        if self.files:
+            lines.append("reports: " + ", ".join(str(p) for p in self.files))
+        if report["aborted"]:
+            lines.append(f"ABORTED: {report['aborted']}")
+        verdict = {0: "CONFORMS", 1: "DOES NOT CONFORM", 3: "NOT VERIFIED: target unreachable",
+                   INTERRUPTED: "INTERRUPTED"}.get(report["exit_code"], "")
+        if report["exit_code"] == 1:
+            verdict += f" ({counts['blocking']} blocking: failures or errors)"
+        lines.append(f"{verdict} (exit {report['exit_code']})")
+        return lines
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.report is None:
+            return
+        terminalreporter.section("clinic2fa")
+        for text in self.summary_lines():
+            terminalreporter.write_line(text)

@@ -1,0 +1,186 @@
+"""Passkeys in the browser: Chromium's virtual authenticator (CDP WebAuthn), held per person.
+
+A `BrowserPasskey` is what a person holds: its credentials (private key, sign count) live in
+the virtual authenticator of the page it is used on, and are carried to the next session's page
+afterwards, as one key serves every browser the person signs in from. Each ceremony runs in
+Chromium itself; the page's WebAuthn calls are only held (HOLD_SCRIPT) until the person touches
+the key, so that a scenario can read the options first and answer after, as the Target
+interface has it. What a browser cannot make (an answer for another origin or site, a replayed
+or crafted answer, a counterless key) is NotApplicable, with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from clinic2fa.scenarios.core.context import NotApplicable
+
+if TYPE_CHECKING:
+    from playwright.sync_api import CDPSession
+
+MARK = "x-clinic2fa-ceremony"  # added to the options a begin_* returns: which page's ceremony
+NO_AUTHENTICATOR_TIMEOUT_MS = 200  # the prompt finds no authenticator: the browser gives up
+
+# Installed in every context before any page script: navigator.credentials.create/get are held
+# until the harness answers (the person touches the key) or they are dropped with the page.
+HOLD_SCRIPT = """
+(() => {
+  const container = navigator.credentials;
+  if (!container || window.__clinic2faCeremony) return;
+  const real = {create: container.create.bind(container), get: container.get.bind(container)};
+  const b64url = (value) => {
+    const bytes = value instanceof ArrayBuffer ? new Uint8Array(value)
+      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    let text = "";
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    return btoa(text).replace(/[+]/g, "-").replace(/[/]/g, "_").replace(/=+$/, "");
+  };
+  const plain = (value) => {
+    if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return b64url(value);
+    if (Array.isArray(value)) return value.map(plain);
+    if (value && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+    }
+    return value;
+  };
+  const state = {held: null, count: 0};
+  Object.defineProperty(window, "__clinic2faCeremony", {value: state});
+  const hold = (kind) => (options) => new Promise((resolve, reject) => {
+    state.count += 1;
+    state.held = {
+      kind, id: state.count, options: plain((options && options.publicKey) || {}),
+      answer(timeout) {
+        state.held = null;
+        document.documentElement.removeAttribute("data-clinic2fa-ceremony");
+        if (timeout) options.publicKey.timeout = timeout;
+        real[kind](options).then(resolve, reject);
+      },
+    };
+    document.documentElement.setAttribute("data-clinic2fa-ceremony", kind);
+  });
+  container.create = hold("create");
+  container.get = hold("get");
+})();
+"""
+
+HELD = "() => { const h = window.__clinic2faCeremony && window.__clinic2faCeremony.held; " \
+       "return h ? {kind: h.kind, id: h.id, options: h.options} : null; }"
+ANSWER = "(timeout) => window.__clinic2faCeremony.held.answer(timeout)"
+AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                 "hasUserVerification": True, "automaticPresenceSimulation": True}
+_tokens = itertools.count(1)
+
+
+class BrowserPasskey:
+    """A passkey as Chromium's virtual authenticator holds it, carried between sessions."""
+
+    def __init__(self, registry: dict[str, BrowserPasskey], *, user_verified: bool = True,
+                 present: bool = True, credentials: list[dict[str, Any]] | None = None) -> None:
+        self.token = f"browser-passkey-{next(_tokens)}"
+        self.user_verified = user_verified
+        self.present = present  # False: no authenticator at hand when the browser asks
+        self.credentials: list[dict[str, Any]] = list(credentials or [])  # CDP Credential
+        self._registry = registry
+        registry[self.token] = self
+
+    @property
+    def credential_id(self) -> bytes | None:
+        """The raw id of the newest credential, as the server lists it in allowCredentials."""
+        if not self.credentials:
+            return None
+        return base64.b64decode(self.credentials[-1]["credentialId"])
+
+    # -- what a scenario does with a passkey -------------------------------------------------
+
+    def create(self, options: dict[str, Any], **misbehave: Any) -> dict[str, Any]:
+        """Touch the key for a registration: the answer is made in the browser at finish."""
+        _only_honest("register", misbehave)
+        return self._answer("create", options)
+
+    def get(self, options: dict[str, Any], **misbehave: Any) -> dict[str, Any]:
+        """Touch the key for a sign-in."""
+        _only_honest("sign in", misbehave)
+        return self._answer("get", options)
+
+    def clone(self) -> BrowserPasskey:
+        """A second authenticator with the same key and sign count (a cloned key)."""
+        return BrowserPasskey(self._registry, user_verified=self.user_verified,
+                              credentials=[dict(c) for c in self.credentials])
+
+    def replay_last(self) -> dict[str, Any]:
+        raise NotApplicable("a browser never sends a passkey answer twice: a replayed answer "
+                            "is checked by the http and memory targets")
+
+    def mint_unregistered(self, rp_id: str) -> None:
+        raise NotApplicable("a browser answers only with credentials the server allows: an "
+                            "unregistered passkey is checked by the http and memory targets")
+
+    def _answer(self, kind: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "browser-passkey", "device": self.token, "kind": kind,
+                "ceremony": str(options.get(MARK, ""))}
+
+    # -- the authenticator in one page ------------------------------------------------------
+
+    def attach(self, cdp: CDPSession) -> str | None:
+        """Put this key in the page's reach; the authenticator's id (None: no key present)."""
+        if not self.present:
+            return None
+        made = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+            **AUTHENTICATOR, "isUserVerified": self.user_verified}})
+        authenticator = str(made["authenticatorId"])
+        for credential in self.credentials:
+            cdp.send("WebAuthn.addCredential", {"authenticatorId": authenticator,
+                                                "credential": credential})
+        return authenticator
+
+    def detach(self, cdp: CDPSession, authenticator: str | None) -> None:
+        """Take the key back, with what the ceremony did to it (a new credential, a count)."""
+        if authenticator is None:
+            return
+        found = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+        self.credentials = list(found.get("credentials", []))
+        cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator})
+
+
+def make(registry: dict[str, BrowserPasskey], **flags: Any) -> BrowserPasskey:
+    """The passkey a scenario asks for (Context.passkey's flags), if a browser can hold it."""
+    if flags.pop("has_counter", True) is not True:
+        raise NotApplicable("Chromium's virtual authenticator always counts signatures: a "
+                            "counterless passkey is checked by the http and memory targets")
+    user_verified = bool(flags.pop("user_verified", True))
+    present = bool(flags.pop("present", True))
+    if flags:
+        raise NotApplicable(f"Chromium's virtual authenticator offers no {', '.join(flags)}")
+    return BrowserPasskey(registry, user_verified=user_verified, present=present)
+
+
+def device_of(registry: dict[str, BrowserPasskey], credential: Any,
+              kind: str) -> BrowserPasskey:
+    """The browser passkey behind an answer; a crafted WebAuthn answer cannot enter a page."""
+    answer = credential if isinstance(credential, dict) else {}
+    token = answer.get("device")
+    if answer.get("type") != "browser-passkey" or token not in registry \
+            or answer.get("kind") != kind:
+        raise NotApplicable("a passkey answer made outside the browser cannot be handed to the "
+                            "page: in a browser only its own authenticator answers")
+    return registry[str(token)]
+
+
+# Why Chromium will not do what a misbehaving passkey would.
+_BROWSERS_WAY = {
+    "origin": "Chromium signs the page's own origin into every answer",
+    "rp_id": "Chromium's authenticator answers for the RP ID the page asks",
+    "replay_challenge": "Chromium answers the challenge of the prompt that is open",
+    "ignore_allow_list": "Chromium offers only the credentials the server allows",
+}
+
+
+def _only_honest(what: str, misbehave: dict[str, Any]) -> None:
+    wanted = sorted(k for k, v in misbehave.items() if v)
+    if wanted:
+        why = "; ".join(_BROWSERS_WAY.get(k, f"Chromium offers no {k}") for k in wanted)
+        raise NotApplicable(f"a browser cannot {what} with a passkey that misbehaves "
+                            f"({', '.join(wanted)}): {why}; the http and memory targets "
+                            "check it")

@@ -1,0 +1,85 @@
+"""One browser session: a fresh context and its page, as one person's browser, with its evidence.
+
+A session is what a Target session string names in the browser: the harness signs in with a new
+context each time (no cookies shared), so two sessions of one user are two browsers. While the
+report wants evidence, the context is traced (Playwright trace, kept if the scenario fails) and
+each action leaves a small screenshot with the secrets on screen masked.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clinic2fa.scenarios.targets.browser.passkey import HOLD_SCRIPT
+from PIL import Image
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, CDPSession, Locator, Page
+
+VIEWPORT = {"width": 800, "height": 1100}  # tall enough for every page: shots show it all
+SHOT_WIDTH = 480  # pixels: screenshots are scaled down to keep report.html reasonable
+SHOT_QUALITY = 55  # JPEG
+
+
+@dataclass
+class Shot:
+    """A screenshot after one Target action, as the report shows it."""
+
+    action: str
+    note: str
+    jpeg: bytes
+
+
+@dataclass
+class Session:
+    """A context and its page; `cdp` is opened when a passkey ceremony first needs it."""
+
+    handle: str
+    context: BrowserContext
+    page: Page
+    traced: bool = False
+    seen: int = -1  # the target's change count when this page last loaded (see BrowserTarget)
+    _cdp: CDPSession | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, browser: Browser, handle: str, *, timeout_ms: float, traced: bool) -> Session:
+        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+        context.set_default_timeout(timeout_ms)
+        context.add_init_script(HOLD_SCRIPT)
+        if traced:
+            context.tracing.start(title=handle, snapshots=True, screenshots=False,
+                                  sources=False)
+        return cls(handle, context, context.new_page(), traced)
+
+    @property
+    def cdp(self) -> CDPSession:
+        """The page's DevTools session, with WebAuthn's virtual environment on (no UI)."""
+        if self._cdp is None:
+            self._cdp = self.context.new_cdp_session(self.page)
+            self._cdp.send("WebAuthn.enable", {"enableUI": False})
+        return self._cdp
+
+    def shoot(self, masked: list[Locator]) -> bytes:
+        """The page as shown, secrets masked, scaled down as a JPEG."""
+        raw = self.page.screenshot(type="jpeg", quality=80, mask=masked, scale="css")
+        image = Image.open(io.BytesIO(raw))
+        if image.width > SHOT_WIDTH:
+            height = round(image.height * SHOT_WIDTH / image.width)
+            image = image.resize((SHOT_WIDTH, height), Image.Resampling.BILINEAR)
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "JPEG", quality=SHOT_QUALITY, optimize=True)
+        return out.getvalue()
+
+    def close(self, trace_to: Path | None = None) -> None:
+        """End the session; its trace is written to `trace_to`, or dropped."""
+        try:
+            if self.traced:
+                if trace_to is not None:
+                    self.context.tracing.stop(path=trace_to)
+                else:
+                    self.context.tracing.stop()
+        finally:
+            self.context.close()
