@@ -18,12 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure import CLINIC2FA, machine, run_child, serving
+
 from clinic2fa.scenarios.load.command import LoadOptions
 from clinic2fa.scenarios.load.command import run as run_load
 from clinic2fa.scenarios.targets import factory
 from clinic2fa.simulator.hashing import Hasher
 from clinic2fa.simulator.policy import Policy
-from measure import CLINIC2FA, machine, run_child, serving
 
 
 def suite(target: str, repeats: int) -> dict[str, Any]:

@@ -18,6 +18,12 @@ def _spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from clinic2fa.scenarios.running.command import run_command  # pytest: only when running
+
+    return run_command(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from clinic2fa.simulator import demo
 
@@ -34,10 +40,10 @@ def parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=_spec)
 
     run = commands.add_parser("run", help="run the conformance suite against a target")
-    from clinic2fa.scenarios.running.command import add_run_arguments, run_command
+    from clinic2fa.scenarios.running.plan import add_run_arguments
 
     add_run_arguments(run)
-    run.set_defaults(func=run_command)
+    run.set_defaults(func=_run)
 
     serving = commands.add_parser(
         "serve", help="run the reference clinic: pages, /api/v1 and test support")

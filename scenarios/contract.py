@@ -1,23 +1,50 @@
-"""The one interface every scenario speaks, in the guide's vocabulary, whatever the target."""
+"""The target contract: what a target must do for the scenarios, and what a run needs around it.
+
+Everything a person adding a target has to know is here, in one file:
+
+- `Target`, the interface every scenario speaks, in the guide's vocabulary. Every action raises
+  `Refused` when the deployment refuses it.
+- The capabilities a target may declare (`Needs`), each with the protocol it then implements:
+  `ClockControl` (Needs.CLOCK), `PasskeyCeremonies` (Needs.PASSKEYS), `Inspection`
+  (Needs.INSPECT); Needs.PARALLEL needs no methods, only leave to send many requests at once.
+  A scenario that needs a capability the target did not declare is "not applicable", decided
+  before it runs.
+- What a target raises when it cannot give an answer, each its own outcome in the reports:
+  `NotApplicable` (a capability it declared it lacks was asked for anyway), `Unsupported` (its
+  UI cannot express the step), `Inconclusive` (no answer this time: run again), `FeatureAbsent`
+  (the deployment does not offer what the guide asks: that fails the guide item),
+  `ConfigExhausted` (the config has no account left for the scenario), and `Unreachable` (the
+  target stopped answering).
+- `Provider`, the target for a whole run, which hands each scenario a `Target` of its own; its
+  optional hooks have documented defaults, so the runner never probes for them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # annotations only: the harness core imports this module, not the reverse
+    from clinic2fa.scenarios.core.model import Scenario
+    from clinic2fa.scenarios.core.verdicts import ScenarioResult
 
 
-class Refused(Exception):
-    """The target refused an action; scenarios check `code` (and `reason`), not just refusal."""
+class Needs(StrEnum):
+    """What a scenario needs from a target beyond the core actions: a target's capabilities."""
 
-    def __init__(self, code: str, reason: str | None = None, message: str = "") -> None:
-        self.code = code
-        self.reason = reason
-        self.message = message
-        super().__init__(f"{code}{f' ({reason})' if reason else ''}: {message}")
+    CLOCK = "clock"  # move the server's clock (the reference; a deployment's clock is its own)
+    PASSKEYS = "passkeys"
+    # send many requests at once (race scenarios): the reference in memory, or a server on
+    # loopback or on a host the config names under [target] hosts
+    PARALLEL = "parallel"
+    # read what the clinic keeps: an account's stored password and backup-code records, and
+    # the audit log (the reference, or a deployment's test support: see spec/http-contract.md)
+    INSPECT = "inspect"
 
 
-class Unreachable(Exception):
-    """The target cannot be reached at all: the run stops with one line, not a traceback each."""
+# -- what a target answers ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -58,10 +85,82 @@ class Security:
     extra: dict[str, Any] = field(default_factory=dict)  # anything else the target showed
 
 
+@dataclass(frozen=True)
+class ClockEstimate:
+    """Server time minus local time, and how far off that may be."""
+
+    source: str  # "memory", "test-support" (the reference's clock endpoint) or "date-header"
+    offset_seconds: float
+    uncertainty_seconds: float
+    samples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "offset_seconds": round(self.offset_seconds, 3),
+                "uncertainty_seconds": round(self.uncertainty_seconds, 3)}
+
+
+# -- how a target says no, or cannot say --------------------------------------------------------
+
+
+class Refused(Exception):
+    """The target refused an action; scenarios check `code` (and `reason`), not just refusal."""
+
+    def __init__(self, code: str, reason: str | None = None, message: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{code}{f' ({reason})' if reason else ''}: {message}")
+
+
+class Unreachable(Exception):
+    """The target cannot be reached at all: the run stops with one line, not a traceback each."""
+
+
+class NotApplicable(Exception):
+    """The scenario needs a capability the target declared it lacks (known before it runs)."""
+
+
+class Unsupported(Exception):
+    """The target's UI cannot express this step (a browser cannot replay a passkey answer)."""
+
+
+class Inconclusive(Exception):
+    """No verdict this time, through no fault of the target (a time step turned mid-check)."""
+
+
+class FeatureAbsent(Exception):
+    """The deployment does not offer what the guide asks (enforcement, an admin's reset).
+
+    Not a refusal: a refusal says the feature is there and said no. This fails the guide item
+    the scenario belongs to, in these words.
+    """
+
+
+class ConfigExhausted(Exception):
+    """The target config has no (more) account of the role a scenario asks for."""
+
+
+# -- the Target and its capabilities ------------------------------------------------------------
+
+
+class PasskeyDevice(Protocol):
+    """A passkey a person holds (the virtual passkey, or a browser's own authenticator)."""
+
+    def create(self, options: dict[str, Any]) -> dict[str, Any]: ...
+    def get(self, options: dict[str, Any], **misbehaviour: Any) -> dict[str, Any]: ...
+
+
+@runtime_checkable
 class Target(Protocol):
-    """A clinic deployment as the harness sees it. Every action raises `Refused` when refused."""
+    """A clinic deployment as the harness sees it, for one scenario.
+
+    `capabilities` is what it declared (the provider's); `origin` is the page origin passkeys are
+    made for, or None when it has none.
+    """
 
     name: str
+    capabilities: frozenset[Needs]
+    origin: str | None
 
     # accounts and time
     def account(self, role: str) -> Account: ...
@@ -86,14 +185,87 @@ class Target(Protocol):
     def staff(self, session: str) -> list[dict[str, Any]]: ...
     def disable_2fa_for(self, session: str, email: str) -> None: ...
 
-    # passkeys: options and credentials are WebAuthn JSON (the shapes of toJSON())
+
+class ClockControl(Protocol):
+    """Needs.CLOCK: the harness moves the server's clock (the reference's test support)."""
+
+    def advance_clock(self, seconds: float) -> None: ...
+
+
+class PasskeyCeremonies(Protocol):
+    """Needs.PASSKEYS: options and credentials are WebAuthn JSON (the shapes of toJSON())."""
+
+    def new_passkey(self, **flags: Any) -> PasskeyDevice:
+        """The passkey a person would use here: a virtual one for `origin`, or the browser's."""
+        ...
+
     def begin_passkey_setup(self, session: str) -> dict[str, Any]: ...
     def finish_passkey_setup(self, session: str, credential: dict[str, Any],
                              name: str) -> list[str]: ...
     def begin_passkey_sign_in(self, session: str) -> dict[str, Any]: ...
-    def finish_passkey_sign_in(self, session: str, credential: dict[str, Any]) -> SignInResult: ...
+    def finish_passkey_sign_in(self, session: str,
+                               credential: dict[str, Any]) -> SignInResult: ...
     def remove_passkey(self, session: str, name: str, password: str) -> None: ...
 
-    # inspection (Needs.INSPECT; targets without it need not have these)
+
+class Inspection(Protocol):
+    """Needs.INSPECT: what the clinic keeps at rest, and its audit log."""
+
     def stored_credentials(self, email: str) -> dict[str, Any]: ...
     def audit_log(self) -> list[dict[str, Any]]: ...
+
+
+CAPABILITY_PROTOCOLS: dict[Needs, type] = {
+    Needs.CLOCK: ClockControl, Needs.PASSKEYS: PasskeyCeremonies, Needs.INSPECT: Inspection}
+
+
+# -- the Provider: a target for a whole run -----------------------------------------------------
+
+
+class Provider:
+    """A target scheme for a whole run: opened once, it hands each scenario a Target of its own.
+
+    A subclass sets `name`, `kind`, `capabilities` and `reference`, and implements `target()`;
+    every other method has a default that fits a target without it.
+    """
+
+    name: str = ""  # as the reports show it, e.g. "memory" or "http://127.0.0.1:8000"
+    kind: str = ""  # the scheme
+    capabilities: frozenset[Needs] = frozenset()
+    reference: bool = False  # the harness makes its own accounts (the reference's test support)
+
+    def open(self) -> None:
+        """Check once that the target answers and may be tested; Unreachable / UsageError."""
+
+    def target(self) -> Any:
+        """A Target for one scenario."""
+        raise NotImplementedError
+
+    def release(self, target: Any) -> None:
+        """The scenario is over (its cleanups have run)."""
+
+    def close(self) -> None:
+        """The run is over."""
+
+    def clock(self) -> ClockEstimate | None:
+        """How the server's clock stands against ours, when the target says (None: unknown)."""
+        return None
+
+    def secrets(self) -> set[str]:
+        """Literal secrets the run handled outside any trace (config passwords)."""
+        return set()
+
+    def inapplicable(self, scenario: Scenario) -> str | None:
+        """Why a scenario is outside this target's declared scope, or None (it runs)."""
+        return None
+
+    def keep_evidence_in(self, directory: Path) -> None:
+        """Where files a scenario leaves for the report go (screenshots, traces), if any."""
+
+    def evidence(self, target: Any, result: ScenarioResult) -> dict[str, Any]:
+        """The files one scenario left for the report; none by default."""
+        return {}
+
+    def details(self) -> dict[str, Any] | None:
+        """What the report says about the target beyond its name (a browser's mapping)."""
+        return None

@@ -117,6 +117,17 @@ class Clinic:
                                   ttl=self.policy.pending_ttl,
                                   user_verification=user_verification)
 
+    @property
+    def passkey_origin(self) -> str:
+        """The page origin passkeys are made for (the relying party's, as it was given)."""
+        return str(self._passkeys.origin)
+
+    def relying_party(self) -> dict[str, str]:
+        """The Clinic() arguments of its relying party, to build an empty clinic like this one."""
+        party = self._passkeys
+        return {"rp_id": party.rp_id, "origin": party.origin,
+                "user_verification": party.user_verification.value}
+
     # -- people -------------------------------------------------------------------------------
 
     def add_user(self, email: str, password: str, role: Role, name: str = "") -> User:

@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+
 from clinic2fa.simulator.policy import HashCost
 
 POOL_THREADS = "argon2"  # the pool's thread names start so: they never call into a clinic

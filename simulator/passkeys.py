@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
-from clinic2fa.simulator.users import PasskeyCredential, User
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -36,6 +34,9 @@ from webauthn.helpers.structs import (
     PublicKeyCredentialDescriptor,
     UserVerificationRequirement,
 )
+
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.users import PasskeyCredential, User
 
 CLONE_WARNING = "possible cloned authenticator"
 

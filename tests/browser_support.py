@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Browser
+from starlette.types import ASGIApp
+
 from clinic2fa.scenarios import catalogue as catalogue_mod
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.verdicts import ScenarioResult
@@ -26,8 +29,6 @@ from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.server import listen, public_origin, running
-from playwright.sync_api import Browser
-from starlette.types import ASGIApp
 
 CATALOGUE: dict[str, Scenario] = catalogue_mod.load()
 

@@ -5,34 +5,19 @@ Keep fixtures small and reusable; add new ones below, never change what existing
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from clinic2fa.simulator.clinic import Clinic, Setup, Stage
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.users import Role, User
 from clinic2fa.simulator.virtual.authenticator_app import Account, AuthenticatorApp
-from hypothesis import HealthCheck, settings
-
-# -- hypothesis ---------------------------------------------------------------------------------
-# "ci": reproducible (derandomize, no example database) and modest, so the suite stays fast.
-# The strategies themselves are never narrowed for speed; only the number of examples is.
-settings.register_profile(
-    "ci",
-    max_examples=40,
-    derandomize=True,
-    database=None,
-    deadline=None,  # argon2 (even FAST_HASH) and a cold import can exceed 200 ms on a busy box
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
 
 # -- people -------------------------------------------------------------------------------------
 
@@ -246,18 +231,3 @@ class Helpers:
 def helpers() -> type[Helpers]:
     """Tests annotate it via `if TYPE_CHECKING: from conftest import Helpers`."""
     return Helpers
-
-
-# -- browser (pytest-playwright) ----------------------------------------------------------------
-# Extends the plugin's own fixture, so its command-line flags (--headed, --slowmo) keep working.
-
-CHROMIUM = "/usr/lib/chromium/chromium"  # the Debian build, without the wrapper script's warning
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Chromium from Debian, never a downloaded one, kept off the internet."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

@@ -15,8 +15,7 @@ from clinic2fa.scenarios.contract import Unreachable
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, Scenario
 from clinic2fa.scenarios.running.command import RunOptions, run
-from clinic2fa.scenarios.targets.memory import MemoryTarget
-from clinic2fa.scenarios.targets.provider import MemoryProvider
+from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
@@ -100,12 +99,14 @@ def failing(id: str, level: Level, message: str = "the target broke the rule",
     return _make(id, fail, verifies, level)
 
 
-def crashing(id: str, exc: BaseException) -> Scenario:
+def crashing(id: str, exc: BaseException, verifies: Iterable[str] = ("AUDIT-LOG",)) -> Scenario:
+    """A scenario that raises `exc`: a crash, or a target's "cannot answer" (Unsupported...)."""
+
     def crash(ctx: Context) -> None:
         raise exc
 
-    crash.__doc__ = "The harness crashes."
-    return _make(id, crash, ["AUDIT-LOG"], Level.MUST)
+    crash.__doc__ = f"Raises {type(exc).__name__}."
+    return _make(id, crash, verifies, Level.MUST)
 
 
 # -- targets ------------------------------------------------------------------------------------

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from httpx2 import Response
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import ErrorCode
@@ -15,8 +18,6 @@ from clinic2fa.simulator.virtual.authenticator_app import Account, Authenticator
 from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.status import STATUS, status_of
-from fastapi.testclient import TestClient
-from httpx2 import Response
 
 Headers = dict[str, str]
 

@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
 from clinic2fa.simulator.web.app import create_app
-from clinic2fa.simulator.web.contract import REGENERATE, TITLE, VERSION, dumps, schema
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
+from clinic2fa.simulator.web.contract import REGENERATE, TITLE, VERSION, dumps
+from clinic2fa.simulator.web.openapi import schema
 
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "openapi.json"
 EXAMPLES_PER_OPERATION = 50

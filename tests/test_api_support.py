@@ -8,11 +8,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock, SystemClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.web.app import create_app
-from fastapi.testclient import TestClient
 
 
 @pytest.fixture

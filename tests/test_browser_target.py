@@ -14,10 +14,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 from browser_support import provider, reference, run
-from clinic2fa.scenarios.running.command import RunOptions
-from clinic2fa.scenarios.running.command import run as run_suite
 from PIL import Image
 from playwright.sync_api import Browser
+
+from clinic2fa.scenarios.running.command import RunOptions
+from clinic2fa.scenarios.running.command import run as run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 # Between them: every page and control the guide names (the CLI run walks all 17).

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from clinic2fa.scenarios.core.model import REGISTRY
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets import factory
@@ -14,12 +15,12 @@ from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
 from clinic2fa.scenarios.targets.config import TargetConfig, load
 from clinic2fa.scenarios.targets.http import provider as http_provider
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
-from conftest import CHROMIUM, CHROMIUM_ARGS
 
 
-def test_the_harness_launches_chromium_as_the_tests_do() -> None:
-    assert chromium.ARGS == CHROMIUM_ARGS
-    assert chromium.executable() == CHROMIUM
+def test_the_harness_launches_debians_chromium_kept_off_the_internet() -> None:
+    assert chromium.executable() == "/usr/lib/chromium/chromium"  # no wrapper script warning
+    assert {"--disable-background-networking", "--disable-component-update",
+            "--no-sandbox"} <= set(chromium.ARGS)
     with pytest.raises(UsageError, match="never downloads a browser"):
         chromium.executable("/nowhere/chromium")
 

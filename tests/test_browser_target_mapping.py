@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from browser_support import provider, reference, run
+from playwright.sync_api import Browser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from clinic2fa.scenarios.running.command import RunOptions
 from clinic2fa.scenarios.running.command import run as run_suite
 from clinic2fa.scenarios.targets import config
-from playwright.sync_api import Browser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The reference's words -> another clinic product's (pages only; the JSON API is untouched).
 RELABEL = {

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 from browser_support import provider, reference
+from playwright.sync_api import Browser
+
 from clinic2fa.scenarios.contract import Refused
 from clinic2fa.scenarios.core.context import NotApplicable
 from clinic2fa.simulator.virtual.passkey import VirtualPasskey
-from playwright.sync_api import Browser
 
 CANCELLED = "The passkey request was cancelled or timed out."
 
@@ -21,7 +22,7 @@ def test_keys_register_sign_in_and_fail_as_a_browser_fails(browser: Browser) -> 
         try:
             account = target.account("staff")
             session = target.sign_in(account.email, account.password).session
-            laptop, phone = target._make_passkey(), target._make_passkey()
+            laptop, phone = target.new_passkey(), target.new_passkey()
             for device, name in ((laptop, "Laptop"), (phone, "Phone")):
                 options = target.begin_passkey_setup(session)
                 assert options["rp"]["id"] == "localhost" and len(options["challenge"]) >= 22
@@ -31,7 +32,7 @@ def test_keys_register_sign_in_and_fail_as_a_browser_fails(browser: Browser) -> 
 
             pending = target.sign_in(account.email, account.password)
             assert pending.stage == "second_step"
-            absent = target._make_passkey(present=False)
+            absent = target.new_passkey(present=False)
             options = target.begin_passkey_sign_in(pending.session)
             with pytest.raises(Refused) as no_key:
                 target.finish_passkey_sign_in(pending.session, absent.get(options))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+
 from clinic2fa.simulator.clinic import Clinic, Stage
 from clinic2fa.simulator.errors import ErrorCode, Reason
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp

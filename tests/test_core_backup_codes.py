@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
 from clinic2fa.simulator import backup_codes
 from clinic2fa.simulator.clinic import Clinic, Stage
 from clinic2fa.simulator.errors import ErrorCode, Reason

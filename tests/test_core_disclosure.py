@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+
 from clinic2fa.simulator.audit import AuditEntry, Event
 from clinic2fa.simulator.clinic import Clinic, SecurityStatus, Setup, StaffEntry
 from clinic2fa.simulator.errors import TwoFactorError

@@ -11,10 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 import zxingcpp
+from PIL import Image, ImageDraw
+
 from clinic2fa.simulator.clinic import Clinic, Setup, Stage
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
-from PIL import Image, ImageDraw
 
 if TYPE_CHECKING:
     from conftest import Cast, Helpers, Person

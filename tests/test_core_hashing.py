@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+
 from clinic2fa.simulator import backup_codes
 from clinic2fa.simulator.clinic import Clinic, Stage
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError

@@ -12,10 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from clinic2fa.simulator.backup_codes import ALPHABET
-from clinic2fa.simulator.clinic import Clinic, Stage
-from clinic2fa.simulator.clock import FakeClock
-from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,6 +23,11 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+
+from clinic2fa.simulator.backup_codes import ALPHABET
+from clinic2fa.simulator.clinic import Clinic, Stage
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 
 if TYPE_CHECKING:
     from conftest import Cast, Enrolled, Helpers

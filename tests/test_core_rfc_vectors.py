@@ -10,6 +10,7 @@ import base64
 from typing import TYPE_CHECKING
 
 import pytest
+
 from clinic2fa.simulator.clinic import Stage
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.totp import Algorithm, TotpParams, code_at_step, match_step, step_of

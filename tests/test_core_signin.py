@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from argon2 import PasswordHasher
+
 from clinic2fa.simulator.clinic import Clinic, SignIn, Stage
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
+
 from clinic2fa.simulator.clinic import Clinic, Stage
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError

@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from clinic2fa.scenarios import catalogue as catalogue_mod
 from clinic2fa.scenarios.selfcheck import check as dc
 from clinic2fa.scenarios.selfcheck import defects

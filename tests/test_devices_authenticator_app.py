@@ -6,14 +6,15 @@ import base64
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from clinic2fa.simulator.clinic import Clinic, Setup, Stage
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError, parse_uri
-from hypothesis import given
-from hypothesis import strategies as st
 
 EMAIL, PASSWORD = "nurse@clinic.test", "nurse-Pa55-gentle-floss"
 PERIOD = 30

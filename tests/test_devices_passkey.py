@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from clinic2fa.simulator.virtual.authenticator_app import DeviceError
-from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -17,6 +15,9 @@ from webauthn import (
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authenticator_data
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+from clinic2fa.simulator.virtual.authenticator_app import DeviceError
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
 ORIGIN, RP_ID = "http://localhost", "localhost"
 

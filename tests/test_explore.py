@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from clinic2fa.scenarios.cli import main
 from clinic2fa.scenarios.explore.explorer import explore, open_target, replay, script, script_path
 from clinic2fa.scenarios.explore.pair import Divergence, Finding, diverges

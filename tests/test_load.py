@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from clinic2fa.scenarios.load.command import LoadOptions, check, locust_command, run
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyotp
 import pytest
+
 from clinic2fa.scenarios.load.staff import PERIOD, PROBE_KINDS, Span, StaffMember, Verdict
 
 SECRET = pyotp.random_base32(32)

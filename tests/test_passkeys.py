@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+
 from clinic2fa.simulator.audit import Event
 from clinic2fa.simulator.clinic import Clinic, SignIn, Stage
 from clinic2fa.simulator.clock import FakeClock
@@ -17,9 +21,6 @@ from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
 from clinic2fa.simulator.virtual.passkey import VirtualPasskey
-from hypothesis import given
-from hypothesis import strategies as st
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 ORIGIN = "http://localhost"
 OWNER = ("owner@clinic.test", "owner-Pa55-correct-horse")

@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
+
 from clinic2fa.scenarios import catalogue
 from clinic2fa.scenarios.core.model import Needs, Scenario
 from clinic2fa.scenarios.core.verdicts import Outcome
@@ -13,15 +15,13 @@ from clinic2fa.scenarios.running.execute import run_scenario
 from clinic2fa.scenarios.selfcheck import defects
 from clinic2fa.scenarios.targets.config import TargetConfig
 from clinic2fa.scenarios.targets.http import HttpProvider
-from clinic2fa.scenarios.targets.memory import MemoryTarget
-from clinic2fa.scenarios.targets.provider import MemoryProvider
+from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
 from clinic2fa.scenarios.targets.traffic import is_loopback, may_flood
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.server import running
-from fastapi import FastAPI
 
 RACES = [s for s in catalogue.load().values() if s.module == "clinic2fa.scenarios.catalogue.races"]
 IDS = [s.id for s in RACES]

@@ -14,8 +14,6 @@ from xml.etree import ElementTree as ET
 import jsonschema
 import pytest
 import runner_support
-from clinic2fa.scenarios.core.model import Level
-from clinic2fa.scenarios.reports import document as report
 from runner_support import (
     CLOCK,
     CRASHY,
@@ -25,9 +23,14 @@ from runner_support import (
     SKEW,
     DroppingProvider,
     catalogue,
+    crashing,
     failing,
     run_here,
 )
+
+from clinic2fa.scenarios.contract import ConfigExhausted, FeatureAbsent, Inconclusive, Unsupported
+from clinic2fa.scenarios.core.model import Level
+from clinic2fa.scenarios.reports import document as report
 
 SCHEMA = json.loads(resources.files("clinic2fa.spec").joinpath("report.schema.json")
                     .read_text(encoding="utf-8"))
@@ -66,7 +69,7 @@ def _clockless() -> Any:
 def test_the_report_validates_against_its_schema(mixed: runner_support.Outcome) -> None:
     data = mixed.report()
     validate(data)
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     assert mixed.outcomes() == {
         "T-SIGN-IN": "pass", "T-REPLAY": "waived_pass", "T-SKEW": "pass", "T-CLOCK": "pass",
         "T-LEAKY": "fail", "T-CRASHY": "error", "T-WARN": "fail", "T-WAIVED": "waived_fail"}
@@ -93,6 +96,41 @@ def test_not_applicable_appears_and_is_never_a_pass(mixed: runner_support.Outcom
     window = next(r for r in data["requirements"] if r["id"] == "TOTP-WINDOW")
     assert window["verdict"] == "not_verified"
     assert "not applicable" in (mixed.extra["clockless"].report_dir / "report.html").read_text()
+
+
+UNANSWERED = catalogue(
+    SIGN_IN,
+    crashing("T-UNSUPPORTED", Unsupported("the page cannot replay a passkey answer")),
+    crashing("T-INCONCLUSIVE", Inconclusive("the time step changed; run it again")),
+    crashing("T-NO-ACCOUNT", ConfigExhausted("the [[staff]] pool is used up")),
+    crashing("T-ABSENT", FeatureAbsent("no clinic-wide enforcement"), ["ENFORCE-OWNER-ONLY"]))
+
+
+def test_each_way_a_target_cannot_answer_is_its_own_outcome_in_every_report(
+        tmp_path: Path) -> None:
+    done = run_here(tmp_path, UNANSWERED, provider=runner_support.memory_of())
+    data = done.report()
+    validate(data)
+    assert done.outcomes() == {"T-SIGN-IN": "pass", "T-UNSUPPORTED": "unsupported",
+                               "T-INCONCLUSIVE": "inconclusive",
+                               "T-NO-ACCOUNT": "config_exhausted", "T-ABSENT": "feature_absent"}
+    assert done.code == 1, "a missing feature the guide asks for fails the run"
+    by_id = {e["id"]: e for e in (*data["guide_items"], *data["requirements"])}
+    assert by_id["STEP-8"]["verdict"] == "does_not_conform"  # the guide asks for enforcement
+    assert by_id["ENFORCE-OWNER-ONLY"]["verdict"] == "not_verified"  # nothing to check it on
+    assert by_id["AUDIT-LOG"]["verdict"] == "not_verified"
+    suite = ET.parse(done.report_dir / "junit.xml").getroot()  # noqa: S314 - our own file
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    for name, kind in (("T-UNSUPPORTED", "unsupported"), ("T-INCONCLUSIVE", "inconclusive"),
+                       ("T-NO-ACCOUNT", "config_exhausted")):
+        skipped = cases[name].find("skipped")
+        assert skipped is not None and skipped.get("type") == kind, name
+    failure = cases["T-ABSENT"].find("failure")
+    assert failure is not None and "feature absent" in failure.get("message", "")
+    html = (done.report_dir / "report.html").read_text(encoding="utf-8")
+    for word in ("unsupported", "inconclusive", "no account left", "feature absent"):
+        assert word in html
+    assert "ABSENT" in done.out and "UNSUPPORTED" in done.out and "INCONCLUSIVE" in done.out
 
 
 def test_spec_items_show_their_scenarios_and_gaps(mixed: runner_support.Outcome) -> None:

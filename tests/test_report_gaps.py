@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runner_support import run_here
+
 from clinic2fa import spec
 from clinic2fa.scenarios import catalogue
-from runner_support import run_here
 
 
 def test_every_guide_item_and_requirement_has_a_scenario() -> None:

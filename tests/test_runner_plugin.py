@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from runner_support import catalogue, failing
+
 from clinic2fa.scenarios import catalogue as catalogue_mod
 from clinic2fa.scenarios.core.model import Level
-from runner_support import catalogue, failing
 
 
 def pytest_here(tmp_path: Path, *args: str) -> int:

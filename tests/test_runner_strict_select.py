@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from runner_support import CLOCK, REPLAY, SIGN_IN, SKEW, catalogue, memory_of, run_here
+
 from clinic2fa import spec
 from clinic2fa.scenarios.catalogue import select
 from clinic2fa.scenarios.errors import UsageError
-from runner_support import CLOCK, REPLAY, SIGN_IN, SKEW, catalogue, memory_of, run_here
 
 SKEW_BLIND = {"skew_horizon": 1}  # codes outside the window are "wrong", never "time skew"
 

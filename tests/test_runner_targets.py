@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from runner_support import SIGN_IN, catalogue, memory_of, run_here
+
 from clinic2fa.scenarios.contract import Account
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets import config, factory
 from clinic2fa.scenarios.targets.http import HttpProvider
-from clinic2fa.scenarios.targets.provider import MemoryProvider
-from runner_support import SIGN_IN, catalogue, memory_of, run_here
+from clinic2fa.scenarios.targets.memory import MemoryProvider
 
 
 def test_builtin_schemes() -> None:

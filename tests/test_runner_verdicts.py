@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from clinic2fa.scenarios.contract import Refused, Unreachable
+from runner_support import SIGN_IN, failing
+
+from clinic2fa.scenarios.contract import (
+    ConfigExhausted,
+    FeatureAbsent,
+    Inconclusive,
+    Refused,
+    Unreachable,
+    Unsupported,
+)
 from clinic2fa.scenarios.core.context import NonConformance, NotApplicable
 from clinic2fa.scenarios.core.model import Level
 from clinic2fa.scenarios.core.trace import Trace
@@ -17,7 +26,6 @@ from clinic2fa.scenarios.core.verdicts import (
     spec_verdict,
 )
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError
-from runner_support import SIGN_IN, failing
 
 MUST, SHOULD = SIGN_IN, failing("T-SHOULD", Level.SHOULD)
 
@@ -28,6 +36,10 @@ MUST, SHOULD = SIGN_IN, failing("T-SHOULD", Level.SHOULD)
     (Refused("invalid_credentials"), Outcome.FAIL),
     (DeviceError("no QR code found in the image"), Outcome.FAIL),
     (NotApplicable("the target does not offer clock"), Outcome.NOT_APPLICABLE),
+    (Unsupported("a browser cannot replay a passkey answer"), Outcome.UNSUPPORTED),
+    (Inconclusive("the time step changed mid-check"), Outcome.INCONCLUSIVE),
+    (ConfigExhausted("the [[staff]] pool is used up"), Outcome.CONFIG_EXHAUSTED),
+    (FeatureAbsent("no clinic-wide enforcement"), Outcome.FEATURE_ABSENT),
     (KeyError("stage"), Outcome.ERROR),
     (Unreachable("target x unreachable: connection refused"), Outcome.ERROR),
 ])
@@ -72,6 +84,28 @@ def test_waivers_turn_failures_and_passes_into_their_own_outcomes() -> None:
     assert judge(MUST, NotApplicable("x"), Trace(), [], "b", False)[0] is Outcome.NOT_APPLICABLE
 
 
+@pytest.mark.parametrize("raised", [Unsupported("x"), Inconclusive("x"), ConfigExhausted("x"),
+                                    NotApplicable("x")])
+def test_an_undecided_outcome_never_blocks_and_no_waiver_turns_it(raised: Exception) -> None:
+    outcome, _, _, blocking = judge(MUST, raised, Trace(), [], "bug 1", True)
+    assert outcome not in (Outcome.PASS, Outcome.FAIL, Outcome.WAIVED_FAIL) and not blocking
+
+
+def test_a_feature_absent_blocks_as_a_failure_does_and_can_be_waived() -> None:
+    assert judge(MUST, FeatureAbsent("x"), Trace(), [], None, False)[3] is True
+    assert judge(SHOULD, FeatureAbsent("x"), Trace(), [], None, False)[3] is False
+    assert ScenarioResult(SHOULD, Outcome.FEATURE_ABSENT, blocking=False).warning
+    assert judge(MUST, FeatureAbsent("x"), Trace(), [], "no enforcement yet", False)[0] \
+        is Outcome.WAIVED_FAIL
+
+
+def test_a_feature_absent_fails_the_guide_item_but_leaves_the_rule_not_verified() -> None:
+    seen = [Outcome.FEATURE_ABSENT]
+    assert spec_verdict(seen, guide_item=True) is Verdict.DOES_NOT_CONFORM
+    assert spec_verdict(seen) is Verdict.NOT_VERIFIED
+    assert spec_verdict([Outcome.PASS, *seen], guide_item=True) is Verdict.DOES_NOT_CONFORM
+
+
 def test_a_failed_cleanup_makes_a_pass_an_error() -> None:
     outcome, message, _, blocking = judge(MUST, None, Trace(), ["cleanup x failed: boom"], None,
                                           False)
@@ -84,6 +118,8 @@ def test_a_failed_cleanup_makes_a_pass_an_error() -> None:
     ([Outcome.PASS, Outcome.PASS], Verdict.CONFORMS),
     ([Outcome.PASS, Outcome.NOT_APPLICABLE], Verdict.CONFORMS),
     ([Outcome.NOT_APPLICABLE, Outcome.NOT_APPLICABLE], Verdict.NOT_VERIFIED),
+    ([Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE, Outcome.CONFIG_EXHAUSTED], Verdict.NOT_VERIFIED),
+    ([Outcome.PASS, Outcome.INCONCLUSIVE], Verdict.CONFORMS),
     ([None], Verdict.NOT_VERIFIED),
     ([Outcome.PASS, Outcome.ERROR], Verdict.NOT_VERIFIED),
     ([Outcome.PASS, Outcome.FAIL], Verdict.DOES_NOT_CONFORM),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from runner_support import ReplayingClinic, memory_of, run_here
+
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.running import waivers
-from runner_support import ReplayingClinic, memory_of, run_here
 
 
 def waiver_file(tmp_path: Path, text: str) -> Path:

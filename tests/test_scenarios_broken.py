@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+
 from clinic2fa import spec
 from clinic2fa.scenarios import catalogue
 from clinic2fa.scenarios.core.context import Context, NonConformance

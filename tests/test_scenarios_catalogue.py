@@ -6,6 +6,7 @@ import inspect
 import re
 
 import pytest
+
 from clinic2fa import spec
 from clinic2fa.scenarios import catalogue
 from clinic2fa.scenarios.core.model import Level, Needs, Scenario

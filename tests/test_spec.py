@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from clinic2fa.spec import SpecError, format_listing, load, parse
 
 GUIDE_TEXT = Path("/work/shared/guide/two-factor-authentication.txt")

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 from argon2 import PasswordHasher, Type
+
 from clinic2fa.scenarios.core import stored
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)

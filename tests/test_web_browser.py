@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
@@ -21,7 +23,6 @@ from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.server import listen, running
-from playwright.sync_api import BrowserContext, Page, expect
 
 OWNER = ("owner@clinic.test", "owner-Pa55-correct-horse")
 STAFF = ("staff@clinic.test", "staff-Pa55-tooth-fairy")

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from httpx2 import Response
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp
 from clinic2fa.simulator.web.app import create_app
-from fastapi.testclient import TestClient
-from httpx2 import Response
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy

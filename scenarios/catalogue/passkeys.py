@@ -6,8 +6,8 @@ import base64
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clinic2fa.scenarios.contract import Account
-from clinic2fa.scenarios.core.context import Context, NotApplicable
+from clinic2fa.scenarios.contract import Account, NotApplicable
+from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 if TYPE_CHECKING:
@@ -59,9 +59,9 @@ def _b64url(raw: bytes | None) -> str:
 def fresh_challenges(ctx: Context) -> None:
     """Each ceremony gets its own challenge of at least 16 bytes"""
     holder = _holder(ctx)
-    challenges = [_challenge(ctx.target.begin_passkey_setup(holder.session)) for _ in range(2)]
+    challenges = [_challenge(ctx.passkeys.begin_passkey_setup(holder.session)) for _ in range(2)]
     for _ in range(2):
-        challenges.append(_challenge(ctx.target.begin_passkey_sign_in(_pending(ctx, holder))))
+        challenges.append(_challenge(ctx.passkeys.begin_passkey_sign_in(_pending(ctx, holder))))
     for challenge in challenges:
         ctx.check(len(challenge) >= 16, f"a challenge of {len(challenge)} bytes, under 16")
     ctx.check(len(set(challenges)) == len(challenges), "two ceremonies got the same challenge")
@@ -74,22 +74,22 @@ def challenge_used_once(ctx: Context) -> None:
     holder = _holder(ctx)
     ctx.step("Register a second passkey, then send the same answer again")
     spare = ctx.passkey()
-    options = ctx.target.begin_passkey_setup(holder.session)
+    options = ctx.passkeys.begin_passkey_setup(holder.session)
     answer = spare.create(options)
-    ctx.target.finish_passkey_setup(holder.session, answer, "Spare key")
+    ctx.passkeys.finish_passkey_setup(holder.session, answer, "Spare key")
     with ctx.refused("passkey_challenge_invalid", why="the same registration answer again"):
-        ctx.target.finish_passkey_setup(holder.session, spare.replay_last(), "Spare key 2")
+        ctx.passkeys.finish_passkey_setup(holder.session, spare.replay_last(), "Spare key 2")
     ctx.step("Sign in with the passkey, then replay that answer in a new sign-in")
     ctx.passkey_second_step(holder.account, holder.device)
     replayed = holder.device.replay_last()
     pending = _pending(ctx, holder)
-    ctx.target.begin_passkey_sign_in(pending)
+    ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_challenge_invalid", why="a replayed sign-in answer"):
-        ctx.target.finish_passkey_sign_in(pending, replayed)
+        ctx.passkeys.finish_passkey_sign_in(pending, replayed)
     ctx.step("A fresh signature over the previous challenge")
-    options = ctx.target.begin_passkey_sign_in(pending)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_challenge_invalid", why="an answer to an earlier challenge"):
-        ctx.target.finish_passkey_sign_in(
+        ctx.passkeys.finish_passkey_sign_in(
             pending, holder.device.get(options, replay_challenge=True))
 
 
@@ -99,14 +99,14 @@ def challenge_bound_to_ceremony(ctx: Context) -> None:
     """An answer to one sign-in's challenge is refused in another sign-in of the same user"""
     holder = _holder(ctx)
     first, second = _pending(ctx, holder), _pending(ctx, holder)
-    first_options = ctx.target.begin_passkey_sign_in(first)
-    ctx.target.begin_passkey_sign_in(second)
+    first_options = ctx.passkeys.begin_passkey_sign_in(first)
+    ctx.passkeys.begin_passkey_sign_in(second)
     ctx.step("Answer the first sign-in's challenge, but send it to the second sign-in")
     with ctx.refused("passkey_challenge_invalid", why="another sign-in's challenge"):
-        ctx.target.finish_passkey_sign_in(second, holder.device.get(first_options))
+        ctx.passkeys.finish_passkey_sign_in(second, holder.device.get(first_options))
     ctx.step("The first sign-in still takes its own answer")
     with ctx.accepted("the answer in its own sign-in"):
-        done = ctx.target.finish_passkey_sign_in(first, holder.device.get(first_options))
+        done = ctx.passkeys.finish_passkey_sign_in(first, holder.device.get(first_options))
     ctx.check(done.stage == "signed_in", f"the passkey should sign in, got {done.stage}")
 
 
@@ -116,13 +116,13 @@ def challenge_expires(ctx: Context) -> None:
     """A registration answered after the ceremony's timeout is refused"""
     account = ctx.account("staff")
     session = ctx.signed_in(account)
-    options = ctx.target.begin_passkey_setup(session)
+    options = ctx.passkeys.begin_passkey_setup(session)
     timeout = float(options.get("timeout") or 300_000) / 1000
     ctx.step(f"Answer {timeout:.0f} s later, past the ceremony's timeout")
     answer = ctx.passkey().create(options)
     ctx.advance_clock(timeout + 1)
     with ctx.refused("passkey_challenge_invalid", why="an answer after the timeout"):
-        ctx.target.finish_passkey_setup(session, answer, "Late key")
+        ctx.passkeys.finish_passkey_setup(session, answer, "Late key")
 
 
 # -- PASSKEY-ORIGIN-RPID ------------------------------------------------------------------------
@@ -138,14 +138,14 @@ def registration_origin_and_rp_id(ctx: Context) -> None:
     session = ctx.signed_in(account)
     device = ctx.passkey()
     ctx.step("Register through a look-alike page (another origin)")
-    options = ctx.target.begin_passkey_setup(session)
+    options = ctx.passkeys.begin_passkey_setup(session)
     with ctx.refused("passkey_origin_mismatch", why="a registration from another origin"):
-        ctx.target.finish_passkey_setup(session, device.create(options, origin=EVIL_ORIGIN),
+        ctx.passkeys.finish_passkey_setup(session, device.create(options, origin=EVIL_ORIGIN),
                                         "Phished key")
     ctx.step("Register with authenticator data for another site (RP ID)")
-    options = ctx.target.begin_passkey_setup(session)
+    options = ctx.passkeys.begin_passkey_setup(session)
     with ctx.refused("passkey_rp_id_mismatch", why="a registration for another RP ID"):
-        ctx.target.finish_passkey_setup(session, device.create(options, rp_id=EVIL_RP_ID),
+        ctx.passkeys.finish_passkey_setup(session, device.create(options, rp_id=EVIL_RP_ID),
                                         "Other site's key")
     security = ctx.target.security(session)
     ctx.check(not security.passkeys and not security.two_factor_enabled,
@@ -160,13 +160,13 @@ def sign_in_origin_and_rp_id(ctx: Context) -> None:
     holder = _holder(ctx)
     pending = _pending(ctx, holder)
     ctx.step("Answer the sign-in on a look-alike page")
-    options = ctx.target.begin_passkey_sign_in(pending)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_origin_mismatch", why="a sign-in answer from another origin"):
-        ctx.target.finish_passkey_sign_in(pending, holder.device.get(options, origin=EVIL_ORIGIN))
+        ctx.passkeys.finish_passkey_sign_in(pending, holder.device.get(options, origin=EVIL_ORIGIN))
     ctx.step("Answer with authenticator data for another site")
-    options = ctx.target.begin_passkey_sign_in(pending)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_rp_id_mismatch", why="a sign-in answer for another RP ID"):
-        ctx.target.finish_passkey_sign_in(pending, holder.device.get(options, rp_id=EVIL_RP_ID))
+        ctx.passkeys.finish_passkey_sign_in(pending, holder.device.get(options, rp_id=EVIL_RP_ID))
     with ctx.refused("second_step_required", why="My Profile after the refused answers"):
         ctx.target.profile(pending)
 
@@ -185,9 +185,9 @@ def cloned_passkey_refused(ctx: Context) -> None:
     ctx.passkey_second_step(holder.account, holder.device)
     ctx.step("A clone with the same key and counter signs in")
     pending = _pending(ctx, holder)
-    options = ctx.target.begin_passkey_sign_in(pending)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_sign_count", why="a repeated sign count (cloned passkey)"):
-        ctx.target.finish_passkey_sign_in(pending, clone.get(options))
+        ctx.passkeys.finish_passkey_sign_in(pending, clone.get(options))
 
 
 @scenario("PASSKEY-SIGN-COUNT-ZERO", verifies=["PASSKEY-SIGN-COUNT"], level=Level.MUST,
@@ -213,7 +213,7 @@ def user_verification_required(ctx: Context) -> None:
     """Where the policy asks for user verification, passkeys that skip it are refused"""
     account = ctx.account("staff")
     session = ctx.signed_in(account)
-    options = ctx.target.begin_passkey_setup(session)
+    options = ctx.passkeys.begin_passkey_setup(session)
     asked = options.get("authenticatorSelection", {}).get("userVerification")
     if asked != "required":
         raise NotApplicable(f"the target's policy does not require user verification "
@@ -221,18 +221,18 @@ def user_verification_required(ctx: Context) -> None:
     ctx.step("Register with a passkey that does not verify its user")
     unverified = ctx.passkey(user_verified=False)
     with ctx.refused("passkey_user_verification", why="a registration without UV"):
-        ctx.target.finish_passkey_setup(session, unverified.create(options), "No PIN key")
+        ctx.passkeys.finish_passkey_setup(session, unverified.create(options), "No PIN key")
     device = ctx.add_passkey(session)
     holder = Holder(account, session, device)
     pending = _pending(ctx, holder)
-    options = ctx.target.begin_passkey_sign_in(pending)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
     ctx.check(options.get("userVerification") == "required",
               f"sign-in asks userVerification={options.get('userVerification')!r}, "
               "not required")
     ctx.step("Sign in without verifying the user")
     device.user_verified = False
     with ctx.refused("passkey_user_verification", why="a sign-in without UV"):
-        ctx.target.finish_passkey_sign_in(pending, device.get(options))
+        ctx.passkeys.finish_passkey_sign_in(pending, device.get(options))
 
 
 # -- PASSKEY-FACTOR -----------------------------------------------------------------------------
@@ -304,13 +304,13 @@ def other_users_passkey_refused(ctx: Context) -> None:
     """Another user's valid passkey does not complete this user's second step"""
     victim, attacker = _holder(ctx), _holder(ctx)
     pending = _pending(ctx, victim)
-    options = ctx.target.begin_passkey_sign_in(pending)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
     allowed = {str(c.get("id")) for c in options.get("allowCredentials", [])}
     ctx.check(_b64url(attacker.device.credential_id) not in allowed,
               "the sign-in options allow another user's passkey")
     ctx.step("Answer with another user's passkey, ignoring the allowed list")
     with ctx.refused("passkey_unknown_credential", why="another user's passkey"):
-        ctx.target.finish_passkey_sign_in(
+        ctx.passkeys.finish_passkey_sign_in(
             pending, attacker.device.get(options, ignore_allow_list=True))
 
 
@@ -321,9 +321,9 @@ def unregistered_passkey_refused(ctx: Context) -> None:
     """A passkey the clinic never registered does not complete the second step"""
     holder = _holder(ctx)
     pending = _pending(ctx, holder)
-    options = ctx.target.begin_passkey_sign_in(pending)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
     rogue = ctx.passkey()
     rogue.mint_unregistered(str(options.get("rpId")))
     ctx.step("Answer with a passkey nobody registered")
     with ctx.refused("passkey_unknown_credential", why="an unregistered passkey"):
-        ctx.target.finish_passkey_sign_in(pending, rogue.get(options, ignore_allow_list=True))
+        ctx.passkeys.finish_passkey_sign_in(pending, rogue.get(options, ignore_allow_list=True))

@@ -87,7 +87,7 @@ def pending_grants_nothing(ctx: Context) -> None:
         "Disable 2FA": lambda: ctx.target.disable_2fa(token, password),
     }
     if Needs.PASSKEYS in ctx.capabilities:
-        actions["Set up passkey"] = lambda: ctx.target.begin_passkey_setup(token)
+        actions["Set up passkey"] = lambda: ctx.passkeys.begin_passkey_setup(token)
     for what, action in actions.items():
         ctx.step(f"Try {what} with the half-finished sign-in")
         with ctx.refused("second_step_required", why=f"{what} before the second step"):
@@ -153,7 +153,7 @@ def every_second_step_path_checks(ctx: Context) -> None:
     if Needs.PASSKEYS in ctx.capabilities:
         ctx.step("A passkey sign-in for a user who has no passkey")
         with ctx.refused("not_enrolled", why="a passkey second step without any passkey"):
-            ctx.target.begin_passkey_sign_in(token)
+            ctx.passkeys.begin_passkey_sign_in(token)
     with ctx.refused("second_step_required", why="My Profile after the failed attempts"):
         ctx.target.profile(token)
 
@@ -176,7 +176,7 @@ def enrolment_cannot_be_skipped(ctx: Context) -> None:
         "a backup code": lambda: ctx.target.use_backup_code(token, "abcde-fghjk"),
     }
     if Needs.PASSKEYS in ctx.capabilities:
-        attempts["a passkey sign-in"] = lambda: ctx.target.begin_passkey_sign_in(token)
+        attempts["a passkey sign-in"] = lambda: ctx.passkeys.begin_passkey_sign_in(token)
     for what, attempt in attempts.items():
         ctx.step(f"Try to finish sign-in with {what} instead of enrolling")
         with ctx.refused("enrolment_required", why=f"{what} in place of enrolment"):

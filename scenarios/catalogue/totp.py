@@ -9,8 +9,8 @@ import struct
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from clinic2fa.scenarios.contract import Refused
-from clinic2fa.scenarios.core.context import Context, Enrolled, NotApplicable
+from clinic2fa.scenarios.contract import Inconclusive, Refused
+from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 LOCKOUT = 15 * 60  # the reference's lock-out period (a deployment parameter, TOTP-RATE-LIMIT)
@@ -290,7 +290,7 @@ def _hotp(key: bytes, counter: int, digits: int = 6,
 def _inconclusive_if_moved(ctx: Context, step: int) -> None:
     """A step boundary passed during the exchange: the code's place in the window changed."""
     if ctx.server_step() != step:
-        raise NotApplicable("the server's time step changed during the check; run it again")
+        raise Inconclusive("the server's time step changed during the check; run it again")
 
 
 def _code_refused(ctx: Context, step: int, reason: str | None, what: str,

@@ -5,24 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
-from clinic2fa.scenarios.contract import Account, Refused, Target
-from clinic2fa.scenarios.core.model import Needs
+from clinic2fa.scenarios.contract import (
+    Account,
+    ClockControl,
+    Inconclusive,
+    Inspection,
+    Needs,
+    NotApplicable,
+    PasskeyCeremonies,
+    PasskeyDevice,
+    Refused,
+    Target,
+)
 from clinic2fa.scenarios.core.trace import Trace, traced
 from clinic2fa.simulator.virtual.authenticator_app import Account as AppAccount
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
 
-if TYPE_CHECKING:
-    from clinic2fa.simulator.virtual.passkey import VirtualPasskey
+__all__ = ["Context", "Enrolled", "NonConformance", "NotApplicable"]
 
 
 class NonConformance(AssertionError):
     """The target broke the rule a scenario checks."""
-
-
-class NotApplicable(Exception):
-    """The target cannot offer what the scenario needs (e.g. moving a deployment's clock)."""
 
 
 @dataclass
@@ -58,22 +63,25 @@ class Context:
         return AuthenticatorApp(self.target.server_time, offset=offset, camera_works=camera_works)
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the server's clock; only a target that lends its clock can."""
+        """Move the server's clock; only a target that lends its clock (Needs.CLOCK) can."""
         self.require(Needs.CLOCK)
-        mover = getattr(self.target, "advance_clock", None)
-        if mover is None:
-            raise NotApplicable("the target's clock cannot be moved")
-        mover(seconds)
+        cast(ClockControl, self.target).advance_clock(seconds)
 
     def stored_credentials(self, email: str) -> dict[str, Any]:
         """What the clinic keeps at rest for one account: `password` and `backup_codes`."""
         self.require(Needs.INSPECT)
-        return self.target.stored_credentials(email)
+        return cast(Inspection, self.target).stored_credentials(email)
 
     def audit_log(self) -> list[dict[str, Any]]:
         """The clinic's audit log, oldest first: `at`, `event`, `actor`, `subject`, `detail`."""
         self.require(Needs.INSPECT)
-        return self.target.audit_log()
+        return cast(Inspection, self.target).audit_log()
+
+    @property
+    def passkeys(self) -> PasskeyCeremonies:
+        """The target's passkey ceremonies (Needs.PASSKEYS)."""
+        self.require(Needs.PASSKEYS)
+        return cast(PasskeyCeremonies, self.target)
 
     def require(self, need: Needs) -> None:
         if need not in self.capabilities:
@@ -190,7 +198,7 @@ class Context:
                 codes = self.target.confirm_enrolment(session, phone.code_at_step(step))
             except Refused as again:
                 if (again.code, again.reason) == ("code_rejected", "already_used"):
-                    raise NotApplicable(
+                    raise Inconclusive(
                         f"{account.email} already spent this and the next time step (a shared "
                         "owner or admin enrolled by earlier scenarios): run it again") from None
                 raise
@@ -234,7 +242,7 @@ class Context:
         if Needs.CLOCK in self.capabilities:
             self.advance_clock(enrolled.phone.accounts[-1].period)
             return self.fresh_code(enrolled)
-        raise NotApplicable("no unused TOTP step inside the window; a fresh account is needed")
+        raise Inconclusive("no unused TOTP step inside the window; a fresh account is needed")
 
     def second_step(self, enrolled: Enrolled) -> str:
         """Sign in with password then a fresh code; the full session."""
@@ -272,44 +280,36 @@ class Context:
         code = next((c for c in (old.code_at_step(now + d) for d in (0, 1, -1))
                      if c not in taken), None)
         if code is None:
-            raise NotApplicable("the two secrets share every code around now; run it again")
+            raise Inconclusive("the two secrets share every code around now; run it again")
         return code
 
     # -- passkeys (STEP-7) --------------------------------------------------------------------
 
-    def passkey(self, **flags: Any) -> VirtualPasskey:
-        """A virtual passkey for the target's origin; it verifies its user, as Touch ID does.
+    def passkey(self, **flags: Any) -> PasskeyDevice:
+        """The passkey a person would use on this target; it verifies its user, as Touch ID does.
 
-        The origin is the target's `origin` attribute (the page the passkey is used on). A
-        target that holds its own authenticator (the browser's) makes the passkey itself.
+        The target makes it (`new_passkey`): a virtual passkey for its origin, or, in a browser,
+        the browser's own authenticator. `flags` ask for misbehaviour (a cloned key, ...).
         """
-        from clinic2fa.simulator.virtual.passkey import (
-            VirtualPasskey,  # only passkey scenarios need it
-        )
-
-        self.require(Needs.PASSKEYS)
-        own = getattr(self.target, "_make_passkey", None)  # a browser's own authenticator
-        if own is not None:
-            return own(**{"user_verified": True, **flags})  # type: ignore[no-any-return]
-        origin = getattr(self.target, "origin", None)
-        if not origin:
+        ceremonies = self.passkeys
+        if not self.target.origin:
             raise NotApplicable("the target does not say the origin its passkeys are used on")
-        return VirtualPasskey(str(origin), **{"user_verified": True, **flags})
+        return ceremonies.new_passkey(**{"user_verified": True, **flags})
 
-    def add_passkey(self, session: str, device: VirtualPasskey | None = None,
-                    name: str = "Phone passkey") -> VirtualPasskey:
+    def add_passkey(self, session: str, device: PasskeyDevice | None = None,
+                    name: str = "Phone passkey") -> PasskeyDevice:
         """Step 7: Set up passkey, from options to the registered credential."""
         device = device or self.passkey()
-        options = self.target.begin_passkey_setup(session)
-        self.target.finish_passkey_setup(session, device.create(options), name)
+        options = self.passkeys.begin_passkey_setup(session)
+        self.passkeys.finish_passkey_setup(session, device.create(options), name)
         return device
 
-    def passkey_second_step(self, account: Account, device: VirtualPasskey) -> str:
+    def passkey_second_step(self, account: Account, device: PasskeyDevice) -> str:
         """Sign in with the password, then the passkey; the full session."""
         pending = self.target.sign_in(account.email, account.password)
         self.check(pending.stage == "second_step",
                    f"after the password the second step must be asked, got {pending.stage}")
-        options = self.target.begin_passkey_sign_in(pending.session)
-        done = self.target.finish_passkey_sign_in(pending.session, device.get(options))
+        options = self.passkeys.begin_passkey_sign_in(pending.session)
+        done = self.passkeys.finish_passkey_sign_in(pending.session, device.get(options))
         self.check(done.stage == "signed_in", f"a valid passkey must sign in, got {done.stage}")
         return done.session

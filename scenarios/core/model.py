@@ -7,26 +7,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from clinic2fa.scenarios.contract import Needs
+
 if TYPE_CHECKING:
     from clinic2fa.scenarios.core.context import Context
+
+
+__all__ = ["REGISTRY", "Level", "Needs", "Scenario", "scenario"]
 
 
 class Level(StrEnum):
     MUST = "MUST"
     SHOULD = "SHOULD"
-
-
-class Needs(StrEnum):
-    """What a scenario needs from a target beyond the HTTP contract."""
-
-    CLOCK = "clock"  # move the server's clock (the reference; a deployment's clock is its own)
-    PASSKEYS = "passkeys"
-    # send many requests at once (race scenarios): the reference in memory, or a server on
-    # loopback or on a host the config names under [target] hosts
-    PARALLEL = "parallel"
-    # read what the clinic keeps: an account's stored password and backup-code records, and
-    # the audit log (the reference, or a deployment's test support: see spec/http-contract.md)
-    INSPECT = "inspect"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ SECRET_RESULTS = frozenset({
 # Fields whose literal values the report's final pass scrubs wherever else they turn up (a
 # message, a traceback). Not the passkey `credential`: public material, full of common words.
 LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}
+# Target methods that are not exchanges with the deployment: no entry in the trace.
+UNTRACED = frozenset({"server_time", "new_passkey"})
 MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 digits
 
 
@@ -109,7 +111,7 @@ class _Traced:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
-        if not callable(attr) or name.startswith("_") or name in ("server_time",):
+        if not callable(attr) or name.startswith("_") or name in UNTRACED:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:

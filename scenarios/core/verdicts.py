@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from clinic2fa.scenarios.contract import Refused, Unreachable
-from clinic2fa.scenarios.core.context import NonConformance, NotApplicable
+from clinic2fa.scenarios.contract import (
+    ConfigExhausted,
+    FeatureAbsent,
+    Inconclusive,
+    NotApplicable,
+    Refused,
+    Unreachable,
+    Unsupported,
+)
+from clinic2fa.scenarios.core.context import NonConformance
 from clinic2fa.scenarios.core.model import Level, Scenario
 from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError
@@ -24,9 +32,32 @@ class Outcome(StrEnum):
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"  # the target broke the rule (NonConformance, or a step the guide says works)
     ERROR = "error"  # the harness or the target crashed: a bug to report, not a verdict
-    NOT_APPLICABLE = "not_applicable"  # the target cannot offer what the scenario needs
+    # the deployment does not offer what the guide asks: fails the guide item it belongs to
+    FEATURE_ABSENT = "feature_absent"
+    NOT_APPLICABLE = "not_applicable"  # needs a capability the target declared it lacks
+    UNSUPPORTED = "unsupported"  # the target's UI cannot express a step of the scenario
+    INCONCLUSIVE = "inconclusive"  # no verdict this time, through no fault of the target
+    CONFIG_EXHAUSTED = "config_exhausted"  # the target config had no account left for it
     WAIVED_FAIL = "waived_fail"  # failed as the waivers file expects: does not fail the run
     WAIVED_PASS = "waived_pass"  # noqa: S105 - waived but passed: the waiver should go
+
+
+# Outcomes that break a rule (and block at MUST level), and those that decide nothing.
+FAILING = frozenset({Outcome.FAIL, Outcome.FEATURE_ABSENT})
+UNDECIDED = frozenset({Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
+                       Outcome.CONFIG_EXHAUSTED})
+# What a scenario raised when the target could not answer, and the outcome that is.
+_UNANSWERED: tuple[tuple[type[Exception], Outcome], ...] = (
+    (NotApplicable, Outcome.NOT_APPLICABLE), (Unsupported, Outcome.UNSUPPORTED),
+    (Inconclusive, Outcome.INCONCLUSIVE), (ConfigExhausted, Outcome.CONFIG_EXHAUSTED),
+    (FeatureAbsent, Outcome.FEATURE_ABSENT))
+# The word the progress line, pytest -v and the HTML report show for each outcome.
+STATUS_WORDS = {
+    Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.ERROR: "ERROR",
+    Outcome.FEATURE_ABSENT: "ABSENT", Outcome.NOT_APPLICABLE: "N/A",
+    Outcome.UNSUPPORTED: "UNSUPPORTED", Outcome.INCONCLUSIVE: "INCONCLUSIVE",
+    Outcome.CONFIG_EXHAUSTED: "NO-ACCOUNT", Outcome.WAIVED_FAIL: "WAIVED",
+    Outcome.WAIVED_PASS: "WAIVED-PASS"}
 
 
 class Verdict(StrEnum):
@@ -41,6 +72,7 @@ class ExitCode(IntEnum):
     DOES_NOT_CONFORM = 1
     USAGE = 2
     UNREACHABLE = 3
+    INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 @dataclass
@@ -61,7 +93,7 @@ class ScenarioResult:
     @property
     def warning(self) -> bool:
         """A failure that does not block: a SHOULD scenario without --strict."""
-        return self.outcome is Outcome.FAIL and not self.blocking
+        return self.outcome in FAILING and not self.blocking
 
 
 def judge(scenario: Scenario, raised: BaseException | None, trace: Trace,
@@ -70,17 +102,17 @@ def judge(scenario: Scenario, raised: BaseException | None, trace: Trace,
     """(outcome, message, detail, blocking) from what the scenario raised, if anything."""
     outcome, message, detail = _classify(raised, trace)
     if cleanup_problems:
-        if outcome in (Outcome.PASS, Outcome.NOT_APPLICABLE):
+        if outcome in (Outcome.PASS, *UNDECIDED):
             outcome, message = Outcome.ERROR, "; ".join(cleanup_problems)
         else:
             message = "; ".join([message, *cleanup_problems])
-    if waiver is not None and outcome is Outcome.FAIL:
+    if waiver is not None and outcome in FAILING:
         outcome = Outcome.WAIVED_FAIL
         message = f"{message} (waived: {waiver})"
     elif waiver is not None and outcome is Outcome.PASS:
         outcome, message = Outcome.WAIVED_PASS, "waived but passed: remove the waiver"
     blocking = outcome is Outcome.ERROR or (
-        outcome is Outcome.FAIL and (strict or scenario.level is Level.MUST))
+        outcome in FAILING and (strict or scenario.level is Level.MUST))
     return outcome, message, detail, blocking
 
 
@@ -89,8 +121,9 @@ def _classify(raised: BaseException | None, trace: Trace) -> tuple[Outcome, str,
         return Outcome.PASS, "", ""
     if isinstance(raised, NonConformance):
         return Outcome.FAIL, str(raised), ""
-    if isinstance(raised, NotApplicable):
-        return Outcome.NOT_APPLICABLE, str(raised), ""
+    for kind, outcome in _UNANSWERED:
+        if isinstance(raised, kind):
+            return outcome, str(raised), ""
     if isinstance(raised, Refused):
         action = next((e.text for e in reversed(trace.entries)
                        if e.kind == "call" and e.ok is False), "a step")
@@ -105,12 +138,18 @@ def _classify(raised: BaseException | None, trace: Trace) -> tuple[Outcome, str,
     return Outcome.ERROR, f"{type(raised).__name__}: {raised}", detail
 
 
-def spec_verdict(outcomes: Iterable[Outcome | None]) -> Verdict:
-    """A guide item's or requirement's verdict from its scenarios' outcomes (None: not run)."""
+def spec_verdict(outcomes: Iterable[Outcome | None], *, guide_item: bool = False) -> Verdict:
+    """A guide item's or requirement's verdict from its scenarios' outcomes (None: not run).
+
+    A feature the deployment does not offer fails the guide items that ask for it; the rules
+    about that feature are not verified (nothing there to check them on).
+    """
     seen = list(outcomes)
     if not seen:
         return Verdict.GAP
     if any(o in (Outcome.FAIL, Outcome.WAIVED_FAIL) for o in seen):
+        return Verdict.DOES_NOT_CONFORM
+    if guide_item and Outcome.FEATURE_ABSENT in seen:
         return Verdict.DOES_NOT_CONFORM
     if Outcome.ERROR in seen or not any(o in (Outcome.PASS, Outcome.WAIVED_PASS) for o in seen):
         return Verdict.NOT_VERIFIED
@@ -130,6 +169,4 @@ def status_word(result: ScenarioResult) -> str:
     """The word the progress line and pytest -v show for a result."""
     if result.warning:
         return "WARN"
-    return {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.ERROR: "ERROR",
-            Outcome.NOT_APPLICABLE: "N/A", Outcome.WAIVED_FAIL: "WAIVED",
-            Outcome.WAIVED_PASS: "WAIVED-PASS"}[result.outcome]
+    return STATUS_WORDS[result.outcome]

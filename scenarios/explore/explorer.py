@@ -17,17 +17,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
-from clinic2fa.scenarios.contract import Unreachable
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis import strategies as st
+from hypothesis.errors import FlakyFailure
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from clinic2fa.scenarios.contract import Provider, Unreachable
 from clinic2fa.scenarios.core.verdicts import ExitCode
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.explore.pair import Divergence, Finding, Pair, shortest
 from clinic2fa.scenarios.explore.sides import PASSKEY_TRICKS, ROLES, SECOND_STEPS, Action, Person
 from clinic2fa.scenarios.targets import factory
-from clinic2fa.scenarios.targets.provider import Provider
-from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
-from hypothesis import strategies as st
-from hypothesis.errors import FlakyFailure
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 DEFAULT_EXAMPLES = 300
 STEPS = 40  # actions per example at most

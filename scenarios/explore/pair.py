@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from clinic2fa.scenarios.contract import Provider
 from clinic2fa.scenarios.core.model import Needs
 from clinic2fa.scenarios.explore.sides import ROLES, Action, Observation, Side, describe
 from clinic2fa.scenarios.targets.memory import MemoryTarget
-from clinic2fa.scenarios.targets.provider import Provider
 
 
 @dataclass(frozen=True)

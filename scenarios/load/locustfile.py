@@ -21,6 +21,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import gevent
+from gevent.event import Event
+from locust import HttpUser, constant, events, task
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.runners import LocalRunner, WorkerRunner
+from locust.stats import RequestStats, StatsEntry, StatsError
+
 from clinic2fa.scenarios.contract import Account
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.load.staff import (
@@ -33,12 +40,6 @@ from clinic2fa.scenarios.load.staff import (
 )
 from clinic2fa.scenarios.targets import config as config_mod
 from clinic2fa.scenarios.targets.traffic import may_flood, refusal
-from gevent.event import Event
-from locust import HttpUser, constant, events, task
-from locust.env import Environment
-from locust.exception import StopUser
-from locust.runners import LocalRunner, WorkerRunner
-from locust.stats import RequestStats, StatsEntry, StatsError
 
 API = "/api/v1"
 FLOW = "FLOW"  # a whole sign-in, password to signed in

@@ -21,7 +21,10 @@ from clinic2fa.scenarios.targets.clock import ClockEstimate
 from clinic2fa.scenarios.core.trace import REDACTED
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult, Verdict, spec_verdict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+# Outcomes JUnit shows as skipped: nothing decided, or a failure the waivers file expects.
+SKIPPED = (Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
+           Outcome.CONFIG_EXHAUSTED, Outcome.WAIVED_FAIL)
 JSON_NAME, JUNIT_NAME, HTML_NAME = "report.json", "junit.xml", "report.html"
 
 
@@ -78,16 +81,16 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
                 for sid, scen in run.catalogue.items()
                 if spec_id in (scen.verifies if direct else covering[sid])]
 
-    def verdict(rows: list[dict[str, Any]]) -> str:
-        return spec_verdict(None if r["outcome"] == "not_run" else Outcome(r["outcome"])
-                            for r in rows).value
+    def verdict(rows: list[dict[str, Any]], guide_item: bool = False) -> str:
+        return spec_verdict((None if r["outcome"] == "not_run" else Outcome(r["outcome"])
+                             for r in rows), guide_item=guide_item).value
 
     items = []
     for item in loaded.guide_items:
         rows = behind(item.id, direct=False)
         items.append({"id": item.id, "kind": item.kind, "title": item.title, "text": item.text,
                       "requirements": [r.id for r in loaded.requirements_serving(item.id)],
-                      "verdict": verdict(rows), "scenarios": rows})
+                      "verdict": verdict(rows, guide_item=True), "scenarios": rows})
     requirements = []
     for req in loaded.requirements:
         rows = behind(req.id, direct=True)
@@ -172,7 +175,7 @@ def junit_xml(report: dict[str, Any]) -> str:
         "failures": str(sum(s["outcome"] == "fail" and s["blocking"]
                             for s in report["scenarios"])),
         "errors": str(summary["error"]),
-        "skipped": str(summary["not_applicable"] + summary["waived_fail"]),
+        "skipped": str(sum(summary[o.value] for o in SKIPPED)),
         "time": str(report["duration_seconds"]), "timestamp": report["started"] or ""})
     props = ET.SubElement(suite, "properties")
     for name, value in (("target", report["target"]["name"]),
@@ -184,14 +187,17 @@ def junit_xml(report: dict[str, Any]) -> str:
             "classname": f"clinic2fa.{scen['module'].rpartition('.')[2] or 'scenarios'}",
             "name": scen["id"], "time": str(scen["duration_seconds"])})
         outcome, message = scen["outcome"], scen["message"]
-        if outcome == "fail" and scen["blocking"]:
-            ET.SubElement(case, "failure", {"message": message, "type": scen["level"]}).text = \
-                f"{scen['id']} ({scen['level']}): {message}"
+        if outcome in ("fail", "feature_absent") and scen["blocking"]:
+            kind = "feature absent: " if outcome == "feature_absent" else ""
+            ET.SubElement(case, "failure", {"message": f"{kind}{message}",
+                                            "type": scen["level"]}).text = \
+                f"{scen['id']} ({scen['level']}): {kind}{message}"
         elif outcome == "error":
             ET.SubElement(case, "error", {"message": message}).text = scen["detail"] or message
-        elif outcome in ("not_applicable", "waived_fail"):
-            ET.SubElement(case, "skipped", {"message": message})
-        if outcome == "fail" and not scen["blocking"]:
+        elif outcome in {o.value for o in SKIPPED}:
+            word = outcome.replace("_", " ")
+            ET.SubElement(case, "skipped", {"message": f"{word}: {message}", "type": outcome})
+        if outcome in ("fail", "feature_absent") and not scen["blocking"]:
             ET.SubElement(case, "system-out").text = f"WARNING (SHOULD): {message}"
         elif outcome == "waived_pass":
             ET.SubElement(case, "system-out").text = message

@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from clinic2fa.scenarios.core.verdicts import Outcome
 from clinic2fa.scenarios.reports import evidence as report_evidence
 
 CSS = """
@@ -21,7 +22,9 @@ pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 .b{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:12px;font-weight:600;
 white-space:nowrap;margin:1px 0}
 .pass,.conforms{background:#d7f5dd;color:#135d22}.fail,.does_not_conform{background:#fbd9d9;
-color:#8a1414}.error{background:#ffe2b8;color:#7a4000}.not_applicable,.not_verified,.not_run{
+color:#8a1414}.feature_absent{background:#fbd9d9;color:#8a1414;border:1px dashed #8a1414}
+.error{background:#ffe2b8;color:#7a4000}.not_applicable,.unsupported,.inconclusive,
+.config_exhausted,.not_verified,.not_run{
 background:#e6e9ee;color:#3d4755}.gap{background:#1d2430;color:#fff}.waived_fail{
 background:#efe0fb;color:#5b1f86}.waived_pass{background:#fff3b0;color:#6b5900}
 .warn{background:#fff3b0;color:#6b5900}
@@ -33,13 +36,15 @@ color:#3d4755}ol.trace{padding-left:1.6rem}ol.trace li{margin:.15rem 0}
 dl.head dt{font-weight:600}
 """
 
-_WORDS = {"pass": "pass", "fail": "fail", "error": "error", "not_applicable": "not applicable",
+_WORDS = {"pass": "pass", "fail": "fail", "error": "error", "feature_absent": "feature absent",
+          "not_applicable": "not applicable", "unsupported": "unsupported",
+          "inconclusive": "inconclusive", "config_exhausted": "no account left",
           "waived_fail": "waived fail", "waived_pass": "waived, passed", "not_run": "not run",
           "conforms": "conforms", "does_not_conform": "does not conform",
           "not_verified": "not verified", "gap": "gap"}
 
 
-_OUTCOMES = ("pass", "fail", "error", "not_applicable", "waived_fail", "waived_pass")
+_OUTCOMES = tuple(o.value for o in Outcome)
 
 
 def _badge(value: str, href: str = "", label: str = "") -> str:
@@ -158,7 +163,7 @@ def _scenario(scen: dict[str, Any], directory: Path | None = None) -> str:
         parts.append(f'<pre>{escape(scen["detail"])}</pre>')
     parts.append(report_evidence.trace_links(scen))
     steps = report_evidence.interleave(scen, _entry, directory)
-    opened = " open" if outcome in ("fail", "error", "waived_fail") else ""
+    opened = " open" if outcome in ("fail", "error", "feature_absent", "waived_fail") else ""
     parts.append(f'<details{opened}><summary>Trace ({len(scen["trace"])} entries)</summary>'
                  f'<ol class="trace">{steps}</ol></details></section>')
     return "".join(parts)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from clinic2fa.scenarios.contract import Unreachable
-from clinic2fa.scenarios.core.context import Context, NotApplicable
+from clinic2fa.scenarios.contract import NotApplicable, Provider, Unreachable
+from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.scenarios.core.verdicts import ScenarioResult, judge
-from clinic2fa.scenarios.targets.provider import Provider
 
 
 def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None = None,
@@ -24,8 +23,7 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
         missing = [n.value for n in scenario.needs if n not in provider.capabilities]
         if missing:
             raise NotApplicable(f"the target does not offer {', '.join(missing)}")
-        inapplicable = getattr(provider, "inapplicable", None)  # optional: a target's own scope
-        why_not = inapplicable(scenario) if inapplicable else None
+        why_not = provider.inapplicable(scenario)  # the target's declared scope
         if why_not:
             raise NotApplicable(why_not)
         target = provider.target()
@@ -43,7 +41,6 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
     outcome, message, detail, blocking = judge(scenario, raised, trace, problems, waiver, strict)
     result = ScenarioResult(scenario, outcome, message, duration, trace, waiver, detail, blocking,
                             unreachable=isinstance(raised, Unreachable))
-    keep = getattr(provider, "evidence", None)  # optional: screenshots, traces (browser)
-    if keep is not None and target is not None:
-        result.evidence = keep(target, result)
+    if target is not None:
+        result.evidence = provider.evidence(target, result)  # screenshots, traces (browser)
     return result

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
+
 from clinic2fa.scenarios.contract import Unreachable
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.verdicts import (
+    UNDECIDED,
     ExitCode,
     Outcome,
     ScenarioResult,
@@ -25,9 +27,16 @@ from clinic2fa.scenarios.core.verdicts import (
 )
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
-from clinic2fa.scenarios.running.command import Plan, RunOptions, prepare
+from clinic2fa.scenarios.running.execute import run_scenario
+from clinic2fa.scenarios.running.plan import Plan, RunOptions, prepare
 
-INTERRUPTED = 130
+INTERRUPTED = ExitCode.INTERRUPTED
+# How pytest shows each status word: its progress letter and its summary category.
+_SHOWN = {"PASS": (".", "passed"), "FAIL": ("F", "failed"), "ERROR": ("E", "failed"),
+          "ABSENT": ("A", "failed"), "N/A": ("n", "not applicable"),
+          "UNSUPPORTED": ("u", "unsupported"), "INCONCLUSIVE": ("?", "inconclusive"),
+          "NO-ACCOUNT": ("x", "config exhausted"), "WAIVED": ("w", "waived"),
+          "WAIVED-PASS": ("W", "waived passed"), "WARN": ("!", "warned")}
 
 
 # -- pytest options (plugin mode) ---------------------------------------------------------------
@@ -100,8 +109,8 @@ class ScenarioItem(pytest.Item):
             self.session.shouldstop = result.message
         if result.outcome is Outcome.ERROR or result.blocking:
             raise ScenarioFailed(result)
-        if result.outcome is Outcome.NOT_APPLICABLE:
-            pytest.skip(f"not applicable: {result.message}")
+        if result.outcome in UNDECIDED:
+            pytest.skip(f"{result.outcome.value.replace('_', ' ')}: {result.message}")
         if result.outcome is Outcome.WAIVED_FAIL:
             pytest.xfail(result.message)
 
@@ -196,7 +205,7 @@ class ConformancePlugin:
             select=list(options.select),
             waivers_file=str(options.waivers) if options.waivers else None,
             secrets=set(provider.secrets()),
-            browser=provider.details() if hasattr(provider, "details") else None)
+            browser=provider.details())
         self._total = 0
 
     # collection: the scenarios, not files
@@ -227,8 +236,6 @@ class ConformancePlugin:
         return True
 
     def execute(self, item: ScenarioItem) -> ScenarioResult:
-        from clinic2fa.scenarios.running.execute import run_scenario
-
         result = run_scenario(item.scenario, self.plan.provider,
                               waiver=self.plan.waivers.get(item.scenario.id),
                               strict=self.plan.options.strict)
@@ -248,11 +255,7 @@ class ConformancePlugin:
         if result is None or report.when != "call":
             return None
         word = status_word(result)
-        letter = {"PASS": ".", "FAIL": "F", "ERROR": "E", "N/A": "n", "WAIVED": "w",
-                  "WAIVED-PASS": "W", "WARN": "!"}[word]
-        category = {"PASS": "passed", "FAIL": "failed", "ERROR": "failed",
-                    "N/A": "not applicable", "WAIVED": "waived", "WAIVED-PASS": "waived passed",
-                    "WARN": "warned"}[word]
+        letter, category = _SHOWN[word]
         return category, letter, f"{word} {result.duration:.3f}s"
 
     # the end: verdict, reports, exit code

@@ -20,7 +20,8 @@ from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.verdicts import ExitCode, Outcome
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
-from clinic2fa.scenarios.running.command import DEFAULT_REPORT_DIR, RunOptions, check_writable, run
+from clinic2fa.scenarios.running.command import run
+from clinic2fa.scenarios.running.plan import DEFAULT_REPORT_DIR, RunOptions, check_writable
 from clinic2fa.scenarios.selfcheck.defects import CATALOGUE, Defect
 
 if TYPE_CHECKING:

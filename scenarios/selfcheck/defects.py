@@ -12,14 +12,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from clinic2fa.simulator import backup_codes, totp
-from clinic2fa.simulator.audit import Event
-from clinic2fa.simulator.clinic import Clinic, SecurityStatus, Setup, SignIn, Stage, _locked
-from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
-from clinic2fa.simulator.hashing import POOL_THREADS, Hasher
-from clinic2fa.simulator.passkeys import Ceremony, Passkeys
-from clinic2fa.simulator.policy import Policy
-from clinic2fa.simulator.users import PasskeyCredential, Role, User
 from webauthn.helpers import (
     decode_credential_public_key,
     decoded_public_key_to_cryptography,
@@ -29,6 +21,15 @@ from webauthn.helpers import (
     verify_signature,
 )
 from webauthn.helpers.structs import ClientDataType, CollectedClientData
+
+from clinic2fa.simulator import backup_codes, totp
+from clinic2fa.simulator.audit import Event
+from clinic2fa.simulator.clinic import Clinic, SecurityStatus, Setup, SignIn, Stage, _locked
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.hashing import POOL_THREADS, Hasher
+from clinic2fa.simulator.passkeys import Ceremony, Passkeys
+from clinic2fa.simulator.policy import Policy
+from clinic2fa.simulator.users import PasskeyCredential, Role, User
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,7 @@ from typing import Any
 
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.selfcheck import defects
-from clinic2fa.scenarios.targets.memory import MemoryTarget
-from clinic2fa.scenarios.targets.provider import MemoryProvider
+from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 

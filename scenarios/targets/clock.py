@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+
+from clinic2fa.scenarios.contract import ClockEstimate
+
+__all__ = ["DATE_RESOLUTION", "ClockEstimate", "Sample", "date_seconds", "estimate"]
 
 DATE_RESOLUTION = 1.0  # an HTTP Date says whole seconds
-
-
-@dataclass(frozen=True)
-class ClockEstimate:
-    """Server time minus local time, and how far off that may be."""
-
-    source: str  # "memory", "test-support" (the reference's clock endpoint) or "date-header"
-    offset_seconds: float
-    uncertainty_seconds: float
-    samples: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "offset_seconds": round(self.offset_seconds, 3),
-                "uncertainty_seconds": round(self.uncertainty_seconds, 3)}
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,15 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from clinic2fa.scenarios.contract import Provider
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets.config import TargetConfig
-from clinic2fa.scenarios.targets.provider import Provider
 
 Builder = Callable[[str, TargetConfig | None], Provider]
 
 # scheme -> "module:function"; a new target kind adds one line here (or calls register_scheme).
 BUILTIN: dict[str, str] = {
-    "memory": "clinic2fa.scenarios.targets.provider:memory",
+    "memory": "clinic2fa.scenarios.targets.memory:provider",
     "memory+defect": "clinic2fa.scenarios.selfcheck.target:provider",
     "http": "clinic2fa.scenarios.targets.http:provider",
     "https": "clinic2fa.scenarios.targets.http:provider",

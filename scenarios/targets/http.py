@@ -10,16 +10,19 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+
 from clinic2fa.scenarios.contract import (
     Account,
+    ConfigExhausted,
+    Needs,
+    NotApplicable,
+    Provider,
     Refused,
     Security,
     SetupScreen,
     SignInResult,
     Unreachable,
 )
-from clinic2fa.scenarios.core.context import NotApplicable
-from clinic2fa.scenarios.core.model import Needs
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets.clock import (
     DATE_RESOLUTION,
@@ -30,6 +33,7 @@ from clinic2fa.scenarios.targets.clock import (
 )
 from clinic2fa.scenarios.targets.config import TargetConfig
 from clinic2fa.scenarios.targets.traffic import may_flood
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
 API = "/api/v1"
 SUPPORT = "/test-support"
@@ -106,12 +110,12 @@ class AccountPool:
         if role in self._shared:
             account = self._shared[role]
             if account is None:
-                raise NotApplicable(f"the target config names no {role} account")
+                raise ConfigExhausted(f"the target config names no {role} account")
             return account
         with self._lock:
             if not self._staff:
-                raise NotApplicable("the target config's [[staff]] pool is used up: "
-                                    "each staff account serves one scenario per run; add more")
+                raise ConfigExhausted("the target config's [[staff]] pool is used up: "
+                                      "each staff account serves one scenario per run; add more")
             return self._staff.pop(0)
 
 
@@ -152,6 +156,10 @@ class HttpTarget:
         if Needs.CLOCK not in self.capabilities:
             raise NotApplicable("the target's clock cannot be moved")
         self._client.call("POST", f"{SUPPORT}/clock", {"advance": seconds})
+
+    def new_passkey(self, **flags: Any) -> VirtualPasskey:
+        """A virtual passkey for the pages' origin."""
+        return VirtualPasskey(self.origin, **flags)
 
     # sign-in
 
@@ -248,7 +256,7 @@ def _signed(data: Any, session: str | None) -> SignInResult:
     return SignInResult(str(data.get("session") or session), str(data["stage"]))
 
 
-class HttpProvider:
+class HttpProvider(Provider):
     """One deployment for the whole run: checked once, its clock measured, its accounts pooled."""
 
     kind = "http"
@@ -339,9 +347,6 @@ class HttpProvider:
         if self.reference:
             self.client.call("POST", f"{SUPPORT}/reset")  # a clean clinic, as memory gives
         return HttpTarget(self)
-
-    def release(self, target: Any) -> None:
-        pass
 
     def close(self) -> None:
         self.client.close()

@@ -1,17 +1,28 @@
-"""The reference in-process, its clock under the suite's control."""
+"""The `memory` target: the reference in-process, a fresh clinic per scenario, its clock ours."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from clinic2fa.scenarios.contract import Account, Refused, Security, SetupScreen, SignInResult
-from clinic2fa.scenarios.core.model import Needs
+from clinic2fa.scenarios.contract import (
+    Account,
+    ClockEstimate,
+    Needs,
+    Provider,
+    Refused,
+    Security,
+    SetupScreen,
+    SignInResult,
+)
+from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
 # SecurityStatus fields the Security contract carries, or that identify the page's owner.
 _SECURITY_PAGE = frozenset({"two_factor_enabled", "authenticator_app", "backup_codes_left",
@@ -128,7 +139,11 @@ class MemoryTarget:
     @property
     def origin(self) -> str:
         """The page origin the reference's passkeys are used on (its relying party's)."""
-        return str(self.clinic._passkeys.origin)
+        return self.clinic.passkey_origin
+
+    def new_passkey(self, **flags: Any) -> VirtualPasskey:
+        """A virtual passkey for the reference's origin."""
+        return VirtualPasskey(self.origin, **flags)
 
     @_refusals
     def begin_passkey_setup(self, session: str) -> dict[str, Any]:
@@ -160,3 +175,29 @@ class MemoryTarget:
 
     def audit_log(self) -> list[dict[str, Any]]:
         return [entry.to_dict() for entry in self.clinic.audit.entries()]
+
+
+class MemoryProvider(Provider):
+    """The in-memory reference: a fresh clinic per scenario, its clock the suite's."""
+
+    kind = "memory"
+    reference = True
+
+    def __init__(self, name: str = "memory",
+                 make: Callable[[], MemoryTarget] = MemoryTarget) -> None:
+        self.name = name
+        self._make = make
+        self.capabilities = frozenset(make().capabilities)
+
+    def target(self) -> MemoryTarget:
+        return self._make()
+
+    def clock(self) -> ClockEstimate:
+        return ClockEstimate("memory", 0.0, 0.0, 0)
+
+
+def provider(target: str, config: Any = None) -> MemoryProvider:
+    """The `memory` scheme: no options (memory+defect:NAME is a scheme of its own)."""
+    if target.lower() != "memory":
+        raise UsageError(f"unknown target {target!r}: the in-memory reference is just 'memory'")
+    return MemoryProvider()

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from clinic2fa.simulator.virtual.authenticator_app import DeviceError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fido2 import cbor
 from soft_webauthn import SoftWebauthnDevice
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+
+from clinic2fa.simulator.virtual.authenticator_app import DeviceError
 
 Options = dict[str, Any] | str
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.errors import ErrorCode as E
 from clinic2fa.simulator.errors import TwoFactorError
@@ -28,8 +31,6 @@ from clinic2fa.simulator.web.models import (
     WebAuthnOptions,
 )
 from clinic2fa.simulator.web.status import PASSKEY_REFUSALS, SESSION_REFUSALS, status_of
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX)

@@ -8,27 +8,25 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import Clock
 from clinic2fa.simulator.web import api, handlers, pages, support
 from clinic2fa.simulator.web.contract import TITLE, VERSION
 from clinic2fa.simulator.web.middleware import CatchAll, ClockDate
 from clinic2fa.simulator.web.screens import SetupScreens
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).with_name("static")
 
 
 def same_kind(clinic: Clinic) -> Callable[[], Clinic]:
     """A factory for empty clinics like `clinic`: same clock, policy, name and relying party."""
-    party = getattr(clinic, "_passkeys", None)  # the relying party, as Clinic() was given it
-    extra = {} if party is None else {
-        "rp_id": party.rp_id, "origin": party.origin,
-        "user_verification": party.user_verification.value}
+    party = clinic.relying_party()
     kind = type(clinic)  # a seeded defect's subclass stays that defect
-    return lambda: kind(clock=clinic.clock, policy=clinic.policy, name=clinic.name, **extra)
+    return lambda: kind(clock=clinic.clock, policy=clinic.policy, name=clinic.name, **party)
 
 
 def create_app(clinic: Clinic, *, test_support: bool, clock: Clock | None = None,

@@ -1,16 +1,15 @@
-"""The committed HTTP contract: the app's OpenAPI for /api/v1; `python -m` prints it."""
+"""The committed HTTP contract's name, version and form: the OpenAPI of /api/v1 only."""
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from fastapi import FastAPI
 
 TITLE = "clinic2fa HTTP contract"
 VERSION = "1.0.0"
-REGENERATE = "python -m clinic2fa.simulator.web.contract > spec/openapi.json"
+REGENERATE = "python -m clinic2fa.simulator.web.openapi > spec/openapi.json"
 
 
 def schema_of(app: FastAPI) -> dict[str, Any]:
@@ -20,23 +19,6 @@ def schema_of(app: FastAPI) -> dict[str, Any]:
     return {**full, "paths": paths}
 
 
-def schema() -> dict[str, Any]:
-    """The contract as a deployment serves it: an app without test support."""
-    from clinic2fa.simulator.clinic import Clinic
-    from clinic2fa.simulator.web.app import create_app
-
-    return schema_of(create_app(Clinic(), test_support=False))
-
-
 def dumps(document: dict[str, Any]) -> str:
     """The one text form spec/openapi.json is written in, so regenerating gives no noise."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def main() -> int:
-    sys.stdout.write(dumps(schema()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

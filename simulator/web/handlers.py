@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import math
 
-from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
-from clinic2fa.simulator.web import cookies, render
-from clinic2fa.simulator.web.status import status_of
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.web import cookies, render
+from clinic2fa.simulator.web.status import status_of
 
 log = logging.getLogger("clinic2fa.web")
 

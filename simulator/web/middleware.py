@@ -7,8 +7,9 @@ import logging
 import time
 from email.utils import formatdate
 
-from clinic2fa.simulator.clock import Clock
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clinic2fa.simulator.clock import Clock
 
 log = logging.getLogger("clinic2fa.web")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from clinic2fa.simulator.clinic import SecurityStatus, SignIn, StaffEntry
 from clinic2fa.simulator.errors import ErrorCode, Reason
-from pydantic import BaseModel, ConfigDict, Field
 
 # Bounds keep hostile input cheap (argon2 over a megabyte password) and the schema exact.
 Email = Annotated[str, Field(min_length=1, max_length=320,

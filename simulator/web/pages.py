@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
 from clinic2fa.simulator.clinic import Clinic, StaffEntry, Stage
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 from clinic2fa.simulator.web import cookies
@@ -11,8 +14,6 @@ from clinic2fa.simulator.web.handlers import NEXT_PAGE
 from clinic2fa.simulator.web.render import page
 from clinic2fa.simulator.web.screens import SetupScreens
 from clinic2fa.simulator.web.status import status_of
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 
 async def csrf_guard(request: Request) -> None:

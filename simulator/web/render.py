@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clinic2fa.simulator.clinic import StaffEntry
-from clinic2fa.simulator.web import cookies
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+
+from clinic2fa.simulator.clinic import StaffEntry
+from clinic2fa.simulator.web import cookies
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 

@@ -15,13 +15,14 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import Clock, FakeClock, SystemClock
 from clinic2fa.simulator.hashing import Hasher
 from clinic2fa.simulator.policy import HashCost, Policy
 from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.web.app import create_app
-from starlette.types import ASGIApp
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "0.0.0.0", "::", "::1")  # noqa: S104 - names, not a bind
 

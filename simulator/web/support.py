@@ -17,12 +17,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.web.models import RoleName
-from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 router = APIRouter(prefix="/test-support", include_in_schema=False)
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: HTTP dates have four-digit years

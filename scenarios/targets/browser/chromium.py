@@ -1,7 +1,7 @@
 """Debian's Chromium under Playwright: where it is and the flags that keep it off the internet.
 
-The same flags as tests/conftest.py's `browser_type_launch_args` (toolchain facts 7 and 8);
-tests/test_browser_target_launch.py keeps the two in step. Nothing here ever downloads a browser.
+The repository's own browser tests launch it the same way (conftest.py's
+`browser_type_launch_args` reads these). Nothing here ever downloads a browser.
 """
 
 from __future__ import annotations

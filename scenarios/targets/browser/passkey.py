@@ -6,7 +6,7 @@ afterwards, as one key serves every browser the person signs in from. Each cerem
 Chromium itself; the page's WebAuthn calls are only held (HOLD_SCRIPT) until the person touches
 the key, so that a scenario can read the options first and answer after, as the Target
 interface has it. What a browser cannot make (an answer for another origin or site, a replayed
-or crafted answer, a counterless key) is NotApplicable, with the reason.
+or crafted answer, a counterless key) is Unsupported, with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import base64
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from clinic2fa.scenarios.core.context import NotApplicable
+from clinic2fa.scenarios.contract import Unsupported
 
 if TYPE_CHECKING:
     from playwright.sync_api import CDPSession
@@ -110,12 +110,12 @@ class BrowserPasskey:
                               credentials=[dict(c) for c in self.credentials])
 
     def replay_last(self) -> dict[str, Any]:
-        raise NotApplicable("a browser never sends a passkey answer twice: a replayed answer "
-                            "is checked by the http and memory targets")
+        raise Unsupported("a browser never sends a passkey answer twice: a replayed answer "
+                          "is checked by the http and memory targets")
 
     def mint_unregistered(self, rp_id: str) -> None:
-        raise NotApplicable("a browser answers only with credentials the server allows: an "
-                            "unregistered passkey is checked by the http and memory targets")
+        raise Unsupported("a browser answers only with credentials the server allows: an "
+                          "unregistered passkey is checked by the http and memory targets")
 
     def _answer(self, kind: str, options: dict[str, Any]) -> dict[str, Any]:
         return {"type": "browser-passkey", "device": self.token, "kind": kind,
@@ -147,12 +147,12 @@ class BrowserPasskey:
 def make(registry: dict[str, BrowserPasskey], **flags: Any) -> BrowserPasskey:
     """The passkey a scenario asks for (Context.passkey's flags), if a browser can hold it."""
     if flags.pop("has_counter", True) is not True:
-        raise NotApplicable("Chromium's virtual authenticator always counts signatures: a "
-                            "counterless passkey is checked by the http and memory targets")
+        raise Unsupported("Chromium's virtual authenticator always counts signatures: a "
+                          "counterless passkey is checked by the http and memory targets")
     user_verified = bool(flags.pop("user_verified", True))
     present = bool(flags.pop("present", True))
     if flags:
-        raise NotApplicable(f"Chromium's virtual authenticator offers no {', '.join(flags)}")
+        raise Unsupported(f"Chromium's virtual authenticator offers no {', '.join(flags)}")
     return BrowserPasskey(registry, user_verified=user_verified, present=present)
 
 
@@ -163,8 +163,8 @@ def device_of(registry: dict[str, BrowserPasskey], credential: Any,
     token = answer.get("device")
     if answer.get("type") != "browser-passkey" or token not in registry \
             or answer.get("kind") != kind:
-        raise NotApplicable("a passkey answer made outside the browser cannot be handed to the "
-                            "page: in a browser only its own authenticator answers")
+        raise Unsupported("a passkey answer made outside the browser cannot be handed to the "
+                          "page: in a browser only its own authenticator answers")
     return registry[str(token)]
 
 
@@ -181,6 +181,6 @@ def _only_honest(what: str, misbehave: dict[str, Any]) -> None:
     wanted = sorted(k for k, v in misbehave.items() if v)
     if wanted:
         why = "; ".join(_BROWSERS_WAY.get(k, f"Chromium offers no {k}") for k in wanted)
-        raise NotApplicable(f"a browser cannot {what} with a passkey that misbehaves "
-                            f"({', '.join(wanted)}): {why}; the http and memory targets "
-                            "check it")
+        raise Unsupported(f"a browser cannot {what} with a passkey that misbehaves "
+                          f"({', '.join(wanted)}): {why}; the http and memory targets "
+                          "check it")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from clinic2fa.scenarios.contract import Unreachable
+from clinic2fa.scenarios.contract import Provider, Unreachable
 from clinic2fa.scenarios.core.model import Needs, Scenario
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult
 from clinic2fa.scenarios.errors import UsageError
@@ -42,7 +42,7 @@ TRACE_NOTE = ("Playwright traces (failing scenarios only) hold the pages as they
               "clinic's secrets and typed passwords included")
 
 
-class BrowserProvider:
+class BrowserProvider(Provider):
     """Chromium for the run, the HTTP side for accounts and time, evidence per scenario."""
 
     kind = "browser+http"

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clinic2fa.scenarios.targets.browser.passkey import HOLD_SCRIPT
 from PIL import Image
+
+from clinic2fa.scenarios.targets.browser.passkey import HOLD_SCRIPT
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, CDPSession, Locator, Page

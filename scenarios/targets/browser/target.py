@@ -19,26 +19,29 @@ from contextlib import contextmanager, suppress
 from functools import reduce
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from playwright.sync_api import Error as PlaywrightError
+
 from clinic2fa.scenarios.contract import (
     Account,
+    NotApplicable,
     Refused,
     Security,
     SetupScreen,
     SignInResult,
     Unreachable,
+    Unsupported,
 )
-from clinic2fa.scenarios.core.context import NotApplicable
 from clinic2fa.scenarios.targets.browser import passkey as browser_passkey
 from clinic2fa.scenarios.targets.browser.locators import TRUE_WORDS, UNKNOWN
 from clinic2fa.scenarios.targets.browser.passkey import ANSWER, HELD, MARK, BrowserPasskey
 from clinic2fa.scenarios.targets.browser.session import Session, Shot
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError, decode_qr
-from playwright.sync_api import Error as PlaywrightError
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
     from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
     from clinic2fa.scenarios.targets.http import HttpTarget
-    from playwright.sync_api import Locator
 
 # Where a page may send a person instead of where they wanted to go, and what that means.
 LANDINGS = {
@@ -104,8 +107,8 @@ class BrowserTarget:
         self._changes += 1
         self._http.advance_clock(seconds)
 
-    def _make_passkey(self, **flags: Any) -> BrowserPasskey:
-        """Context.passkey's hook: a passkey in Chromium's virtual authenticator."""
+    def new_passkey(self, **flags: Any) -> BrowserPasskey:
+        """A passkey in Chromium's virtual authenticator (misbehaviour it cannot: Unsupported)."""
         return browser_passkey.make(self._devices, **flags)
 
     # -- sign-in ---------------------------------------------------------------------------------
@@ -327,7 +330,7 @@ class BrowserTarget:
             self._shoot(s, action, f"refused: {refusal.code}"
                                    f"{f' ({refusal.reason})' if refusal.reason else ''}")
             raise
-        except NotApplicable:
+        except (NotApplicable, Unsupported):
             raise
         except PlaywrightError as exc:
             self._shoot(s, action, "the page could not be read")
@@ -525,8 +528,8 @@ class BrowserTarget:
                     if refusal.code in ("not_signed_in", "sign_in_expired"):
                         return None
                     if refusal.code == "second_step_required":
-                        raise NotApplicable("the page of a half-finished sign-in offers no "
-                                            "Sign out") from None
+                        raise Unsupported("the page of a half-finished sign-in offers no "
+                                          "Sign out") from None
                     raise
         raise _inferred('"Sign out"', UNKNOWN)
 
@@ -544,8 +547,8 @@ class BrowserTarget:
     def _check_held(self, s: Session, credential: dict[str, Any]) -> None:
         ceremony = s.page.evaluate(HELD)
         if ceremony is None or credential.get("ceremony") != f"{s.handle}#{ceremony['id']}":
-            raise NotApplicable("in a browser a passkey answers only the prompt open on its own "
-                                "page: an answer to another ceremony cannot be sent")
+            raise Unsupported("in a browser a passkey answers only the prompt open on its own "
+                              "page: an answer to another ceremony cannot be sent")
 
     def _touch(self, s: Session, device: BrowserPasskey, wanted: dict[str, Locator]) -> str:
         """The person touches the key (or has none): the browser answers the held prompt."""
