@@ -6,8 +6,10 @@ import functools
 import re
 import textwrap
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
 Kind = Literal["step", "outcome", "troubleshooting"]
@@ -34,7 +36,14 @@ REQUIREMENTS_FILE = "requirements.toml"
 _TROUBLE_FIELDS = ("symptom", "cause", "fix")
 _ITEM_REQUIRED = ("id", "kind", "title", "text", "screen")
 _REQ_REQUIRED = ("id", "level", "title", "statement", "source", "section", "source_text", "serves")
-_REQ_OPTIONAL = ("notes",)
+_REQ_OPTIONAL = ("notes", "parameters")
+# A parameter's name is a Python-style identifier (lockout_seconds), so code can name it as is.
+PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_PARAM_REQUIRED = ("value", "fixed", "reason")
+_PARAM_BOUNDS = ("min", "max", "allowed", "pattern")
+_PARAM_OPTIONAL = ("unit", *_PARAM_BOUNDS)
+
+Value = int | str
 
 
 class SpecError(ValueError):
@@ -56,6 +65,95 @@ class GuideItem:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A number (or name) a requirement depends on: the reference's value and who may change it.
+
+    `fixed`: the guide, a standard or the statement sets it; every deployment uses `value`.
+    Otherwise it is the deployment's own choice within the bounds (`min`/`max` for a number,
+    `allowed` values, or a `pattern` a name must match) and `value` is the reference's choice.
+    """
+
+    requirement: str
+    name: str
+    value: Value
+    fixed: bool
+    reason: str
+    unit: str = ""
+    min: int | None = None
+    max: int | None = None
+    allowed: tuple[Value, ...] = ()
+    pattern: str | None = None
+
+    @property
+    def number(self) -> int:
+        """The value, for code that needs a number; SpecError naming the parameter if not."""
+        if not isinstance(self.value, int):
+            raise SpecError(f"{self.requirement}: parameter {self.name!r} is not a number")
+        return self.value
+
+    @property
+    def text(self) -> str:
+        """The value, for code that needs a name; SpecError naming the parameter if not."""
+        if not isinstance(self.value, str):
+            raise SpecError(f"{self.requirement}: parameter {self.name!r} is not a string")
+        return self.value
+
+    def allows(self, value: object) -> bool:
+        """Whether a deployment may use `value` here (a fixed parameter allows only its own)."""
+        if isinstance(value, bool) or type(value) is not type(self.value):
+            return False
+        if self.fixed:
+            return value == self.value
+        if isinstance(value, int) and (
+            (self.min is not None and value < self.min)
+            or (self.max is not None and value > self.max)
+        ):
+            return False
+        if self.allowed and value not in self.allowed:
+            return False
+        return not (
+            self.pattern is not None
+            and isinstance(value, str)
+            and re.fullmatch(self.pattern, value) is None
+        )
+
+    @property
+    def bounds(self) -> str:
+        """What a deployment may choose, in a few words: "fixed", "1..100", ">= 16", ..."""
+        if self.fixed:
+            return "fixed"
+        said = []
+        if self.min is not None and self.max is not None:
+            said.append(f"{self.min}..{self.max}")
+        elif self.min is not None:
+            said.append(f">= {self.min}")
+        elif self.max is not None:
+            said.append(f"<= {self.max}")
+        if self.allowed:
+            said.append("one of " + ", ".join(_shown(v) for v in self.allowed))
+        if self.pattern is not None:
+            said.append(f"matching {self.pattern}")
+        return ", ".join(said)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameter as JSON-ready data, without the requirement and name it is filed under."""
+        return {
+            "value": self.value,
+            "fixed": self.fixed,
+            "unit": self.unit,
+            "min": self.min,
+            "max": self.max,
+            "allowed": list(self.allowed),
+            "pattern": self.pattern,
+            "reason": self.reason,
+        }
+
+
+def _shown(value: Value) -> str:
+    return f"{value!r}" if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
 class Requirement:
     """What a conforming deployment does, why (source), and which guide items it makes true."""
 
@@ -68,6 +166,9 @@ class Requirement:
     source_text: str
     serves: tuple[str, ...]
     notes: str = ""
+    parameters: Mapping[str, Parameter] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
 
     @property
     def citation(self) -> str:
@@ -107,6 +208,17 @@ class Spec:
         except KeyError:
             raise KeyError(f"no requirement {req_id!r}") from None
 
+    def parameter(self, req_id: str, name: str) -> Parameter:
+        """One parameter of one requirement; KeyError naming both if there is none."""
+        try:
+            return self.requirement(req_id).parameters[name]
+        except KeyError:
+            raise KeyError(f"no parameter {name!r} on requirement {req_id!r}") from None
+
+    def all_parameters(self) -> tuple[Parameter, ...]:
+        """Every requirement's parameters, in file order."""
+        return tuple(p for r in self.requirements for p in r.parameters.values())
+
     def all_ids(self) -> tuple[str, ...]:
         """Every ID in file order, guide items first."""
         return tuple(i.id for i in self.guide_items) + tuple(r.id for r in self.requirements)
@@ -124,8 +236,17 @@ class Spec:
         """Plain lists and dicts, ready for json.dumps (e.g. `clinic2fa spec --json`)."""
         return {
             "guide_items": [asdict(i) for i in self.guide_items],
-            "requirements": [{**asdict(r), "serves": list(r.serves)} for r in self.requirements],
+            "requirements": [_requirement_dict(r) for r in self.requirements],
         }
+
+
+def _requirement_dict(req: Requirement) -> dict[str, Any]:
+    fields = {name: getattr(req, name) for name in (*_REQ_REQUIRED, *_REQ_OPTIONAL)}
+    return {
+        **fields,
+        "serves": list(req.serves),
+        "parameters": {name: p.to_dict() for name, p in req.parameters.items()},
+    }
 
 
 # -- parsing and validation ---------------------------------------------------------------------
@@ -165,7 +286,7 @@ def _check_fields(
                 raise SpecError(f"{entry_id}: missing field {name!r}")
             continue
         value = entry[name]
-        if name == "serves":
+        if name in ("serves", "parameters"):
             continue
         if not isinstance(value, str) or (name in required and not value.strip()):
             raise SpecError(f"{entry_id}: field {name!r} must be a non-empty string")
@@ -217,7 +338,103 @@ def _parse_requirement(entry: dict[str, Any], entry_id: str) -> Requirement:
         source_text=entry["source_text"],
         serves=tuple(serves),
         notes=entry.get("notes", ""),
+        parameters=_parse_parameters(entry["parameters"], entry_id)
+        if "parameters" in entry else MappingProxyType({}),
     )
+
+
+def _parse_parameters(table: Any, req_id: str) -> Mapping[str, Parameter]:
+    """The requirement's `parameters` table: one sub-table per parameter, each checked."""
+    if not isinstance(table, dict) or not table:
+        raise SpecError(f"{req_id}: parameters must be a table of parameter tables")
+    parsed = {}
+    for name, entry in table.items():
+        if not PARAMETER_NAME.fullmatch(name):
+            raise SpecError(f"{req_id}: parameter {name!r}: the name is not snake_case")
+        if not isinstance(entry, dict):
+            raise SpecError(f"{req_id}: parameter {name!r} must be a table")
+        parsed[name] = _parse_parameter(entry, req_id, name)
+    return MappingProxyType(parsed)
+
+
+def _parse_parameter(entry: dict[str, Any], req_id: str, name: str) -> Parameter:
+    where = f"{req_id}: parameter {name!r}"
+    unknown = sorted(set(entry) - set(_PARAM_REQUIRED) - set(_PARAM_OPTIONAL))
+    if unknown:
+        raise SpecError(f"{where}: unknown field {unknown[0]!r}")
+    missing = [f for f in _PARAM_REQUIRED if f not in entry]
+    if missing:
+        raise SpecError(f"{where}: missing field {missing[0]!r}")
+    value, fixed = entry["value"], entry["fixed"]
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SpecError(f"{where}: value must be an integer or a string")
+    if not isinstance(fixed, bool):
+        raise SpecError(f"{where}: fixed must be true or false")
+    for text in ("reason", "unit"):
+        if text in entry and (not isinstance(entry[text], str) or not entry[text].strip()):
+            raise SpecError(f"{where}: field {text!r} must be a non-empty string")
+    bounds = [b for b in _PARAM_BOUNDS if b in entry]
+    if fixed and bounds:
+        raise SpecError(f"{where}: a fixed parameter has no bounds, but {bounds[0]!r} is given")
+    if not fixed and not bounds:
+        raise SpecError(f"{where}: a parameter that is not fixed needs bounds (min, max, "
+                        "allowed or pattern)")
+    parameter = Parameter(
+        requirement=req_id,
+        name=name,
+        value=value,
+        fixed=fixed,
+        reason=entry["reason"],
+        unit=entry.get("unit", ""),
+        min=_limit(entry, "min", value, where),
+        max=_limit(entry, "max", value, where),
+        allowed=_allowed(entry, value, where),
+        pattern=_pattern(entry, value, where),
+    )
+    if parameter.min is not None and parameter.max is not None and parameter.min > parameter.max:
+        raise SpecError(f"{where}: min {parameter.min} is above max {parameter.max}")
+    if not parameter.allows(value):
+        raise SpecError(f"{where}: value {_shown(value)} is outside its own bounds "
+                        f"({parameter.bounds})")
+    return parameter
+
+
+def _limit(entry: dict[str, Any], key: str, value: Value, where: str) -> int | None:
+    if key not in entry:
+        return None
+    limit = entry[key]
+    if isinstance(value, str):
+        raise SpecError(f"{where}: {key!r} bounds a number, but the value is a string")
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise SpecError(f"{where}: {key!r} must be an integer")
+    return limit
+
+
+def _allowed(entry: dict[str, Any], value: Value, where: str) -> tuple[Value, ...]:
+    if "allowed" not in entry:
+        return ()
+    allowed = entry["allowed"]
+    if (not isinstance(allowed, list) or not allowed
+            or not all(type(a) is type(value) for a in allowed)):
+        raise SpecError(f"{where}: allowed must be a non-empty list of values like value's")
+    if len(set(allowed)) != len(allowed):
+        raise SpecError(f"{where}: allowed lists a value twice")
+    return tuple(allowed)
+
+
+def _pattern(entry: dict[str, Any], value: Value, where: str) -> str | None:
+    if "pattern" not in entry:
+        return None
+    pattern = entry["pattern"]
+    if not isinstance(value, str):
+        raise SpecError(f"{where}: pattern bounds a string, but the value is a number")
+    if not isinstance(pattern, str) or not pattern:
+        raise SpecError(f"{where}: pattern must be a non-empty regular expression")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise SpecError(f"{where}: pattern is not a regular expression: {exc}") from None
+    return pattern
 
 
 def _load_toml(text: str, filename: str) -> dict[str, Any]:
@@ -309,6 +526,12 @@ def _heading(text: str) -> list[str]:
     )
 
 
+def _brief(parameter: Parameter) -> str:
+    """A parameter in a listing: `window = 1 steps each way (0..1)`."""
+    unit = f" {parameter.unit}" if parameter.unit else ""
+    return f"{parameter.name} = {_shown(parameter.value)}{unit} ({parameter.bounds})"
+
+
 def format_listing(spec: Spec) -> str:
     """Plain-text listing for `clinic2fa spec`: guide items by kind, then the requirements."""
     lines = [f"Guide: {len(spec.guide_items)} items"]
@@ -335,6 +558,8 @@ def format_listing(spec: Spec) -> str:
         lines += _wrapped("statement", req.statement)
         lines += _wrapped("source", req.citation)
         lines += _wrapped("serves", ", ".join(req.serves))
+        if req.parameters:
+            lines += _wrapped("parameters", "; ".join(_brief(p) for p in req.parameters.values()))
     return "\n".join(lines) + "\n"
 
 
@@ -345,9 +570,11 @@ __all__ = [
     "GuideItem",
     "Kind",
     "Level",
+    "Parameter",
     "Requirement",
     "Spec",
     "SpecError",
+    "Value",
     "format_listing",
     "load",
     "parse",

@@ -8,8 +8,7 @@ import pytest
 from browser_support import provider, reference
 from playwright.sync_api import Browser
 
-from clinic2fa.scenarios.contract import Refused
-from clinic2fa.scenarios.core.context import NotApplicable
+from clinic2fa.scenarios.contract import Refused, Unsupported
 from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
 CANCELLED = "The passkey request was cancelled or timed out."
@@ -48,9 +47,9 @@ def test_keys_register_sign_in_and_fail_as_a_browser_fails(browser: Browser) -> 
             crafted = VirtualPasskey(made.origin)
             crafted.mint_unregistered("localhost")
             answer = crafted.get(options, ignore_allow_list=True)
-            with pytest.raises(NotApplicable, match="outside the browser"):
+            with pytest.raises(Unsupported, match="outside the browser"):
                 target.finish_passkey_sign_in(pending.session, answer)
-            with pytest.raises(NotApplicable, match="misbehaves"):
+            with pytest.raises(Unsupported, match="misbehaves"):
                 phone.get(options, origin="https://phish.test")
             done = target.finish_passkey_sign_in(pending.session, phone.get(options))
             assert done.stage == "signed_in"

@@ -4,6 +4,8 @@ loader refuses inconsistent input instead of letting a scenario cite something t
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -308,3 +310,229 @@ def test_rejects_invalid_toml_and_unexpected_layout() -> None:
 
 def test_spec_error_is_a_value_error() -> None:
     assert issubclass(SpecError, ValueError)
+
+
+# -- parameters ---------------------------------------------------------------------------------
+
+# Every parameter of the packaged spec: (requirement, name) -> (value, fixed). Equality, not
+# subset, so a parameter added or dropped must be decided here too.
+PARAMETERS = {
+    ("TOTP-STEP", "period"): (30, True),
+    ("TOTP-STEP", "digits"): (6, True),
+    ("TOTP-STEP", "algorithm"): ("SHA1", True),
+    ("TOTP-WINDOW", "window"): (1, False),
+    ("TOTP-RATE-LIMIT", "max_failures"): (5, False),
+    ("TOTP-RATE-LIMIT", "lockout_seconds"): (900, False),
+    ("TOTP-SECRET-SIZE", "secret_bits"): (160, True),
+    ("KEY-URI", "issuer"): ("MyDentalPractice", False),
+    ("BACKUP-COUNT", "count"): (10, False),
+    ("BACKUP-HASHED", "salt_bits"): (128, False),
+    ("BACKUP-ENTROPY", "entropy_bits"): (50, False),
+    ("BACKUP-ENTROPY", "code_length"): (10, False),
+    ("BACKUP-ENTROPY", "alphabet_size"): (32, False),
+    ("SIGNIN-PENDING-EXPIRES", "pending_seconds"): (300, False),
+    ("SKEW-REASON", "skew_horizon"): (10, False),
+    ("PASSWORD-HASH", "memory_kib"): (19456, False),
+    ("PASSWORD-HASH", "time_cost"): (2, False),
+    ("PASSWORD-HASH", "parallelism"): (1, False),
+    ("PASSWORD-HASH", "salt_bits"): (128, False),
+    ("PASSKEY-CHALLENGE", "challenge_bytes"): (32, False),
+}
+
+# The bounds the standards set, where the spec's value is a choice within them.
+BOUNDS = {
+    ("TOTP-WINDOW", "window"): (0, 1),
+    ("TOTP-RATE-LIMIT", "max_failures"): (1, 100),  # NIST SP 800-63B s5.2.2: at most 100
+    ("BACKUP-ENTROPY", "entropy_bits"): (20, None),
+    ("BACKUP-HASHED", "salt_bits"): (32, None),
+    ("PASSWORD-HASH", "salt_bits"): (32, None),
+    ("PASSKEY-CHALLENGE", "challenge_bytes"): (16, None),
+}
+
+
+def test_parameters_are_as_decided() -> None:
+    found = {(p.requirement, p.name): (p.value, p.fixed) for p in load().all_parameters()}
+    assert found == PARAMETERS
+
+
+def test_standards_bounds_are_recorded() -> None:
+    for (req_id, name), (least, most) in BOUNDS.items():
+        parameter = load().parameter(req_id, name)
+        assert (parameter.min, parameter.max) == (least, most), (req_id, name)
+
+
+def test_every_parameter_has_a_reason_and_choices_have_bounds() -> None:
+    for parameter in load().all_parameters():
+        assert parameter.reason.strip(), parameter.name
+        assert parameter.allows(parameter.value), parameter.name
+        assert (parameter.bounds == "fixed") == parameter.fixed, parameter.name
+
+
+def test_parameter_lookups() -> None:
+    s = load()
+    window = s.parameter("TOTP-WINDOW", "window")
+    assert window is s.requirement("TOTP-WINDOW").parameters["window"]
+    assert (window.value, window.number, window.unit) == (1, 1, "steps each way")
+    assert s.parameter("KEY-URI", "issuer").text == "MyDentalPractice"
+    assert s.requirement("DISABLE-REAUTH").parameters == {}
+    with pytest.raises(KeyError, match="TOTP-WINDOW"):
+        s.parameter("TOTP-WINDOW", "windows")
+    with pytest.raises(KeyError):
+        s.parameter("TOTP-WINDOWS", "window")
+    with pytest.raises(SpecError, match="KEY-URI: parameter 'issuer' is not a number"):
+        _ = s.parameter("KEY-URI", "issuer").number
+    with pytest.raises(SpecError, match="TOTP-STEP: parameter 'period' is not a string"):
+        _ = s.parameter("TOTP-STEP", "period").text
+
+
+def test_parameters_cannot_be_changed_in_place() -> None:
+    parameters = load().requirement("TOTP-WINDOW").parameters
+    with pytest.raises(TypeError):
+        parameters["window"] = parameters["window"]  # type: ignore[index]
+
+
+def test_to_dict_carries_parameters() -> None:
+    data = json.loads(json.dumps(load().to_dict()))
+    by_id = {r["id"]: r for r in data["requirements"]}
+    assert by_id["TOTP-RATE-LIMIT"]["parameters"]["max_failures"] == {
+        "value": 5, "fixed": False, "unit": "failures", "min": 1, "max": 100, "allowed": [],
+        "pattern": None, "reason": load().parameter("TOTP-RATE-LIMIT", "max_failures").reason,
+    }
+    assert by_id["KEY-URI"]["parameters"]["issuer"]["pattern"] == "[^:]+"
+    assert by_id["DISABLE-REAUTH"]["parameters"] == {}
+
+
+def test_format_listing_shows_parameters_briefly() -> None:
+    listing = format_listing(load())
+    assert "    parameters: window = 1 steps each way (0..1)\n" in listing
+    assert "max_failures = 5 failures (1..100); lockout_seconds = 900 seconds (>= 1)" in listing
+    assert "period = 30 seconds (fixed)" in listing
+    assert "issuer = 'MyDentalPractice' (matching [^:]+)" in listing
+
+
+def test_allows_checks_type_bounds_and_fixed_values() -> None:
+    s = load()
+    window, period = s.parameter("TOTP-WINDOW", "window"), s.parameter("TOTP-STEP", "period")
+    issuer, failures = s.parameter("KEY-URI", "issuer"), s.parameter("TOTP-RATE-LIMIT",
+                                                                      "max_failures")
+    assert [window.allows(v) for v in (-1, 0, 1, 2)] == [False, True, True, False]
+    assert [period.allows(v) for v in (30, 60)] == [True, False]
+    assert [failures.allows(v) for v in (0, 1, 100, 101)] == [False, True, True, False]
+    assert not window.allows(True) and not window.allows("1") and not window.allows(1.0)
+    assert issuer.allows("Smile Dental") and not issuer.allows("Smile:Dental")
+    assert not issuer.allows("")
+
+
+def test_spec_imports_nothing_of_the_project() -> None:
+    """The simulator and the scenarios read the spec; the spec must not depend on them."""
+    code = ("import sys; import clinic2fa.spec as s; s.load(); "
+            "print(sorted(m for m in sys.modules if m.startswith('clinic2fa.')))")
+    done = subprocess.run([sys.executable, "-c", code],  # noqa: S603 - our own code
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['clinic2fa.spec']"
+
+
+PARAMETRISED = GOOD_REQUIREMENTS + """
+[requirement.parameters.group_size]
+value = 4
+fixed = false
+min = 3
+max = 8
+unit = "characters"
+reason = "Short groups a person can read."
+
+[requirement.parameters.alphabet]
+value = "base32"
+fixed = true
+reason = "RFC 4648."
+
+[requirement.parameters.separator]
+value = " "
+fixed = false
+allowed = [" ", "-"]
+reason = "What apps accept."
+
+[requirement.parameters.label]
+value = "Clinic"
+fixed = false
+pattern = "[^:]+"
+reason = "No colon."
+"""
+
+
+def test_parse_accepts_good_parameters() -> None:
+    req = parse(GOOD_GUIDE, PARAMETRISED).requirement("MANUAL-SECRET")
+    assert list(req.parameters) == ["group_size", "alphabet", "separator", "label"]
+    group = req.parameters["group_size"]
+    assert (group.requirement, group.name, group.value, group.fixed) == (
+        "MANUAL-SECRET", "group_size", 4, False)
+    assert (group.min, group.max, group.bounds) == (3, 8, "3..8")
+    assert req.parameters["alphabet"].bounds == "fixed"
+    assert req.parameters["alphabet"].unit == ""
+    assert req.parameters["separator"].allowed == (" ", "-")
+    assert req.parameters["separator"].bounds == "one of ' ', '-'"
+    assert req.parameters["label"].bounds == "matching [^:]+"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("value = 4\n", "", "missing field 'value'"),
+        ("fixed = false\nmin = 3", "min = 3", "missing field 'fixed'"),
+        ('reason = "Short groups a person can read."', "", "missing field 'reason'"),
+        ('reason = "Short groups a person can read."', 'reason = " "', "field 'reason'"),
+        ('unit = "characters"', "unit = 4", "field 'unit'"),
+        ("min = 3\n", "min = 3\nmaximum = 9\n", "unknown field 'maximum'"),
+        ("value = 4\n", "value = true\n", "value must be an integer or a string"),
+        ("value = 4\n", "value = 4.5\n", "value must be an integer or a string"),
+        ("value = 4\n", "value = [4]\n", "value must be an integer or a string"),
+        ("fixed = false\nmin = 3", 'fixed = "no"\nmin = 3', "fixed must be true or false"),
+        ("fixed = false\nmin = 3", "fixed = true\nmin = 3", "a fixed parameter has no bounds"),
+        ("min = 3\nmax = 8\n", "", "needs bounds"),
+        ("min = 3\n", "min = 9\n", "min 9 is above max 8"),
+        ("value = 4\n", "value = 9\n", "value 9 is outside its own bounds (3..8)"),
+        ("min = 3\n", "min = 3.5\n", "'min' must be an integer"),
+        ("max = 8\n", "max = false\n", "'max' must be an integer"),
+        ("[requirement.parameters.group_size]", "[requirement.parameters.groupSize]",
+         "parameter 'groupSize': the name is not snake_case"),
+    ],
+)
+def test_rejects_bad_numeric_parameter(old: str, new: str, says: str) -> None:
+    bad = PARAMETRISED.replace(old, new, 1)
+    assert bad != PARAMETRISED
+    message = _raises(GOOD_GUIDE, bad)
+    assert message.startswith("MANUAL-SECRET: parameter '")
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ('allowed = [" ", "-"]', "allowed = []", "allowed must be a non-empty list"),
+        ('allowed = [" ", "-"]', 'allowed = [" ", 1]', "allowed must be a non-empty list"),
+        ('allowed = [" ", "-"]', 'allowed = " "', "allowed must be a non-empty list"),
+        ('allowed = [" ", "-"]', 'allowed = [" ", " "]', "allowed lists a value twice"),
+        ('allowed = [" ", "-"]', 'allowed = ["-", "_"]', "value ' ' is outside its own bounds"),
+        ('pattern = "[^:]+"', 'pattern = "[^:"', "pattern is not a regular expression"),
+        ('pattern = "[^:]+"', 'pattern = ""', "pattern must be a non-empty regular expression"),
+        ('pattern = "[^:]+"', 'pattern = "[a-z]+"', "value 'Clinic' is outside its own bounds"),
+        ('pattern = "[^:]+"', "min = 1", "'min' bounds a number, but the value is a string"),
+    ],
+)
+def test_rejects_bad_named_parameter(old: str, new: str, says: str) -> None:
+    bad = PARAMETRISED.replace(old, new, 1)
+    assert bad != PARAMETRISED
+    message = _raises(GOOD_GUIDE, bad)
+    assert message.startswith("MANUAL-SECRET: parameter '")
+    assert says in message
+
+
+def test_rejects_a_pattern_on_a_number_and_a_bad_parameters_table() -> None:
+    number_pattern = PARAMETRISED.replace("min = 3\nmax = 8\n", 'pattern = "[0-9]+"\n', 1)
+    assert "pattern bounds a string" in _raises(GOOD_GUIDE, number_pattern)
+    not_a_table = GOOD_REQUIREMENTS + "parameters = 5\n"
+    assert _raises(GOOD_GUIDE, not_a_table) == (
+        "MANUAL-SECRET: parameters must be a table of parameter tables")
+    entry_not_a_table = GOOD_REQUIREMENTS + "parameters = { window = 1 }\n"
+    assert _raises(GOOD_GUIDE, entry_not_a_table) == (
+        "MANUAL-SECRET: parameter 'window' must be a table")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from clinic2fa.scenarios.core import stored
+from clinic2fa.scenarios.core import params, stored
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
@@ -16,12 +16,13 @@ from clinic2fa.scenarios.core.model import Level, Needs, scenario
 def ten_codes(ctx: Context) -> None:
     """Confirming and regenerating each issue exactly 10 backup codes"""
     enrolled = ctx.enrol(ctx.account("staff"))
-    ctx.check(len(enrolled.backup_codes) == 10,
-              f"confirmation issued {len(enrolled.backup_codes)} backup codes, not 10")
+    count = params.BACKUP_CODES
+    ctx.check(len(enrolled.backup_codes) == count,
+              f"confirmation issued {len(enrolled.backup_codes)} backup codes, not {count}")
     ctx.step("Regenerate backup codes")
     with ctx.accepted("regenerating backup codes with the password"):
         codes = ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password)
-    ctx.check(len(codes) == 10, f"regenerating issued {len(codes)} backup codes, not 10")
+    ctx.check(len(codes) == count, f"regenerating issued {len(codes)} backup codes, not {count}")
 
 
 @scenario("BACKUP-SINGLE-USE-ONCE", verifies=["BACKUP-SINGLE-USE"], level=Level.MUST,
@@ -41,8 +42,9 @@ def each_code_once(ctx: Context) -> None:
     ctx.step("Another backup code still works")
     with ctx.accepted("an unused backup code"):
         done = ctx.target.use_backup_code(pending.session, enrolled.backup_codes[1])
-    left = ctx.target.security(done.session).backup_codes_left
-    ctx.check(left == 8, f"after two of 10 backup codes, Security counts {left} left, not 8")
+    left, count = ctx.target.security(done.session).backup_codes_left, params.BACKUP_CODES
+    ctx.check(left == count - 2, f"after two of {count} backup codes, Security counts {left} "
+                                 f"left, not {count - 2}")
 
 
 @scenario("BACKUP-SHOWN-ONCE-NEVER-AGAIN", verifies=["BACKUP-SHOWN-ONCE"], level=Level.MUST,
@@ -54,8 +56,9 @@ def never_shown_again(ctx: Context) -> None:
     codes = enrolled.backup_codes
     ctx.step("Open every page the user and an admin can reach")
     security = ctx.target.security(enrolled.session)
-    ctx.check(security.backup_codes_left == 10,
-              f"Security shows {security.backup_codes_left} codes left, not a count of 10")
+    ctx.check(security.backup_codes_left == params.BACKUP_CODES,
+              f"Security shows {security.backup_codes_left} codes left, not a count of "
+              f"{params.BACKUP_CODES}")
     seen: dict[str, Any] = {
         "Security": security,
         "My Profile": ctx.target.profile(enrolled.session),
@@ -83,7 +86,8 @@ def regenerate_replaces(ctx: Context) -> None:
     with ctx.accepted("regenerating backup codes with the password"):
         new = ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password)
     left = ctx.target.security(enrolled.session).backup_codes_left
-    ctx.check(left == 10, f"after regenerating, Security counts {left} codes, not 10")
+    ctx.check(left == params.BACKUP_CODES,
+              f"after regenerating, Security counts {left} codes, not {params.BACKUP_CODES}")
     ctx.step("Sign in with an old code, then a new one")
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     with ctx.refused("code_rejected", why="an old backup code after regenerating"):
@@ -112,7 +116,7 @@ def at_least_20_bits(ctx: Context) -> None:
     codes = enrolled.backup_codes + ctx.target.regenerate_backup_codes(
         enrolled.session, enrolled.account.password)
     normal = [_normal(c) for c in codes]
-    ctx.check(len(set(normal)) == len(normal), "two of 20 backup codes are the same")
+    ctx.check(len(set(normal)) == len(normal), f"two of {len(normal)} backup codes are the same")
     # The alphabet is estimated from the characters seen (never larger than the real one), so
     # the estimate can only err low. Randomness itself (a CSPRNG) cannot be seen from outside.
     alphabet = set("".join(normal))
@@ -120,8 +124,9 @@ def at_least_20_bits(ctx: Context) -> None:
     bits = length * math.log2(max(len(alphabet), 1))
     ctx.trace.note(f"{length} characters from an alphabet of at least {len(alphabet)}: "
                    f"{bits:.1f} bits at most")
-    ctx.check(bits >= 20, f"{length} characters from {len(alphabet)} symbols give {bits:.1f} "
-                          "bits, under 20")
+    least = params.BACKUP_ENTROPY_MIN_BITS
+    ctx.check(bits >= least, f"{length} characters from {len(alphabet)} symbols give "
+                             f"{bits:.1f} bits, under {least}")
 
 
 @scenario("BACKUP-HASHED-STORAGE", verifies=["BACKUP-HASHED"], level=Level.MUST,
@@ -140,8 +145,9 @@ def stored_hashed(ctx: Context) -> None:
     ctx.check(all(f is not None for f in found),
               "a backup code is stored as something other than an argon2id hash")
     salts = [f.salt for f in found if f is not None]
-    ctx.check(all(len(s) >= stored.MIN_SALT_BYTES for s in salts),
-              "a backup code's salt is under 32 bits")
+    least = params.BACKUP_SALT_MIN_BITS
+    ctx.check(all(len(s) * 8 >= least for s in salts),
+              f"a backup code's salt is under {least} bits")
     ctx.check(len(set(salts)) == len(salts), "backup codes share a salt")
     ctx.check(not any(stored.plain(str(h), c) for h in kept for c in codes),
               "a backup code is stored in plain")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
@@ -49,11 +50,12 @@ def scan_qr(ctx: Context) -> None:
     ctx.step("Open the authenticator app, tap +, Scan QR code")
     phone = ctx.phone()
     entry = ctx.scan(phone, setup.qr_png)
-    ctx.check(entry.issuer == "MyDentalPractice",
-              f"the app lists the entry under {entry.issuer!r}, not MyDentalPractice")
+    ctx.check(entry.issuer == params.ISSUER,
+              f"the app lists the entry under {entry.issuer!r}, not {params.ISSUER}")
     ctx.check(entry.account.casefold() == account.email.casefold(),
               f"the app's entry names {entry.account!r}, not the user's email")
-    ctx.check(len(phone.code()) == 6, "the app shows no 6-digit code for the scanned entry")
+    ctx.check(len(phone.code()) == params.DIGITS,
+              f"the app shows no {params.DIGITS}-digit code for the scanned entry")
 
 
 @scenario("STEP-4-CONFIRM-ENROLMENT", verifies=["STEP-4"], level=Level.MUST,
@@ -85,11 +87,11 @@ def confirm_enrolment(ctx: Context) -> None:
 def backup_codes(ctx: Context) -> None:
     """Confirming shows a list of 10 distinct backup codes"""
     enrolled = ctx.enrol(ctx.account("staff"))
-    codes = enrolled.backup_codes
-    ctx.check(len(codes) == 10, f"{len(codes)} backup codes appeared, not 10")
+    codes, count = enrolled.backup_codes, params.BACKUP_CODES
+    ctx.check(len(codes) == count, f"{len(codes)} backup codes appeared, not {count}")
     ctx.check(len({_normal(c) for c in codes}) == len(codes), "the backup codes repeat")
     left = ctx.target.security(enrolled.session).backup_codes_left
-    ctx.check(left == 10, f"Security counts {left} backup codes left, not 10")
+    ctx.check(left == count, f"Security counts {left} backup codes left, not {count}")
 
 
 @scenario("STEP-6-SIGN-IN-TEST", verifies=["STEP-6"], level=Level.MUST,

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from clinic2fa.scenarios.contract import SetupScreen
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, scenario
+from clinic2fa.scenarios.core.params import ALGORITHM, DIGITS, ISSUER, PERIOD, SECRET_BITS
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError, decode_qr
 
-ISSUER = "MyDentalPractice"
 BASE32 = re.compile(r"[A-Z2-7]+")
+SECRET_CHARS = math.ceil(SECRET_BITS / 5)  # base32 characters that carry the secret
+# What the Key Uri Format assumes for a parameter left out (KEY-URI), not a choice of ours.
+FORMAT_DEFAULTS = {"algorithm": "SHA1", "period": "30"}
+SHORT_GROUP = range(3, 9)  # characters in a "short group" of the manual-entry secret
 
 
 @scenario("KEY-URI-FORMAT", verifies=["KEY-URI"], level=Level.MUST,
@@ -44,14 +49,16 @@ def key_uri_format(ctx: Context) -> None:
     secret = params.get("secret", "")
     ctx.check(bool(BASE32.fullmatch(secret)),
               "the secret parameter is missing or not base32 without padding")
-    ctx.check(len(secret) >= 32, f"the secret has {len(secret)} base32 characters, "
-              "fewer than the 32 that carry 160 bits")
+    ctx.check(len(secret) >= SECRET_CHARS, f"the secret has {len(secret)} base32 characters, "
+              f"fewer than the {SECRET_CHARS} that carry {SECRET_BITS} bits")
     ctx.check(params.get("issuer") == ISSUER,
               f"the issuer parameter is {params.get('issuer')!r}, not {ISSUER} as in the label")
-    ctx.check(params.get("digits") == "6", f"digits is {params.get('digits')!r}, not 6")
-    ctx.check(params.get("period", "30") == "30", f"period is {params.get('period')!r}, not 30")
-    ctx.check(params.get("algorithm", "SHA1").upper() == "SHA1",
-              f"algorithm is {params.get('algorithm')!r}, not SHA1")
+    ctx.check(params.get("digits") == str(DIGITS),
+              f"digits is {params.get('digits')!r}, not {DIGITS}")
+    ctx.check(params.get("period", FORMAT_DEFAULTS["period"]) == str(PERIOD),
+              f"period is {params.get('period')!r}, not {PERIOD}")
+    ctx.check(params.get("algorithm", FORMAT_DEFAULTS["algorithm"]).upper() == ALGORITHM,
+              f"algorithm is {params.get('algorithm')!r}, not {ALGORITHM}")
 
 
 @scenario("MANUAL-SECRET-SAME-SECRET", verifies=["MANUAL-SECRET"], level=Level.MUST,
@@ -63,7 +70,7 @@ def manual_entry_is_the_qr_secret(ctx: Context) -> None:
     setup = _setup(ctx, account.email, account.password)
     typed = setup.manual_entry.strip()
     groups = typed.split()
-    ctx.check(len(groups) > 1 and all(3 <= len(g) <= 8 for g in groups),
+    ctx.check(len(groups) > 1 and all(len(g) in SHORT_GROUP for g in groups),
               f"the manual-entry secret is not in short groups: group sizes "
               f"{[len(g) for g in groups]}")
     joined = "".join(groups).upper().rstrip("=")
@@ -81,8 +88,8 @@ def secret_is_160_bits(ctx: Context) -> None:
     setup = _setup(ctx, account.email, account.password)
     raw = _raw(_uri_secret(setup.uri))
     ctx.check(raw is not None, "the Key URI's secret is not valid base32")
-    ctx.check(raw is not None and len(raw) == 20,
-              f"the secret has {len(raw or b'') * 8} bits, not 160")
+    ctx.check(raw is not None and len(raw) * 8 == SECRET_BITS,
+              f"the secret has {len(raw or b'') * 8} bits, not {SECRET_BITS}")
 
 
 @scenario("TOTP-SECRET-SIZE-UNIQUE", verifies=["TOTP-SECRET-SIZE"], level=Level.MUST,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinic2fa.scenarios.contract import Account, NotApplicable
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 PASSKEYS = (Needs.PASSKEYS,)
 EVIL_ORIGIN = "https://mydentalpractice.example-phish.test"
 EVIL_RP_ID = "example-phish.test"
+ASSUMED_TIMEOUT_MS = 300_000  # a ceremony's timeout when its options name none (a guess)
 
 
 @dataclass
@@ -63,7 +65,8 @@ def fresh_challenges(ctx: Context) -> None:
     for _ in range(2):
         challenges.append(_challenge(ctx.passkeys.begin_passkey_sign_in(_pending(ctx, holder))))
     for challenge in challenges:
-        ctx.check(len(challenge) >= 16, f"a challenge of {len(challenge)} bytes, under 16")
+        ctx.check(len(challenge) >= params.CHALLENGE_MIN_BYTES,
+                  f"a challenge of {len(challenge)} bytes, under {params.CHALLENGE_MIN_BYTES}")
     ctx.check(len(set(challenges)) == len(challenges), "two ceremonies got the same challenge")
 
 
@@ -117,7 +120,7 @@ def challenge_expires(ctx: Context) -> None:
     account = ctx.account("staff")
     session = ctx.signed_in(account)
     options = ctx.passkeys.begin_passkey_setup(session)
-    timeout = float(options.get("timeout") or 300_000) / 1000
+    timeout = float(options.get("timeout") or ASSUMED_TIMEOUT_MS) / 1000
     ctx.step(f"Answer {timeout:.0f} s later, past the ceremony's timeout")
     answer = ctx.passkey().create(options)
     ctx.advance_clock(timeout + 1)

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 from clinic2fa.scenarios.core.parallel import Outcome, together
 
 PARALLEL = 20  # requests in each burst
-MAX_FAILURES = 5  # TOTP-RATE-LIMIT: wrong codes in a row before the lock-out
+MAX_FAILURES = params.MAX_FAILURES  # TOTP-RATE-LIMIT: wrong codes in a row before the lock-out
 
 
 def _pending(ctx: Context, enrolled: Enrolled, count: int) -> list[str]:
@@ -53,8 +54,9 @@ def backup_code_in_parallel(ctx: Context) -> None:
                                       "backup code signed in, not exactly 1")
     _only_accepted_or(ctx, tally, {"code_rejected", "locked_out"}, "the spent backup code was")
     winner: Any = next(o.result for o in outcomes if o.accepted)
-    left = ctx.target.security(winner.session).backup_codes_left
-    ctx.check(left == 9, f"after one backup code was used, Security counts {left} left, not 9")
+    left, count = ctx.target.security(winner.session).backup_codes_left, params.BACKUP_CODES
+    ctx.check(left == count - 1, f"after one backup code was used, Security counts {left} left, "
+                                 f"not {count - 1}")
 
 
 @scenario("RACE-TOTP-CODE-ONCE", verifies=["TOTP-REPLAY"], level=Level.MUST,
@@ -89,8 +91,8 @@ def wrong_codes_in_parallel(ctx: Context) -> None:
     outcomes = together([partial(ctx.target.enter_code, s, wrong) for s in sessions])
     tally = _tally(outcomes)
     ctx.trace.note(f"answers: {dict(tally)}")
-    # Judged one at a time, the first 5 are wrong codes and lock the user; the other 15 are
-    # refused unjudged. More than 5 judged means failures were lost or the lock came late.
+    # Judged one at a time, the first MAX_FAILURES are wrong codes and lock the user; the others
+    # are refused unjudged. More judged means failures were lost or the lock came late.
     expected = {"code_rejected": MAX_FAILURES, "locked_out": PARALLEL - MAX_FAILURES}
     ctx.check(dict(tally) == expected,
               f"{PARALLEL} parallel wrong codes were answered {dict(tally)}, expected "

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from clinic2fa.scenarios.contract import Refused
-from clinic2fa.scenarios.core import stored
+from clinic2fa.scenarios.core import params, stored
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 INSPECT = frozenset({Needs.INSPECT})
-PENDING_TTL = 5 * 60  # the spec's suggested lifetime of a pending sign-in (SIGNIN-PENDING-EXPIRES)
 
 
 @scenario("SIGNIN-SECOND-STEP-ASKED", verifies=["SIGNIN-SECOND-STEP"], level=Level.MUST,
@@ -121,10 +120,11 @@ def pending_expires(ctx: Context) -> None:
     """A pending sign-in left for more than 5 minutes no longer takes a valid code"""
     enrolled = ctx.enrol(ctx.account("staff"))
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
-    ctx.step("Leave the code screen for 5 minutes and a second")
-    ctx.advance_clock(PENDING_TTL + 1)
+    minutes = f"{params.PENDING_SECONDS / 60:g} minutes"
+    ctx.step(f"Leave the code screen for {minutes} and a second")
+    ctx.advance_clock(params.PENDING_SECONDS + 1)
     with ctx.refused(("sign_in_expired", "not_signed_in"),
-                     why="a valid code in a pending sign-in older than 5 minutes"):
+                     why=f"a valid code in a pending sign-in older than {minutes}"):
         ctx.target.enter_code(pending.session, ctx.fresh_code(enrolled))
     ctx.step("Enter the password again, then the code")
     with ctx.accepted("a new sign-in after the expiry"):
@@ -204,8 +204,9 @@ def passwords_hashed(ctx: Context) -> None:
             return
         ctx.trace.note(f"argon2id m={found.memory_kib} KiB, t={found.time_cost}, "
                        f"p={found.parallelism}, salt {len(found.salt)} bytes")
-        ctx.check(len(found.salt) >= stored.MIN_SALT_BYTES,
-                  f"the salt has {len(found.salt)} bytes, under 32 bits")
+        least = params.PASSWORD_SALT_MIN_BITS
+        ctx.check(len(found.salt) * 8 >= least,
+                  f"the salt has {len(found.salt)} bytes, under {least} bits")
         ctx.check(not stored.plain(kept, account.password), "the password is stored in plain")
         ctx.check(stored.matches(kept, account.password),
                   "the stored hash is not a hash of the account's password")

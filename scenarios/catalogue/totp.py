@@ -10,10 +10,13 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from clinic2fa.scenarios.contract import Inconclusive, Refused
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
-LOCKOUT = 15 * 60  # the reference's lock-out period (a deployment parameter, TOTP-RATE-LIMIT)
+NEAR = 30  # steps each way a code of other parameters must not match: wider than any search
+SKEW_STEPS = 3  # a skewed code's distance in steps: outside the window, inside the skew search
+BACKUP_MISSES = 2  # wrong backup codes among the failures that lock (TOTP-RATE-LIMIT)
 
 
 # -- TOTP-STEP ----------------------------------------------------------------------------------
@@ -29,7 +32,8 @@ def sha1_six_digits_thirty_seconds(ctx: Context) -> None:
     setup = ctx.target.start_authenticator_setup(session)
     key = _key(setup.uri)
     now = ctx.server_step()
-    ctx.step("Confirm with HOTP(secret, floor(unix time / 30)), SHA-1, 6 digits")
+    ctx.step(f"Confirm with HOTP(secret, floor(unix time / {params.PERIOD})), SHA-1, "
+             f"{params.DIGITS} digits")
     with ctx.accepted("the RFC 6238 code for the current step at confirmation"):
         ctx.target.confirm_enrolment(session, _hotp(key, now))
     ctx.step("Sign in with the RFC 6238 code of the next step")
@@ -48,7 +52,7 @@ def other_parameters_refused(ctx: Context) -> None:
     setup = ctx.target.start_authenticator_setup(session)
     key = _key(setup.uri)
     now = ctx.server_step()
-    near = {_hotp(key, s) for s in range(now - 30, now + 31)}
+    near = {_hotp(key, s) for s in range(now - NEAR, now + NEAR + 1)}
     others = {
         "HMAC-SHA-256": _hotp(key, now, digest=hashlib.sha256),
         "8 digits": _hotp(key, now, digits=8),
@@ -79,18 +83,19 @@ def adjacent_steps_accepted(ctx: Context) -> None:
     phone = ctx.phone()
     ctx.scan(phone, setup.qr_png)
     now = ctx.server_step()
+    edge = params.WINDOW
     ctx.step("Confirm with the code of the previous step (typed just as it changed)")
     try:
-        codes = ctx.target.confirm_enrolment(session, phone.code_at_step(now - 1))
+        codes = ctx.target.confirm_enrolment(session, phone.code_at_step(now - edge))
     except Refused as refusal:
         _inconclusive_if_moved(ctx, now)
         ctx.check(False, f"the previous step's code should be accepted, got {refusal}")
-    enrolled = Enrolled(account, phone, codes, session, {now - 1})
+    enrolled = Enrolled(account, phone, codes, session, {now - edge})
     ctx.step("Sign in with the code of the next step (phone a little fast)")
     pending = ctx.target.sign_in(account.email, account.password)
-    enrolled.used_steps.add(now + 1)
+    enrolled.used_steps.add(now + edge)
     with ctx.accepted("the next step's code at sign-in"):
-        done = ctx.target.enter_code(pending.session, phone.code_at_step(now + 1))
+        done = ctx.target.enter_code(pending.session, phone.code_at_step(now + edge))
     ctx.check(done.stage == "signed_in", f"the code should sign in, got {done.stage}")
 
 
@@ -101,8 +106,9 @@ def two_steps_out_refused(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     now = ctx.server_step()
-    for steps in (2, -2):
-        ctx.step(f"Sign in with the code of {steps:+d} steps ({steps * 30:+d} s)")
+    outside = params.WINDOW + 1
+    for steps in (outside, -outside):
+        ctx.step(f"Sign in with the code of {steps:+d} steps ({steps * params.PERIOD:+d} s)")
         _code_refused(ctx, now, None, f"a code {steps:+d} steps away at sign-in",
                       lambda s=steps: ctx.target.enter_code(
                           pending.session, enrolled.phone.code_at_step(now + s)))
@@ -111,7 +117,7 @@ def two_steps_out_refused(ctx: Context) -> None:
     phone = ctx.phone()
     ctx.scan(phone, ctx.target.start_authenticator_setup(session).qr_png)
     now = ctx.server_step()
-    for steps in (2, -2):
+    for steps in (outside, -outside):
         ctx.step(f"Confirm with the code of {steps:+d} steps")
         _code_refused(ctx, now, None, f"a code {steps:+d} steps away at confirmation",
                       lambda s=steps: ctx.target.confirm_enrolment(
@@ -183,14 +189,14 @@ def five_wrong_codes_lock(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     wrong = ctx.wrong_code(enrolled.phone)
-    for attempt in range(1, 6):
+    for attempt in range(1, params.MAX_FAILURES + 1):
         ctx.step(f"Wrong code #{attempt}")
         with ctx.refused("code_rejected", "wrong_code", why=f"wrong code #{attempt}"):
             ctx.target.enter_code(pending.session, wrong)
-    ctx.step("The right code, sixth attempt")
-    with ctx.refused("locked_out", why="the right code after 5 wrong ones"):
+    ctx.step(f"The right code, attempt #{params.MAX_FAILURES + 1}")
+    with ctx.refused("locked_out", why=f"the right code after {params.MAX_FAILURES} wrong ones"):
         ctx.target.enter_code(pending.session, _right_code(enrolled))
-    with ctx.refused("locked_out", why="a backup code after 5 wrong codes"):
+    with ctx.refused("locked_out", why=f"a backup code after {params.MAX_FAILURES} wrong codes"):
         ctx.target.use_backup_code(pending.session, enrolled.backup_codes[0])
     ctx.step("A new sign-in does not lift the lock")
     _locked_in_new_sign_in(ctx, enrolled)
@@ -204,7 +210,8 @@ def failures_counted_per_user(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     other = ctx.enrol(ctx.account("staff"))
     wrong = ctx.wrong_code(enrolled.phone)
-    for count, label in ((3, "first"), (2, "second")):
+    first = (params.MAX_FAILURES + 1) // 2  # the failures split over two sign-ins
+    for count, label in ((first, "first"), (params.MAX_FAILURES - first, "second")):
         ctx.step(f"{count} wrong codes in a {label} pending sign-in")
         pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
         for _ in range(count):
@@ -224,15 +231,17 @@ def wrong_backup_codes_count(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     wrong = ctx.wrong_code(enrolled.phone)
-    ctx.step("Three wrong 6-digit codes, then two wrong backup codes")
-    for _ in range(3):
+    codes = params.MAX_FAILURES - BACKUP_MISSES
+    ctx.step(f"{codes} wrong 6-digit codes, then {BACKUP_MISSES} wrong backup codes")
+    for _ in range(codes):
         with ctx.refused("code_rejected", why="a wrong 6-digit code"):
             ctx.target.enter_code(pending.session, wrong)
-    for code in _wrong_backup_codes(enrolled.backup_codes, 2):
+    for code in _wrong_backup_codes(enrolled.backup_codes, BACKUP_MISSES):
         with ctx.refused("code_rejected", why="a wrong backup code"):
             ctx.target.use_backup_code(pending.session, code)
-    ctx.step("A valid backup code, sixth attempt")
-    with ctx.refused("locked_out", why="a valid backup code after 5 wrong codes"):
+    ctx.step(f"A valid backup code, attempt #{params.MAX_FAILURES + 1}")
+    with ctx.refused("locked_out",
+                     why=f"a valid backup code after {params.MAX_FAILURES} wrong codes"):
         ctx.target.use_backup_code(pending.session, enrolled.backup_codes[0])
 
 
@@ -243,13 +252,14 @@ def lockout_ends(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     wrong = ctx.wrong_code(enrolled.phone)
-    for _ in range(5):
+    for _ in range(params.MAX_FAILURES):
         with ctx.refused("code_rejected", why="a wrong code"):
             ctx.target.enter_code(pending.session, wrong)
     with ctx.refused("locked_out", why="the right code while locked"):
         ctx.target.enter_code(pending.session, _right_code(enrolled))
-    ctx.step("Wait out the lock-out period (the server's clock moves 15 min)")
-    ctx.advance_clock(LOCKOUT + 1)
+    ctx.step(f"Wait out the lock-out period (the server's clock moves "
+             f"{params.LOCKOUT_SECONDS / 60:g} min)")
+    ctx.advance_clock(params.LOCKOUT_SECONDS + 1)
     with ctx.accepted("the right code after the lock-out period"):
         ctx.second_step(enrolled)
 
@@ -261,11 +271,13 @@ def skewed_codes_count(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     now = ctx.server_step()
-    for attempt in range(1, 6):
-        ctx.step(f"Code from a phone 90 s fast, attempt {attempt}")
+    for attempt in range(1, params.MAX_FAILURES + 1):
+        ctx.step(f"Code from a phone {SKEW_STEPS * params.PERIOD} s fast, attempt {attempt}")
         with ctx.refused("code_rejected", "time_skew", why=f"skewed code #{attempt}"):
-            ctx.target.enter_code(pending.session, enrolled.phone.code_at_step(now + 3))
-    with ctx.refused("locked_out", why="the right code after five skewed ones"):
+            ctx.target.enter_code(pending.session,
+                                  enrolled.phone.code_at_step(now + SKEW_STEPS))
+    with ctx.refused("locked_out",
+                     why=f"the right code after {params.MAX_FAILURES} skewed ones"):
         ctx.target.enter_code(pending.session, _right_code(enrolled))
 
 
@@ -278,7 +290,7 @@ def _key(uri: str) -> bytes:
     return base64.b32decode(secret + "=" * (-len(secret) % 8))
 
 
-def _hotp(key: bytes, counter: int, digits: int = 6,
+def _hotp(key: bytes, counter: int, digits: int = params.DIGITS,
           digest: Callable[..., object] = hashlib.sha1) -> str:
     """RFC 4226 HOTP (and RFC 6238 TOTP with counter = the time step), written out here."""
     mac = hmac.new(key, struct.pack(">Q", counter), digest).digest()  # type: ignore[arg-type]

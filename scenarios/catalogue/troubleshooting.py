@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, scenario
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError
 
-SKEW = 90.0  # seconds: three 30-s steps, outside a one-step window, inside any skew search
+SKEW_STEPS = 3  # a skewed phone's distance in steps: outside the window, inside the skew search
+SKEW = float(SKEW_STEPS * params.PERIOD)  # seconds
 
 
 @scenario("TROUBLE-1-MANUAL-ENTRY", verifies=["TROUBLE-1", "MANUAL-SECRET"], level=Level.MUST,
@@ -28,7 +30,7 @@ def manual_entry_instead(ctx: Context) -> None:
         raise RuntimeError("the virtual phone scanned although its camera is broken")
     ctx.step("Type the manual-entry secret into the app instead")
     try:
-        phone.type_secret(setup.manual_entry, "MyDentalPractice", account.email)
+        phone.type_secret(setup.manual_entry, params.ISSUER, account.email)
     except DeviceError as exc:
         ctx.check(False, f"the manual-entry secret cannot be typed into the app: {exc}")
     with ctx.accepted("the code from the typed secret at confirmation"):
@@ -46,8 +48,8 @@ def sync_the_phone_clock(ctx: Context) -> None:
     setup = ctx.target.start_authenticator_setup(session)
     phone = ctx.phone(offset=SKEW)
     ctx.scan(phone, setup.qr_png)
-    ctx.step("Confirm with a phone whose clock runs 90 s fast")
-    with ctx.refused("code_rejected", why="a code from a phone 90 s fast at confirmation"):
+    ctx.step(f"Confirm with a phone whose clock runs {SKEW:g} s fast")
+    with ctx.refused("code_rejected", why=f"a code from a phone {SKEW:g} s fast at confirmation"):
         ctx.target.confirm_enrolment(session, phone.code())
     ctx.step("Sync the phone's clock and confirm again")
     phone.sync_clock()
@@ -55,7 +57,7 @@ def sync_the_phone_clock(ctx: Context) -> None:
     with ctx.accepted("the synced phone's code at confirmation"):
         codes = ctx.target.confirm_enrolment(session, phone.code_at_step(step))
     enrolled = Enrolled(account, phone, codes, session, {step})
-    for offset, how in ((-SKEW, "90 s slow"), (SKEW, "90 s fast")):
+    for offset, how in ((-SKEW, f"{SKEW:g} s slow"), (SKEW, f"{SKEW:g} s fast")):
         ctx.step(f"Sign in with the phone's clock {how}")
         phone.offset = offset
         pending = ctx.target.sign_in(account.email, account.password)
@@ -77,13 +79,14 @@ def skew_is_named(ctx: Context) -> None:
     phone = ctx.phone()
     ctx.scan(phone, setup.qr_png)
     now = ctx.server_step()
-    for steps in (3, -3):
-        ctx.step(f"Confirm with the code of {steps:+d} steps (phone {steps * 30:+d} s off)")
+    for steps in (SKEW_STEPS, -SKEW_STEPS):
+        ctx.step(f"Confirm with the code of {steps:+d} steps "
+                 f"(phone {steps * params.PERIOD:+d} s off)")
         with ctx.refused("code_rejected", "time_skew", why="a skewed code at confirmation"):
             ctx.target.confirm_enrolment(session, phone.code_at_step(now + steps))
     enrolled = ctx.enrol(ctx.account("staff"))
     now = ctx.server_step()
-    for steps in (3, -3):
+    for steps in (SKEW_STEPS, -SKEW_STEPS):
         ctx.step(f"Sign in with the code of {steps:+d} steps")
         pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
         with ctx.refused("code_rejected", "time_skew", why="a skewed code at sign-in"):

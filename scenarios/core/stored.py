@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-MIN_SALT_BYTES = 4  # OWASP ASVS 5.0 6.5.2: "a 32-bit random salt"
-
 
 @dataclass(frozen=True)
 class Argon2Hash:

@@ -23,6 +23,7 @@ from hypothesis.errors import FlakyFailure
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from clinic2fa.scenarios.contract import Provider, Unreachable
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.verdicts import ExitCode
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.explore.pair import Divergence, Finding, Pair, shortest
@@ -43,9 +44,13 @@ settings.register_profile(
 
 WHO = st.sampled_from(ROLES)
 PASSWORD = st.sampled_from(("right", "wrong"))
-CLOCK_MOVES = (30, 90, 301, 901)  # one step; past the window; a pending sign-in; a lock-out
-PAST_PENDING = (301, 901)  # a sign-in's wait for its second step is over; a lock-out too
-SKEWS = (0, 30, -30, 90, -90, 300)  # the phone's clock against true time, seconds
+PAST_WINDOW = 3 * params.PERIOD  # seconds: outside the window, inside the skew search
+# A sign-in's wait for its second step is over; a lock-out too.
+PAST_PENDING = (params.PENDING_SECONDS + 1, params.LOCKOUT_SECONDS + 1)
+CLOCK_MOVES = (params.PERIOD, PAST_WINDOW, *PAST_PENDING)  # one step; past the window; those
+# The phone's clock against true time, seconds, out to the edge of the skew search.
+SKEWS = (0, params.PERIOD, -params.PERIOD, PAST_WINDOW, -PAST_WINDOW,
+         params.SKEW_HORIZON * params.PERIOD)
 Fits = Callable[[Person], bool]
 
 

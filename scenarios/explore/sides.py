@@ -8,13 +8,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from clinic2fa.scenarios.contract import Account, Refused, SetupScreen
-from clinic2fa.scenarios.core import stored
+from clinic2fa.scenarios.core import params, stored
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
 from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
 ROLES = ("owner", "admin", "staff")
 NO_SESSION = "no-session"  # what a person without a session sends: refused on every side
-NO_TOTP = "000000"  # a code to send when the side has none of the asked kind
+NO_TOTP = "0" * params.DIGITS  # a code to send when the side has none of the asked kind
 NO_BACKUP = "zzzzz-zzzzz"
 WRONG_REACH = 30  # steps each way a "wrong" code stays clear of: wider than any skew search
 LOOK_ALIKE_ORIGIN = "https://mydentalpractice.example-phish.test"  # a phishing page
@@ -187,7 +187,7 @@ class Side:
         1 in 16 000) also be the newest secret's code near now: each side has its own secrets,
         so such a match on one side only would set the sides apart."""
         phone, (older, newest) = person.phone, person.phone.accounts[-2:]
-        now = int(phone.now() // 30)
+        now = int(phone.now() // params.PERIOD)
         near = {phone.code_at_step(s, newest)
                 for s in range(now - WRONG_REACH, now + WRONG_REACH + 1)}
         codes = (phone.code_at_step(s, older) for s in (now, now - 1, now + 1))
@@ -195,12 +195,14 @@ class Side:
 
     def _wrong(self, person: Person) -> str:
         """A well-formed code no nearby step of the phone's secrets makes: only ever wrong."""
-        now = int(person.phone.now() // 30)
+        now = int(person.phone.now() // params.PERIOD)
         key = (now, *(a.secret for a in person.phone.accounts))
         if key not in self._wrongs:  # "4 wrong codes" asks four times in the same step
             taken = {person.phone.code_at_step(s, a) for a in person.phone.accounts
                      for s in range(now - WRONG_REACH, now + WRONG_REACH + 1)}
-            self._wrongs[key] = next(c for c in (f"{n:06d}" for n in range(123_457, 10**6))
+            digits = params.DIGITS
+            self._wrongs[key] = next(c for c in (f"{n:0{digits}d}"
+                                                 for n in range(123_457, 10**digits))
                                      if c not in taken)
         return self._wrongs[key]
 

@@ -15,8 +15,11 @@ from enum import StrEnum
 
 import pyotp
 
-PERIOD = 30  # TOTP-STEP
-WINDOW = 1  # TOTP-WINDOW: steps accepted each way
+from clinic2fa.scenarios.core import params
+
+PERIOD = params.PERIOD  # TOTP-STEP
+DIGITS = params.DIGITS  # TOTP-STEP
+WINDOW = params.WINDOW  # TOTP-WINDOW: steps accepted each way
 LATENCY_ALLOWANCE = 5.0  # seconds a request may spend before the server reads its code
 WRONG_REACH = 30  # a wrong code matches no step this far either way
 PROBE_KINDS = ("spent 6-digit code", "wrong 6-digit code", "spent backup code",
@@ -68,7 +71,7 @@ class StaffMember:
 
     def __post_init__(self) -> None:
         self.maybe_step = max(self.maybe_step, self.confirmed_step)
-        self._otp = pyotp.TOTP(self.secret, interval=PERIOD)
+        self._otp = pyotp.TOTP(self.secret, digits=DIGITS, interval=PERIOD)
 
     def code_at(self, step: int) -> str:
         return str(self._otp.generate_otp(step))
@@ -111,7 +114,7 @@ class StaffMember:
             return None if any(self.code_at(s) == code for s in later) else code
         if kind == "wrong 6-digit code":
             taken = {self.code_at(s) for s in range(early - WRONG_REACH, late + WRONG_REACH + 1)}
-            drawn = (f"{secrets.randbelow(10**6):06d}" for _ in range(100))
+            drawn = (f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}" for _ in range(100))
             return next((c for c in drawn if c not in taken), None)
         pool = self.spent if kind == "spent backup code" else self.replaced
         known_good = set(self.unspent)

@@ -1,0 +1,36 @@
+"""The spec's numbers the scenarios check against, read once from spec/requirements.toml.
+
+Each name is a parameter's value (the reference's choice where a deployment may choose), or,
+for a rule that only bounds a number (the `_MIN_` names), the least value the spec allows.
+"""
+
+from __future__ import annotations
+
+from clinic2fa import spec
+
+_spec = spec.load().parameter  # (requirement ID, parameter name) -> the spec's Parameter
+
+
+def _least(req_id: str, name: str) -> int:
+    """The spec's lower bound for a parameter a deployment chooses."""
+    least = _spec(req_id, name).min
+    if least is None:
+        raise spec.SpecError(f"{req_id}: parameter {name!r} has no min for the scenarios")
+    return least
+
+
+PERIOD = _spec("TOTP-STEP", "period").number  # seconds per time step
+DIGITS = _spec("TOTP-STEP", "digits").number
+ALGORITHM = _spec("TOTP-STEP", "algorithm").text
+WINDOW = _spec("TOTP-WINDOW", "window").number  # steps accepted each way
+SKEW_HORIZON = _spec("SKEW-REASON", "skew_horizon").number  # steps each way seen as skew
+MAX_FAILURES = _spec("TOTP-RATE-LIMIT", "max_failures").number  # wrong codes, then locked
+LOCKOUT_SECONDS = _spec("TOTP-RATE-LIMIT", "lockout_seconds").number
+PENDING_SECONDS = _spec("SIGNIN-PENDING-EXPIRES", "pending_seconds").number
+SECRET_BITS = _spec("TOTP-SECRET-SIZE", "secret_bits").number
+ISSUER = _spec("KEY-URI", "issuer").text
+BACKUP_CODES = _spec("BACKUP-COUNT", "count").number
+BACKUP_ENTROPY_MIN_BITS = _least("BACKUP-ENTROPY", "entropy_bits")
+BACKUP_SALT_MIN_BITS = _least("BACKUP-HASHED", "salt_bits")
+PASSWORD_SALT_MIN_BITS = _least("PASSWORD-HASH", "salt_bits")
+CHALLENGE_MIN_BYTES = _least("PASSKEY-CHALLENGE", "challenge_bytes")
