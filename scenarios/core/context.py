@@ -19,6 +19,7 @@ from clinic2fa.scenarios.contract import (
     Refused,
     Target,
 )
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.trace import Trace, traced
 from clinic2fa.simulator.virtual.authenticator_app import Account as AppAccount
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
@@ -255,7 +256,7 @@ class Context:
 
     # -- time steps and wrong codes -----------------------------------------------------------
 
-    def server_step(self, period: int = 30) -> int:
+    def server_step(self, period: int = params.PERIOD) -> int:
         """The server's current TOTP time step (TOTP-STEP: 30 s counted from the Unix epoch)."""
         return int(self.target.server_time() // period)
 
@@ -267,7 +268,8 @@ class Context:
         """
         now = self.server_step()
         taken = {phone.code_at_step(s) for s in range(now - reach, now + reach + 1)}
-        return next(f"{n:06d}" for n in range(123_457, 10**6) if f"{n:06d}" not in taken)
+        codes = (f"{n:0{params.DIGITS}d}" for n in range(123_457, 10**params.DIGITS))
+        return next(c for c in codes if c not in taken)
 
     def stale_code(self, old: AuthenticatorApp, new: AuthenticatorApp, reach: int = 30) -> str:
         """A code of the old phone's secret, inside the window, that the new secret never makes.
