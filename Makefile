@@ -15,6 +15,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest
 
 # The wheel as a user gets it: its contents, and installed in fresh venvs (beside the user's
