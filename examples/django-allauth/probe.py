@@ -34,6 +34,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 PASSWORDS = {"owner@example.com": "Owner-Pass-2026!", "admin@example.com": "Admin-Pass-2026!",
              "staff1@example.com": "Staff1-Pass-2026!", "staff2@example.com": "Staff2-Pass-2026!"}
+NOT_IT = "Not-The-Password-1"  # a wrong password for every account
 FULL_WIDTH = {ord(d): chr(0xFF10 + int(d)) for d in "0123456789"}
 SECURITY_LINES = ("Authentication using an authenticator app is active.",
                   "An authenticator app is not active.", "No security keys have been added.",
@@ -368,7 +369,7 @@ async def staff2_story(browser: Browser, base: str, fact: Facts, replay_seen) ->
     for kind, email in (("unknown", "nobody@example.com"), ("wrong", p.email)) * 2:
         await p.go("/accounts/login/")
         await p.page.fill("input[name=login]", email)
-        await p.page.fill("input[name=password]", "Not-The-Password-1")
+        await p.page.fill("input[name=password]", NOT_IT)
         started = time.monotonic()
         await p.click("Sign In")
         timings[kind].append(time.monotonic() - started)
@@ -379,7 +380,7 @@ async def staff2_story(browser: Browser, base: str, fact: Facts, replay_seen) ->
                                   f"(means of 2, server under load)")
     await p.sign_in()
     retry = not await replay_seen
-    activation_step, activation_code, _ = await p.enrol()
+    _, activation_code, _ = await p.enrol()
     await p.sign_out()
     await p.sign_in()
     if retry:
@@ -409,7 +410,7 @@ async def staff2_story(browser: Browser, base: str, fact: Facts, replay_seen) ->
     await fresh.context.close()
     await p.click("Cancel")  # abandon the pending sign-in
     for _ in range(3):
-        await p.sign_in(password="Not-The-Password-1")
+        await p.sign_in(password=NOT_IT)
     await p.sign_in()
     fact("PASSWORD-RATE-LIMIT", f"after 5 wrong passwords for one e-mail, the right one: "
                                 f"{await p.errors()!r} (at {p.path()})")
@@ -434,8 +435,20 @@ async def admin_story(browser: Browser, base: str, fact: Facts) -> None:
     algo = re.search(r"algorithm:\s*(\S+)", summary)
     iterations = re.search(r"iterations:\s*(\d+)", summary)
     fact("PASSWORD-HASH", f"the owner's view of a user's password: algorithm "
-                          f"{algo and algo.group(1)}, iterations {iterations and iterations.group(1)}")
-    await owner.enrol()
+                          f"{algo and algo.group(1)}, iterations "
+                          f"{iterations and iterations.group(1)}")
+    await owner.open_setup()
+    abandoned = owner.secret
+    second = await Person.open(browser, base, owner.email)
+    await second.sign_in()
+    await second.open_setup()
+    fact("SETUP-FRESH-SECRET-SESSIONS", f"the owner starts setup again in a second browser: "
+                                        f"new secret there: {second.secret != abandoned}")
+    await second.context.close()
+    await owner.confirm_setup(owner.totp())
+    outcome = await owner.errors() or f"accepted, lands on {owner.path()}"
+    fact("SETUP-FRESH-SECRET-OTHER-SESSION", f"a code of the first (earlier) pending secret "
+                                             f"then, in the first browser: {outcome}")
     anon = await (await browser.new_context()).new_page()
     await anon.goto(base + "/admin/login/")
     fact("ADMIN-LOGIN-PATH", f"/admin/login/ signed out redirects to {urlsplit(anon.url).path}")
@@ -457,11 +470,11 @@ async def admin_story(browser: Browser, base: str, fact: Facts) -> None:
         .locator("input.action-select").check()
     await admin.page.select_option("select[name=action]", "delete_selected")
     await admin.click("Go")
-    await admin.page.get_by_role("button", name="Yes, I’m sure").click()
+    await admin.page.get_by_role("button", name="Yes, I\u2019m sure").click()
     await admin.page.wait_for_load_state()
     message = (await admin.page.locator(".messagelist").inner_text()).strip()
     fact("ADMIN-DISABLE-ROLES", f"the admin deletes the OWNER's TOTP authenticator: {message!r}")
-    fact("ADMIN-DISABLE-ENDS-SESSIONS", f"the owner's open session afterwards: "
+    fact("ADMIN-DISABLE-ENDS-SESSIONS", "the owner's open session afterwards: "
                                         + await owner.security() + f" (at {owner.path()})")
     await owner.context.close()
     await admin.context.close()
@@ -493,8 +506,20 @@ async def passkeys(browser: Browser, base: str, fact: Facts) -> None:
         return new
 
     async def use_key(button: str) -> str:
+        """Click a WebAuthn button; wait for the page to move on or for allauth's error event."""
+        start = p.page.url
+        await p.page.evaluate("""() => { window.__keyError = null;
+            document.addEventListener('allauth.error',
+                e => { window.__keyError = String(e.detail.exception); }, {once: true}); }""")
         await p.button(button).click()
-        await p.page.wait_for_load_state("networkidle")
+        moved = asyncio.ensure_future(p.page.wait_for_url(lambda u: u != start))
+        failed = asyncio.ensure_future(
+            p.page.wait_for_function("() => window.__keyError !== null"))
+        await asyncio.wait({moved, failed}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (moved, failed):
+            task.cancel()
+        await asyncio.gather(moved, failed, return_exceptions=True)
+        await p.page.wait_for_load_state()
         return p.path()
 
     async def passkey_login() -> str:

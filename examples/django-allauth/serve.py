@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socketserver
@@ -46,9 +47,8 @@ def _prepare(db_path: Path, fresh: bool) -> None:
     build = not (db_path.exists() and _hashes(db_path).exists())
     _setup(db_path)
     if build:
-        from django.core.management import call_command
-
         from clinicsite import seed
+        from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
         call_command("createcachetable", verbosity=0)
@@ -69,10 +69,8 @@ def _serve(host: str, port: int) -> None:
     httpd = Server((host, port), WSGIRequestHandler, ipv6=False)
     httpd.set_app(StaticFilesHandler(WSGIHandler()))
     print(f"serving http://localhost:{httpd.server_address[1]}/ (bound to {host})", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

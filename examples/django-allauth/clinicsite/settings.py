@@ -85,7 +85,7 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 
 # -- allauth.account ---------------------------------------------------------------------------
-ACCOUNT_ADAPTER = "clinicsite.adapter.ClinicAccountAdapter"  # closes sign-up: staff are seeded
+ACCOUNT_SIGNUP_ENABLED = False  # a clinic creates its staff accounts; no public sign-up
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 # Per-IP limits raised 20x: every person at a clinic, like every harness user here, reaches

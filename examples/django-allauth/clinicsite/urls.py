@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-
-from allauth.account.decorators import secure_admin_login
 
 # allauth's documented fix (docs/common/admin.rst): without it /admin/login/ takes a password
 # alone, with no second factor and no rate limit.
