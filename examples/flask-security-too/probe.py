@@ -1,8 +1,14 @@
 """Show, in Chromium, the Flask-Security-Too behaviours that expected.toml's verdicts rest on.
 
-Standalone (no clinic2fa): starts its own site (serve.py, fresh database in a temporary folder),
-drives it with Playwright and pyotp, and prints one `FACT <name>: <what was seen>` line per
-behaviour. Run with the site's venv:  .venv/bin/python probe.py [--passwords N]
+Standalone (no clinic2fa): starts its own sites (serve.py on fresh databases in a temporary
+folder, one with the operator's --require-2fa), drives them with Playwright (Debian's Chromium,
+its virtual WebAuthn authenticators) and pyotp, and prints one `FACT <name>: <what was seen>`
+line per behaviour; expected.toml cites the names. Two facts need more than a browser: the
+recovery-code race posts in parallel threads with urllib, and the Cache-Control control serves
+three tiny pages from a local Flask app. No sleeps: TOTP checks use the current step and its
+neighbours, and a check that a 30-s boundary cut through is simply run again.
+
+    .venv/bin/python probe.py [--passwords N] [--timing]
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import zxingcpp
 from flask import Flask, Response, make_response
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Route, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 HERE = Path(__file__).resolve().parent
@@ -306,6 +313,13 @@ def probe_setup_and_qr(browser: Browser, base: str) -> dict[str, str]:
         "setup-old-pending-secret",
         f"the superseded first setup's code confirms it: {flashes(page)}",
     )
+    try:  # Back, from the confirmation, to the page that showed the QR (a POST answer)
+        page.go_back()
+        back = f"{urlparse(page.url).path}, QR shown: {page.locator('img#qrcode').count() > 0}"
+    except PlaywrightError as refused:
+        back = str(refused).splitlines()[0]
+        page.wait_for_url(re.compile(r"chrome-error://.*"))  # let Chromium's error page settle
+    fact("setup-back-button", f"Back to the QR page after enrolment: {back}")
     sign_out(page, base)
     first_ok = code_sign_in(page, base, OWNER, 0, setup["secret"])
     second_ok = code_sign_in(page, base, OWNER, 0, second["secret"])
