@@ -1,1 +1,1 @@
-"""TODO"""
+"""Running the suite: the plan made before pytest starts, the plugin, one scenario's execution."""

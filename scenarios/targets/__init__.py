@@ -1,1 +1,1 @@
-"""The targets a scenario can run against: the in-memory reference, a deployment over HTTP."""
+"""The targets a scenario can run against: the reference in memory, HTTP, a browser, ..."""
