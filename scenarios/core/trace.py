@@ -32,7 +32,7 @@ MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 di
 
 @dataclass
 class Entry:
-    kind: str  # "step" | "call" | "check" | "note"
+    kind: str  # "step" | "call" | "check" | "note" | "unverified"
     text: str
     ok: bool | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -45,12 +45,22 @@ class Trace:
 
     entries: list[Entry] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)  # literal values seen, for the final scrub
+    policy: dict[str, Any] = field(default_factory=dict)  # declared values the scenario read
 
     def step(self, text: str) -> None:
         self.entries.append(Entry("step", text, at=time.monotonic()))
 
     def note(self, text: str) -> None:
         self.entries.append(Entry("note", text, at=time.monotonic()))
+
+    def unverified(self, text: str) -> None:
+        """A part of a check the deployment gives no answer to ("it does not say why")."""
+        self.entries.append(Entry("unverified", text, at=time.monotonic()))
+
+    @property
+    def not_verified(self) -> list[str]:
+        """The parts of the scenario's checks that could not be seen, in order."""
+        return [e.text for e in self.entries if e.kind == "unverified"]
 
     def check(self, text: str, ok: bool) -> None:
         self.entries.append(Entry("check", text, ok, at=time.monotonic()))

@@ -4,7 +4,6 @@ Defaults follow the guide's labels as the reference shows them. A deployment who
 navigation differ overrides any of them in the config file given with `--config`:
 
     [browser]
-    scope = "guide"        # "guide": the guide's own scenarios in the browser; "all": every one
     timeout = 10           # seconds to wait for a page (default: [target] timeout)
     executable = "/usr/lib/chromium/chromium"
 
@@ -35,7 +34,6 @@ from clinic2fa.scenarios.errors import UsageError
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-SCOPES = ("guide", "all")
 KINDS = ("role", "label", "text", "placeholder", "testid", "css", "xpath")
 UNKNOWN = "unknown"
 
@@ -221,7 +219,6 @@ class Mapping:
     locators: dict[str, Spec]
     pages: dict[str, str]
     messages: tuple[Message, ...]
-    scope: str = "guide"
     timeout: float | None = None
     executable: str | None = None
     overridden: dict[str, list[str]] = field(default_factory=dict)  # table -> names
@@ -243,7 +240,8 @@ class Mapping:
 
     def describe(self) -> dict[str, Any]:
         """For the report: what the mapping changed from the reference's labels."""
-        return {"scope": self.scope, "locators_overridden": self.overridden.get("locators", []),
+        return {"scope": "all",  # every scenario the pages can express (report 1.2)
+                "locators_overridden": self.overridden.get("locators", []),
                 "pages_overridden": self.overridden.get("pages", []),
                 "messages_added": len(self.messages) - len(DEFAULT_MESSAGES)}
 
@@ -273,17 +271,17 @@ def _fill(text: str, fill: dict[str, str]) -> str:
 
 # -- reading the config's [browser] table -------------------------------------------------------
 
-_BROWSER_KEYS = {"scope", "timeout", "executable", "locators", "pages", "messages"}
+_BROWSER_KEYS = {"timeout", "executable", "locators", "pages", "messages"}
 
 
 def parse(table: dict[str, Any], where: str = "config") -> Mapping:
     """The mapping from a config's [browser] table (may be empty); UsageError on a mistake."""
+    if "scope" in table:
+        raise UsageError(f"{where}: [browser] scope is gone: every scenario the pages can "
+                         "express runs (choose some with --select)")
     unknown = sorted(set(table) - _BROWSER_KEYS)
     if unknown:
         raise UsageError(f"{where}: [browser] has an unknown key {unknown[0]!r}")
-    scope = table.get("scope", "guide")
-    if scope not in SCOPES:
-        raise UsageError(f"{where}: [browser] scope must be one of {', '.join(SCOPES)}")
     timeout = table.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                 or timeout <= 0):
@@ -310,7 +308,7 @@ def parse(table: dict[str, Any], where: str = "config") -> Mapping:
         raise UsageError(f"{where}: [browser.locators] {unknown_names[0]} is no locator the "
                          f"browser target uses (known: scenarios/targets/browser/locators.py)")
     return Mapping(locators, {**DEFAULT_PAGES, **pages_given}, messages + DEFAULT_MESSAGES,
-                   scope, float(timeout) if timeout else None, executable,
+                   float(timeout) if timeout else None, executable,
                    {"locators": sorted(given), "pages": sorted(pages_given)})
 
 
