@@ -22,6 +22,7 @@ Everything a person adding a target has to know is here, in one file:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -51,11 +52,17 @@ class Needs(StrEnum):
 
 @dataclass(frozen=True)
 class Account:
-    """A test clinic account the harness may sign in with and change."""
+    """A test clinic account the harness may sign in with and change.
+
+    `known` is set on an account a deployment lends to scenario after scenario (its config's):
+    what the harness knows of it between them (core/accounts.py), so each scenario gets it
+    back as found. A fresh account (the reference's) has none.
+    """
 
     email: str
     password: str
     role: str  # "owner" | "admin" | "staff"
+    known: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,11 @@ THROTTLED = "locked_out"  # the code of every throttle: a lock-out, a back-off, 
 
 class Unreachable(Exception):
     """The target cannot be reached at all: the run stops with one line, not a traceback each."""
+
+
+class HookFailed(Exception):
+    """A hook the config names (reset, provision) failed: one line, an error of the scenario
+    that needed it (or exit 2 when the run starts)."""
 
 
 class NotApplicable(Exception):
@@ -291,6 +303,10 @@ class Provider:
 
     def policy(self) -> Policy | None:
         """The deployment's declared policy (its config's [policy]); None: the reference's."""
+        return None
+
+    def reset_hook(self) -> Callable[[], None] | None:
+        """The config's reset hook (every reused account back as seeded), None without one."""
         return None
 
     def wait(self, seconds: float) -> None:

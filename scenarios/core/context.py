@@ -21,6 +21,7 @@ from clinic2fa.scenarios.contract import (
     Target,
 )
 from clinic2fa.scenarios.core import params
+from clinic2fa.scenarios.core.accounts import Known, Unsettled, settle
 from clinic2fa.scenarios.core.guard import guarded
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy, Seen
 from clinic2fa.scenarios.core.trace import Trace, traced
@@ -57,8 +58,13 @@ class Context:
 
     def __init__(self, target: Target, trace: Trace, capabilities: frozenset[Needs],
                  policy: Policy | None = None, *, wait: Callable[[float], None] = time.sleep,
-                 max_wait: float = 60.0) -> None:
+                 max_wait: float = 60.0, reset: Callable[[], None] | None = None) -> None:
         self.trace = trace
+        # Reused accounts lent to this scenario (email folded -> what is known of it), the
+        # sessions signed in with them, and the config's reset hook (None: it names none).
+        self.known: dict[str, Known] = {}
+        self.sessions: dict[str, Known] = {}
+        self.reset = reset
         self.target: Target = guarded(traced(target, trace), self)
         self.capabilities = capabilities
         self.policy = Seen(policy or REFERENCE, trace.policy)
@@ -70,9 +76,20 @@ class Context:
     # -- people and devices -------------------------------------------------------------------
 
     def account(self, role: str = "staff") -> Account:
-        """A fresh account of that role in the test clinic."""
+        """An account of that role in the test clinic, as found: a fresh one (the reference),
+        or one of the config's, put back first if an earlier scenario left it otherwise, and
+        put back again once this scenario is over (a failure there is this scenario's error)."""
         account = self.target.account(role)
         self.trace.note(f"account: {role} {account.email}")
+        if account.known is None or account.email.casefold() in self.known:
+            return account
+        self.known[account.email.casefold()] = account.known
+        try:
+            settle(self, account, before=True)
+        except Unsettled as exc:
+            raise Inconclusive(f"not started from an account in an unknown state: {exc}") from None
+        self.cleanup(lambda: settle(self, account, before=False),
+                     f"{account.email} put back as found")
         return account
 
     def phone(self, *, offset: float = 0.0, camera_works: bool = True) -> AuthenticatorApp:
@@ -289,7 +306,7 @@ class Context:
                         "owner or admin enrolled by earlier scenarios): run it again") from None
                 raise
         enrolled.used_steps.add(step)
-        if account.role in ("owner", "admin"):
+        if account.role in ("owner", "admin") and account.known is None:
             self.cleanup(lambda: self._two_factor_off(enrolled),
                          f"the {account.role}'s 2FA off again")
         if self.policy.backup_codes_issued == "on_request":
@@ -339,15 +356,19 @@ class Context:
     def _unused_step(self, enrolled: Enrolled) -> int:
         return self.unused_step(enrolled.used_steps)
 
-    def unused_step(self, used: set[int]) -> int:
+    def unused_step_now(self, used: set[int]) -> int | None:
         """The first step from now, inside the declared window, later than every step in
-        `used` (waiting for the next time step when there is none)."""
+        `used`; None when the window holds none."""
+        now, last = self.server_step(), max(used, default=-1)
+        return next((s for s in range(now, now + self.policy.window + 1) if s > last), None)
+
+    def unused_step(self, used: set[int]) -> int:
+        """As unused_step_now, waiting for the next time step when the window holds none."""
         for _ in range(2):
+            found = self.unused_step_now(used)
+            if found is not None:
+                return found
             now = self.server_step()
-            last = max(used, default=-1)
-            for step in range(now, now + self.policy.window + 1):
-                if step > last:
-                    return step
             boundary = (now + 1) * params.PERIOD - self.target.server_time()
             self.wait(boundary + STEP_MARGIN, "the next time step: this one's code is spent")
         raise Inconclusive("no unused TOTP step inside the window even after waiting for the "
@@ -418,6 +439,9 @@ class Context:
         device = device or self.passkey()
         options = self.passkeys.begin_passkey_setup(session)
         self.passkeys.finish_passkey_setup(session, device.create(options), name)
+        known = self.sessions.get(session)
+        if known is not None:  # a reused account: the next scenario's sign-in may need it
+            known.devices[name] = device
         return device
 
     def passkey_second_step(self, account: Account, device: PasskeyDevice) -> str:

@@ -16,10 +16,19 @@ Every call a scenario makes goes through here before the trace records it:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from clinic2fa.scenarios.contract import THROTTLED, FeatureAbsent, Inconclusive, Refused
+from clinic2fa.scenarios.contract import (
+    THROTTLED,
+    FeatureAbsent,
+    Inconclusive,
+    PasskeyCeremonies,
+    Refused,
+    Target,
+)
+from clinic2fa.scenarios.core import accounts
 from clinic2fa.scenarios.core.policy import FEATURES
 from clinic2fa.scenarios.core.trace import UNTRACED
 
@@ -73,8 +82,9 @@ class Guard:
         step = self._ctx.server_step() if name in STEP_BOUND else None
         for attempt in range(MAX_RETRIES + 1):
             try:
-                return attr(*args, **kwargs)
+                result = attr(*args, **kwargs)
             except Refused as refusal:
+                self._observe(name, attr, args, kwargs, None, refusal)
                 if refusal.code != THROTTLED or THROTTLED in self._ctx.expecting:
                     raise
                 said = f"the deployment throttled {name} ({refusal.message or refusal.code})"
@@ -94,7 +104,24 @@ class Guard:
                     raise Inconclusive(f"{said}; while it was waited out the time step "
                                        "changed, so the same code cannot be sent again: run it "
                                        "again") from None
+                continue
+            self._observe(name, attr, args, kwargs, result, None)
+            return result
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _observe(self, name: str, attr: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], result: Any, refusal: Refused | None) -> None:
+        """What the call did to a reused account (core/accounts.py), when it was one's."""
+        if not self._ctx.known:
+            return
+        method = getattr(Target, name, None) or getattr(PasskeyCeremonies, name, None)
+        if method is None:
+            return
+        try:
+            bound = dict(inspect.signature(method).bind(None, *args, **kwargs).arguments)
+        except TypeError:
+            return
+        accounts.observe(self._ctx, name, bound, result, refusal)
 
     def _pause(self, refusal: Refused, attempt: int) -> tuple[float, str]:
         """How long to wait before trying again, and on whose word."""

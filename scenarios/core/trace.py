@@ -27,6 +27,7 @@ SECRET_RESULTS = frozenset({
 LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}
 # Target methods that are not exchanges with the deployment: no entry in the trace.
 UNTRACED = frozenset({"server_time", "new_passkey"})
+NOT_SHOWN = frozenset({"known"})  # an Account's harness notes (core/accounts.py): not the target's
 MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 digits
 
 
@@ -87,7 +88,7 @@ def redact(value: Any, name: str = "") -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
+        return {k: redact(v, str(k)) for k, v in value.items() if k not in NOT_SHOWN}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, bytes):
@@ -101,7 +102,8 @@ def secret_values(value: Any, name: str = "") -> Iterator[str]:
         value = asdict(value)
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from secret_values(item, name if name in LITERAL_NAMES else str(key))
+            if key not in NOT_SHOWN:
+                yield from secret_values(item, name if name in LITERAL_NAMES else str(key))
     elif isinstance(value, list | tuple):
         for item in value:
             yield from secret_values(item, name)

@@ -16,6 +16,7 @@ from typing import Any
 from clinic2fa.scenarios.contract import (
     ConfigExhausted,
     FeatureAbsent,
+    HookFailed,
     Inconclusive,
     NotApplicable,
     Refused,
@@ -134,7 +135,7 @@ def _classify(raised: BaseException | None, trace: Trace) -> tuple[Outcome, str,
     if isinstance(raised, DeviceError):
         return Outcome.FAIL, f"the authenticator app could not use what the target showed: " \
                              f"{raised}", ""
-    if isinstance(raised, Unreachable):
+    if isinstance(raised, Unreachable | HookFailed):
         return Outcome.ERROR, str(raised), ""
     detail = "".join(traceback.format_exception(raised, limit=-8))
     return Outcome.ERROR, f"{type(raised).__name__}: {raised}", detail

@@ -35,7 +35,8 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
         target = provider.target()
         try:
             ctx = Context(target, trace, provider.capabilities, policy,
-                          wait=provider.wait, max_wait=provider.max_wait)
+                          wait=provider.wait, max_wait=provider.max_wait,
+                          reset=provider.reset_hook())
             try:
                 scenario.run(ctx)
             finally:

@@ -8,7 +8,7 @@ accounts out:
     owner = { email = "owner@test.example", password = "..." }
     admin = { email = "admin@test.example", password = "..." }
 
-    [[staff]]                                # each used by at most one scenario per run
+    [[staff]]                                # two are enough: each is lent to one scenario
     email = "staff1@test.example"
     password = "..."
 
@@ -25,6 +25,10 @@ accounts out:
     issuer = "..."         # refusal reasons it tells apart, the features it offers
                            # (scenarios/targets/declaration.py; default: the reference's)
 
+    [hooks]                # optional (scenarios/targets/hooks.py): the deployment's own
+    reset = { command = ["./reset-test-clinic"] }      # every account back as seeded
+    provision = { url = "http://localhost:8000/test/staff" }  # more staff accounts
+
     [browser]              # browser+http only (scenarios/targets/browser/locators.py)
     [browser.locators]     # override any locator the browser target uses, by name
     setup_authenticator = { role = "button", name = "Add authenticator" }
@@ -40,9 +44,10 @@ from typing import Any
 from clinic2fa.scenarios.contract import Account
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy
 from clinic2fa.scenarios.errors import UsageError
-from clinic2fa.scenarios.targets import declaration
+from clinic2fa.scenarios.targets import declaration, hooks
+from clinic2fa.scenarios.targets.hooks import Hook
 
-_TOP = {"clinic", "staff", "target", "policy", "browser"}
+_TOP = {"clinic", "staff", "target", "policy", "hooks", "browser"}
 _CLINIC = {"test_clinic", "owner", "admin"}
 _TARGET = {"reference", "passkeys", "timeout", "origin", "hosts", "max_wait"}
 
@@ -63,6 +68,7 @@ class TargetConfig:
     hosts: tuple[str, ...] = ()  # besides loopback, hosts that may get parallel and load traffic
     max_wait: float = 60.0  # seconds the harness may wait in one go on the deployment's clock
     policy: Policy = REFERENCE  # [policy]: what the deployment declares
+    hooks: dict[str, Hook] = field(default_factory=dict)  # [hooks]: reset, provision
     browser: dict[str, Any] = field(default_factory=dict)  # [browser], checked by that target
 
     @property
@@ -131,6 +137,7 @@ def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
         hosts=tuple(h.strip().lower().strip("[]") for h in hosts),
         max_wait=float(max_wait),
         policy=declaration.parse(doc.get("policy", {}), where),
+        hooks=hooks.parse(doc.get("hooks", {}), where, path.parent if path else None),
         browser=_table(doc, "browser", where),
     )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -14,7 +14,7 @@ import httpx
 from clinic2fa.scenarios.contract import (
     THROTTLED,
     Account,
-    ConfigExhausted,
+    HookFailed,
     Needs,
     NotApplicable,
     Provider,
@@ -26,6 +26,7 @@ from clinic2fa.scenarios.contract import (
 )
 from clinic2fa.scenarios.core.policy import Policy
 from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets.accounts import AccountPool
 from clinic2fa.scenarios.targets.clock import (
     DATE_RESOLUTION,
     ClockEstimate,
@@ -119,27 +120,6 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-class AccountPool:
-    """A deployment's accounts from its config: owner and admin shared, each staff used once."""
-
-    def __init__(self, config: TargetConfig) -> None:
-        self._shared = {"owner": config.owner, "admin": config.admin}
-        self._staff = list(config.staff)
-        self._lock = threading.Lock()
-
-    def take(self, role: str) -> Account:
-        if role in self._shared:
-            account = self._shared[role]
-            if account is None:
-                raise ConfigExhausted(f"the target config names no {role} account")
-            return account
-        with self._lock:
-            if not self._staff:
-                raise ConfigExhausted("the target config's [[staff]] pool is used up: "
-                                      "each staff account serves one scenario per run; add more")
-            return self._staff.pop(0)
-
-
 class HttpTarget:
     """The Target interface over the HTTP contract, for one scenario."""
 
@@ -154,7 +134,7 @@ class HttpTarget:
 
     def account(self, role: str) -> Account:
         if not self._provider.reference:
-            return self._provider.pool.take(role)
+            return self._provider.pool.lend(role, self, self.server_time)
         made = self._client.call("POST", f"{SUPPORT}/users", {"role": role})
         return Account(made["email"], made["password"], made.get("role", role))
 
@@ -314,6 +294,11 @@ class HttpProvider(Provider):
                 f"refusing to run against {self.name}: scenarios enforce 2FA and lock accounts "
                 "out, so a deployment's config (--config) must declare "
                 "[clinic] test_clinic = true")
+        if self.pool.can_reset and not self.reference:
+            try:
+                self.pool.reset()  # start from the seeded clinic: the hook's failure is exit 2
+            except HookFailed as exc:
+                raise UsageError(str(exc)) from None
         needs = set()
         if self._support and self._clock_movable():
             needs.add(Needs.CLOCK)
@@ -387,6 +372,13 @@ class HttpProvider(Provider):
         if self.reference:
             self.client.call("POST", f"{SUPPORT}/reset")  # a clean clinic, as memory gives
         return HttpTarget(self)
+
+    def release(self, target: Any) -> None:
+        """The scenario is over: its accounts (already put back) may go to the next one."""
+        self.pool.give_back(target)
+
+    def reset_hook(self) -> Callable[[], None] | None:
+        return self.pool.reset if self.pool.can_reset else None
 
     def close(self) -> None:
         self.client.close()

@@ -15,6 +15,7 @@ target that is not in the run.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -94,7 +95,8 @@ class BrowserProvider(Provider):
         return BrowserTarget(self, self.http.target())
 
     def release(self, target: Any) -> None:
-        """The scenario is over: its sessions wait for `evidence` (kept or dropped)."""
+        """The scenario is over: its accounts go back, its sessions wait for `evidence`."""
+        self.http.release(target.http)
         if self.keeps_evidence:
             self._parked.append(target)
         else:
@@ -156,6 +158,9 @@ class BrowserProvider(Provider):
 
     def policy(self) -> Policy:
         return self.http.policy()
+
+    def reset_hook(self) -> Callable[[], None] | None:
+        return self.http.reset_hook()
 
     @property
     def max_wait(self) -> float:  # type: ignore[override]

@@ -88,6 +88,7 @@ class BrowserTarget:
         self.sessions: dict[str, Session] = {}
         self._provider = provider
         self._http = http
+        self.http = http  # the HTTP side, which the provider gives its accounts back through
         self._map = provider.mapping
         self._devices: dict[str, BrowserPasskey] = {}
         # Actions that may change what pages show, counted: a page loaded since the last one
