@@ -263,3 +263,14 @@ def test_http_429_is_a_throttle_with_its_retry_after() -> None:
     with pytest.raises(Refused) as refused:
         client.call("POST", "/api/v1/sign-in/code", {"code": "123456"})
     assert (refused.value.code, refused.value.retry_after) == ("locked_out", 7.0)
+
+
+def test_an_empty_code_list_is_a_clear_failure_not_an_index_error() -> None:
+    """A confirmation that hands out no backup codes (or a page the harness finds none on)."""
+
+    def no_codes(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        return (lambda *a, **k: (call(*a, **k), [])[1]) if name == "confirm_enrolment" else call
+
+    with pytest.raises(NonConformance, match="no backup codes were handed out when enrolment "
+                                             "was confirmed"):
+        run("OUTCOME-2-BACKUP-CODE", Wrapped(reference(), no_codes))

@@ -309,9 +309,13 @@ class Context:
         if account.role in ("owner", "admin") and account.known is None:
             self.cleanup(lambda: self._two_factor_off(enrolled),
                          f"the {account.role}'s 2FA off again")
+        when = "when enrolment was confirmed"
         if self.policy.backup_codes_issued == "on_request":
             self.step("Generate backup codes (this deployment hands them out on request)")
             codes = self.target.regenerate_backup_codes(session, account.password)
+            when = "when asked for"
+        self.check(bool(codes), f"no backup codes were handed out {when} (the deployment "
+                                f"declares them issued {self.policy.backup_codes_issued})")
         enrolled.backup_codes = codes
         return enrolled
 

@@ -53,7 +53,8 @@ class BrowserProvider(Provider):
                  browser: Browser | None = None) -> None:
         """`browser`: one already launched (pytest-playwright's, in tests) that stays open."""
         where = f"config file {config.path}" if config.path else "config"
-        self.mapping = locators.parse(config.browser, where)
+        self.mapping = locators.parse(config.browser, where,
+                                      config.path.parent if config.path else None)
         self.http = http
         self.name = PREFIX + http.name
         self.origin = http.origin  # the pages: localhost for a loopback address (WebAuthn)

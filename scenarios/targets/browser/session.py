@@ -43,6 +43,8 @@ class Session:
     page: Page
     traced: bool = False
     seen: int = -1  # the target's change count when this page last loaded (see BrowserTarget)
+    email: str = ""  # who signed in here, and their password (a re-authentication asks it)
+    password: str = ""
     _cdp: CDPSession | None = field(default=None, repr=False)
 
     @classmethod
