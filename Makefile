@@ -1,11 +1,13 @@
 # Two commands: `make` sets everything up and runs the conformance suite against the built-in
-# reference; `make test` runs the project's own tests. Both install what is missing first.
+# reference; `make test` runs the project's own tests. Both install what is missing first, the
+# exact tested set of requirements.lock (pyproject.toml itself has ranges, for users' installs).
 
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PY := $(VENV)/bin/python
+LOCK := requirements.lock
 
-.PHONY: run test lint clean browser-flakes
+.PHONY: run test lint clean browser-flakes wheel-check lock
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
@@ -13,7 +15,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest
+
+# The wheel as a user gets it: its contents, and installed in fresh venvs (beside the user's
+# own spec/ and simulator/ packages, and beside pytest 8) it runs. About two minutes.
+wheel-check: $(STAMP)
+	$(PY) tests/packaging/check_wheel.py
 
 # The browser suite 10 times in a row; the first flake stops it (it names the run that failed).
 browser-flakes:  # after `make` has set up .venv
@@ -22,14 +30,34 @@ browser-flakes:  # after `make` has set up .venv
 	    tests/test_web_browser.py || { echo "browser suite failed on run $$i"; exit 1; }; \
 	done; echo "browser suite: 10 runs, no flake"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium (for the browser target)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -c $(LOCK) -e '.[dev,browser,load]'
 	$(PY) -m pip check
 	touch $(STAMP)
 
+# `make lock`: requirements.lock again, after a change to pyproject.toml's dependencies (then run
+# the whole suite before committing). Needs no working install: a new range may clash with the
+# old lock, which is what this fixes.
+define LOCK_HEADER
+# requirements.lock: the exact tested set (toolchain.md's pins and all they bring in) that `make`
+# and .ci/run install, as constraints: pip install -c requirements.lock -e '.[dev,browser,load]'.
+# pyproject.toml keeps ranges for users; this file is for the project's own runs and CI.
+# Regenerate with `make lock` (uv from the dev extra; resolved for Python 3.11 on Linux), i.e.
+#   uv pip compile --no-header pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
+# which keeps every pin the ranges still allow; move one: make lock UPGRADE="--upgrade-package X".
+endef
+export LOCK_HEADER
+
+lock:
+	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install -q --disable-pip-version-check -c $(LOCK) uv
+	$(VENV)/bin/uv pip compile --quiet --no-header pyproject.toml --all-extras \
+	  --python-version 3.11 $(UPGRADE) -o $(LOCK)
+	{ echo "$$LOCK_HEADER"; cat $(LOCK); } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
+
 clean:
-	rm -rf $(VENV) reports .pytest_cache .hypothesis
+	rm -rf $(VENV) reports .pytest_cache .hypothesis build

@@ -47,10 +47,11 @@ def parser() -> argparse.ArgumentParser:
 
     serving = commands.add_parser(
         "serve", help="run the reference clinic: pages, /api/v1 and test support")
-    from clinic2fa.simulator.web.cli import add_arguments, serve
+    # the simulator's server; --defect NAME is the harness's, resolved on this side
+    from clinic2fa.scenarios.selfcheck.serve import add_arguments, command
 
     add_arguments(serving)
-    serving.set_defaults(func=serve)
+    serving.set_defaults(func=command)
 
     loading = commands.add_parser(
         "load", help="drive a bounded Locust load of full sign-ins and count wrong verdicts")

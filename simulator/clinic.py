@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from clinic2fa.simulator import backup_codes, totp
 from clinic2fa.simulator.audit import AuditLog, Event
@@ -98,6 +98,31 @@ def _locked(method: Callable[P, R]) -> Callable[P, R]:
 
 class Clinic:
     """One clinic with its users, their sessions, 2FA enforcement and the audit log."""
+
+    # The private names the harness's seeded defects (scenarios/selfcheck/defects/) may
+    # override, replace or call; nothing else private is theirs to touch. Renaming one silently
+    # turns a defect that overrides it back into the reference, so rename both together:
+    # tests/test_defect_seams.py fails on a seam that is gone or a defect off this list.
+    # (no-locking also reuses this module's `_locked` decorator.)
+    SEAMS: ClassVar[tuple[str, ...]] = (
+        "_session",  # the stage gate: pending-grants-access opens more; most defects call it
+        "_accept_totp",  # one code's acceptance: totp-replay, no-locking override it
+        "_check_lockout",  # called by no-locking's own backup-code path
+        "_count_failure",  # the wrong-code count: no-locking reads and writes it apart
+        "_pass_second_step",  # remembers-devices notes who passed; no-locking calls it
+        "_promote",  # a session to signed in: second-step-skipped, remembers-devices call it
+        "_require_password",  # re-authentication: disable-without-password skips it
+        "_fresh_backup_codes",  # called by no-locking's own confirmation
+        "_new_backup_codes",  # backup-codes-retrievable keeps them in plain; no-locking calls it
+        "_strip_factors",  # admin-disable-keeps-factors skips it for Settings -> Staff
+        "_end_sessions",  # disable-keeps-sessions skips it
+        "_log",  # the audit log: admin-disable-unrecorded drops, audit-log-leaks-codes adds
+        "_users",  # accounts by email, read (and a role swapped) by several defects
+        "_sessions",  # sessions by token, read and promoted by sign-in defects
+        "_lock",  # replaced by no-locking with a counter that lets every caller in
+        "_hasher",  # replaced by the storage defects (SHA-256, plain, one salt)
+        "_passkeys",  # the relying party: the passkey defects swap its class (Passkeys.SEAMS)
+    )
 
     def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None,
                  name: str = "MyDentalPractice", rp_id: str = "localhost",

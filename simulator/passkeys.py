@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from webauthn import (
     generate_authentication_options,
@@ -70,6 +70,16 @@ class Passkeys:
     its own code; py_webauthn then verifies the rest (attestation, algorithm, signature) and any
     refusal of its is `passkey_invalid`.
     """
+
+    # The private names the harness's passkey defects may override, replace or call (the
+    # reference's Clinic.SEAMS explains why; tests/test_defect_seams.py holds them to it).
+    SEAMS: ClassVar[tuple[str, ...]] = (
+        "_take_challenge",  # single use: passkey-challenge-reusable never consumes it
+        "_check_client",  # type, challenge, origin: passkey-any-origin takes any origin
+        "_uv_required",  # passkey-user-verification-ignored asks for UV, then never requires it
+        "_pending",  # challenges by session and ceremony, read by passkey-challenge-reusable
+        "_handles",  # WebAuthn user handles, swapped by passkey-other-users-credential
+    )
 
     def __init__(self, *, rp_id: str, rp_name: str, origin: str, clock: Callable[[], float],
                  ttl: float, user_verification: str = "required") -> None:

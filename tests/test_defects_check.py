@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 
 from clinic2fa.scenarios import catalogue as catalogue_mod
 from clinic2fa.scenarios.selfcheck import check as dc
-from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.selfcheck import defects, serve
 from clinic2fa.simulator.clinic import Clinic
 
 CATALOGUE = catalogue_mod.load()
@@ -206,3 +207,29 @@ def test_over_http_nothing_to_run_never_means_the_whole_suite(tmp_path: Path) ->
     assert done.problem == "no scenario names its spec IDs"
     assert not dc.judge(defects.CATALOGUE["totp-replay"], "http", done, CATALOGUE).caught
     assert not any(tmp_path.iterdir())
+
+
+# -- `clinic2fa serve --defect NAME`: resolved here, the server only gets a factory ---------------
+
+
+def test_serve_defect_resolves_to_the_catalogues_factory_and_the_reference_without_one() -> None:
+    assert serve.clinic_factory(None) is Clinic
+    assert serve.clinic_factory("totp-replay") is defects.CATALOGUE["totp-replay"].build
+    with pytest.raises(KeyError) as unknown:
+        serve.clinic_factory("nope")
+    assert unknown.value.args[0] == "unknown defect 'nope'; `clinic2fa defects` lists them"
+
+
+def test_a_served_defect_resets_to_a_fresh_clinic_with_the_same_defect() -> None:
+    with dc.serving("owner-cannot-enforce") as url:
+        for _ in range(2):  # the owner is refused before and after a reset: a fresh broken clinic
+            made = httpx.post(f"{url}/test-support/users", json={"role": "owner"}).json()
+            token = httpx.post(f"{url}/api/v1/sign-in", json={
+                "email": made["email"], "password": made["password"]}).json()["session"]
+            changed = httpx.put(f"{url}/api/v1/settings/security/enforcement",
+                                json={"required": True},
+                                headers={"Authorization": f"Bearer {token}"})
+            assert changed.status_code == 403, changed.text
+            assert httpx.post(f"{url}/test-support/reset").status_code == 204
+            assert httpx.post(f"{url}/api/v1/sign-in", json={
+                "email": made["email"], "password": made["password"]}).status_code == 401

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
@@ -20,6 +21,7 @@ from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.server import (
     demo_accounts,
+    demo_app,
     demo_clinic,
     listen,
     public_origin,
@@ -87,15 +89,81 @@ def test_clinic2fa_serve_prints_working_accounts_and_logs_no_secret() -> None:
     assert owner.group(2) not in err
 
 
-def test_a_defect_serves_the_seeded_broken_clinic_with_the_demo_accounts() -> None:
+class Marked(Clinic):
+    """Another clinic than the reference, as a factory passed in from outside would build."""
+
+
+def test_the_demo_clinic_is_built_by_the_factory_given_with_the_demo_accounts() -> None:
     accounts = demo_accounts()
-    clinic = demo_clinic(accounts, clock=FakeClock(), origin="http://localhost:1",
-                         rp_id="localhost", policy=Policy(hash_cost=FAST_HASH),
-                         defect="no-window")
-    assert type(clinic) is not Clinic or clinic.policy.window != Policy().window
+    made = {"clock": FakeClock(), "origin": "http://localhost:1", "rp_id": "localhost",
+            "policy": Policy(hash_cost=FAST_HASH)}
+    assert type(demo_clinic(accounts, **made)) is Clinic  # the reference by default
+    clinic = demo_clinic(accounts, **made, make_clinic=Marked)
+    assert type(clinic) is Marked
     signed = clinic.sign_in(accounts[0].email, accounts[0].password)
     assert signed.stage.value == "signed_in"
-    with pytest.raises(ValueError, match="unknown defect 'nope'; known: "):
-        demo_clinic(accounts, clock=FakeClock(), origin="http://localhost:1",
-                    rp_id="localhost", defect="nope")
     assert len({a.password for a in accounts}) == len(accounts) == 4
+
+
+def test_each_reset_builds_a_fresh_clinic_from_the_same_factory() -> None:
+    accounts = demo_accounts()
+    app = demo_app(accounts, clock=FakeClock(), origin="http://testserver", rp_id="testserver",
+                   policy=Policy(hash_cost=FAST_HASH), make_clinic=Marked)
+    first = app.state.clinic
+    with TestClient(app) as client:
+        first.set_enforcement(first.sign_in(accounts[0].email, accounts[0].password).token, True)
+        assert client.post("/test-support/reset").status_code == 204
+        second = app.state.clinic
+        assert client.post("/test-support/reset").status_code == 204
+    assert type(second) is Marked and type(app.state.clinic) is Marked
+    assert len({id(first), id(second), id(app.state.clinic)}) == 3
+    assert not second.enforcement_required  # fresh, not the first one's state
+    assert second.sign_in(accounts[1].email, accounts[1].password).stage.value == "signed_in"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+def test_clinic2fa_serve_defect_serves_the_broken_clinic_and_resets_to_it_again() -> None:
+    """End to end: the harness's `serve --defect` composes the server with the defect."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "clinic2fa.scenarios.cli", "serve", "--port", "0",
+         "--defect", "security-always-on"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        url = re.search(r"on (http://localhost:\d+) .*; defect security-always-on\)", banner)
+        owner = re.search(r"owner\s+(\S+)\s+password: (\S+)", server.stdout.readline())
+        assert url and owner, banner
+        assert httpx.get(f"{url.group(1)}/healthz", timeout=5).status_code == 200
+        for _ in range(2):  # before and after a reset: a fresh clinic, broken the same way
+            token = httpx.post(f"{url.group(1)}/api/v1/sign-in", json={
+                "email": owner.group(1), "password": owner.group(2)}).json()["session"]
+            shown = httpx.get(f"{url.group(1)}/api/v1/security",
+                              headers={"Authorization": f"Bearer {token}"}).json()
+            assert shown["two_factor_enabled"] is True  # nothing was set up: the defect
+            assert httpx.post(f"{url.group(1)}/test-support/reset").status_code == 204
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=10)
+    assert server.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_clinic2fa_serve_an_unknown_defect_is_one_line_and_exit_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from clinic2fa.scenarios.cli import main
+
+    assert main(["serve", "--port", "0", "--defect", "nope"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "clinic2fa serve: unknown defect 'nope'; `clinic2fa defects` lists them\n"
+
+
+def test_the_simulators_own_serve_command_has_no_defect_option(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from clinic2fa.simulator.web.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--defect", "totp-replay"])
+    assert "unrecognized arguments: --defect" in capsys.readouterr().err

@@ -25,7 +25,7 @@ from clinic2fa.scenarios.targets.http import provider as http_provider
 from clinic2fa.scenarios.targets.traffic import may_flood, refusal
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-LOCUST_PIN = "locust==2.47.0"
+EXTRA = "pip install 'clinic2fa[load]'"  # Locust comes with an extra
 MAX_USERS = 1000
 MAX_DURATION = 3600  # seconds
 STOP_TIMEOUT = 10  # seconds Locust lets a sign-in in progress finish
@@ -65,7 +65,7 @@ def check(options: LoadOptions) -> config_mod.TargetConfig | None:
     if not may_flood(options.target, config):
         raise UsageError(refusal(options.target))
     if importlib.util.find_spec("locust") is None:
-        raise UsageError(f"Locust is not installed: pip install {LOCUST_PIN}")
+        raise UsageError(f"Locust is not installed: {EXTRA}")
     return config
 
 

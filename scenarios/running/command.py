@@ -21,11 +21,20 @@ INTERRUPTED = ExitCode.INTERRUPTED
 
 
 def pytest_args(options: RunOptions) -> list[str]:
-    """pytest on its own: no ini file, conftest, cache or autoloaded plugins from around it."""
+    """pytest on its own: no ini file, conftest, cache or autoloaded plugins from around it.
+
+    Each installed plugin (a `pytest11` entry point: pytest-playwright, locust, a user's own) is
+    blocked by name with `-p no:NAME`, which every pytest 8 knows; `--disable-plugin-autoload`
+    came only with pytest 8.4, and the environment variable would leak into the caller.
+    """
+    from importlib.metadata import entry_points
+
     args = ["-c", os.devnull, "--rootdir", os.getcwd(), "--noconftest",
-            "--disable-plugin-autoload", "-p", "no:cacheprovider", "-p", "no:terminal",
+            "-p", "no:cacheprovider", "-p", "no:terminal",
             "-p", "no:logging", "-p", "no:junitxml", "-p", "no:doctest", "-p", "no:pastebin",
             "--capture=no", "-W", "default"]
+    for name in sorted({plugin.name for plugin in entry_points(group="pytest11")}):
+        args += ["-p", f"no:{name}"]
     if options.exitfirst:
         args.append("--exitfirst")
     return args

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The harness testing itself: seeded defects, `clinic2fa defects [--check]`, `serve --defect`."""

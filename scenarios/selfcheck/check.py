@@ -7,13 +7,13 @@ import io
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from clinic2fa.scenarios import catalogue as catalogue_mod
 from clinic2fa.scenarios.core.model import Scenario
@@ -23,9 +23,7 @@ from clinic2fa.scenarios.reports import document as report_mod
 from clinic2fa.scenarios.running.command import run
 from clinic2fa.scenarios.running.plan import DEFAULT_REPORT_DIR, RunOptions, check_writable
 from clinic2fa.scenarios.selfcheck.defects import CATALOGUE, Defect
-
-if TYPE_CHECKING:
-    from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.scenarios.selfcheck.serve import served
 
 SCHEMA_VERSION = "1.0"
 JSON_NAME = "defects.json"
@@ -103,37 +101,9 @@ def run_suite(target: str, report_dir: Path, select: Sequence[str] = ()) -> Suit
     return SuiteRun(target, code, outcomes, path, seconds=seconds)
 
 
-@contextmanager
-def serving(defect: str | None) -> Iterator[str]:
-    """`clinic2fa serve --fake-clock [--defect NAME]` in a thread on a free port; its URL.
-
-    Built as serve() builds it (demo accounts, default policy, test support, reset to a fresh
-    clinic), but on a FakeClock so the scenarios that move the server's clock run too.
-    """
-    from clinic2fa.simulator.clock import FakeClock
-    from clinic2fa.simulator.web.app import create_app
-    from clinic2fa.simulator.web.server import (
-        demo_accounts,
-        demo_clinic,
-        listen,
-        public_origin,
-        running,
-    )
-
-    sock = listen("localhost", 0)
-    try:
-        origin, rp_id = public_origin("localhost", sock.getsockname()[1])
-        clock, accounts = FakeClock(time.time()), demo_accounts()
-
-        def fresh() -> Clinic:
-            return demo_clinic(accounts, clock=clock, origin=origin, rp_id=rp_id, defect=defect)
-
-        app = create_app(fresh(), test_support=True, fresh_clinic=fresh)
-    except BaseException:
-        sock.close()
-        raise
-    with running(app, sock=sock) as url:
-        yield url
+def serving(defect: str | None) -> AbstractContextManager[str]:
+    """`clinic2fa serve --fake-clock [--defect NAME]` in a thread on a free port; its URL."""
+    return served(defect)
 
 
 def run_served(defect: str | None, report_dir: Path, select: Sequence[str]) -> SuiteRun:

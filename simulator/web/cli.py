@@ -1,10 +1,18 @@
-"""`clinic2fa serve`: its arguments and entry point; heavy imports wait until it runs."""
+"""`clinic2fa serve`: its arguments and entry point; heavy imports wait until it runs.
+
+This serves the reference. The harness adds `--defect NAME` on its side (scenarios/selfcheck/
+serve.py) and passes the broken clinic's factory in; the simulator knows nothing of defects.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from clinic2fa.simulator.clinic import Clinic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,22 +23,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="port to listen on; 0 picks a free one (default: 8000)")
     parser.add_argument("--fake-clock", action="store_true",
                         help="run on a clock that only POST /test-support/clock moves")
-    parser.add_argument("--defect", metavar="NAME", default=None,
-                        help="serve a deliberately broken clinic (the harness's self-test)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="worker threads for requests (default: 40)")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"])
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run the reference clinic with test support until Ctrl-C."""
+def serve(args: argparse.Namespace, *, make_clinic: Callable[..., Clinic] | None = None,
+          variant: str | None = None) -> int:
+    """Run the clinic `make_clinic` builds (default: the reference) until Ctrl-C."""
+    from clinic2fa.simulator.clinic import Clinic
     from clinic2fa.simulator.web.server import serve as run
 
     try:
-        return run(args.host, args.port, defect=args.defect, fake_clock=args.fake_clock,
-                   threads=args.threads, log_level=args.log_level)
-    except (OSError, ValueError) as exc:  # port in use, unknown defect: one line, no traceback
+        return run(args.host, args.port, make_clinic=make_clinic or Clinic, variant=variant,
+                   fake_clock=args.fake_clock, threads=args.threads, log_level=args.log_level)
+    except (OSError, ValueError) as exc:  # port in use, a bad address: one line, no traceback
         print(f"clinic2fa serve: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: the normal way to stop

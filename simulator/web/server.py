@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from clinic2fa.simulator.clinic import Clinic
@@ -45,15 +45,19 @@ def demo_accounts() -> list[DemoAccount]:
             for email, name, role in people]
 
 
+ClinicFactory = Callable[..., Clinic]  # takes Clinic's own keyword arguments, returns a clinic
+
+
 def demo_clinic(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id: str,
-                policy: Policy | None = None, defect: str | None = None) -> Clinic:
-    """The demo clinic; with `defect`, the seeded broken variant of that name instead."""
+                policy: Policy | None = None, make_clinic: ClinicFactory = Clinic) -> Clinic:
+    """The demo clinic with `accounts`, built by `make_clinic` (by default the reference).
+
+    Another factory (a seeded defect's, from the harness) may keep passwords its own way, so
+    its clinic hashes them itself; the reference takes hashes made once for every reset.
+    """
     policy = policy or Policy()
-    if defect is None:
-        clinic = Clinic(clock=clock, policy=policy, rp_id=rp_id, origin=origin)
-    else:
-        clinic = broken(defect, clock=clock, policy=policy, rp_id=rp_id, origin=origin)
-    if defect is None:  # a defect may keep passwords its own way: it hashes them itself
+    clinic = make_clinic(clock=clock, policy=policy, rp_id=rp_id, origin=origin)
+    if make_clinic is Clinic:
         hashes = _password_hashes(tuple(accounts), policy.hash_cost)
         for person, password_hash in zip(accounts, hashes, strict=True):
             clinic.add_hashed_user(person.email, password_hash, person.role, person.name)
@@ -63,22 +67,24 @@ def demo_clinic(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id
     return clinic
 
 
+def demo_app(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id: str,
+             policy: Policy | None = None, make_clinic: ClinicFactory = Clinic,
+             threads: int | None = None) -> FastAPI:
+    """The web app `clinic2fa serve` runs: the demo clinic with test support, whose reset
+    builds a fresh one with `make_clinic` (same people, clock and relying party)."""
+
+    def fresh() -> Clinic:
+        return demo_clinic(accounts, clock=clock, origin=origin, rp_id=rp_id, policy=policy,
+                           make_clinic=make_clinic)
+
+    return create_app(fresh(), test_support=True, fresh_clinic=fresh, threads=threads)
+
+
 @functools.lru_cache(maxsize=8)
 def _password_hashes(accounts: tuple[DemoAccount, ...], cost: HashCost) -> tuple[str, ...]:
     """The demo passwords' argon2id hashes, made once: every test-support reset rebuilds the
     clinic with the same people, and hashing them anew cost ~70 ms a reset."""
     return tuple(Hasher(cost).hash_many(person.password for person in accounts))
-
-
-def broken(defect: str, **settings: Any) -> Clinic:
-    """A deliberately broken clinic from the self-check catalogue, for the harness's self-test."""
-    from clinic2fa.scenarios.selfcheck import defects
-
-    try:
-        return defects.build(defect, **settings)
-    except KeyError:
-        known = ", ".join(sorted(defects.CATALOGUE))
-        raise ValueError(f"unknown defect {defect!r}; known: {known}") from None
 
 
 def public_origin(host: str, port: int) -> tuple[str, str]:
@@ -116,27 +122,26 @@ def _config(app: ASGIApp, *, log_level: str, access_log: bool) -> uvicorn.Config
     return config
 
 
-def serve(host: str = "localhost", port: int = 8000, *, defect: str | None = None,
-          fake_clock: bool = False, threads: int | None = None, log_level: str = "info",
-          say: Callable[[str], None] | None = None) -> int:
+def serve(host: str = "localhost", port: int = 8000, *, make_clinic: ClinicFactory = Clinic,
+          variant: str | None = None, fake_clock: bool = False, threads: int | None = None,
+          log_level: str = "info", say: Callable[[str], None] | None = None) -> int:
     """Run the demo clinic with test support until interrupted; prints its URL and accounts.
 
-    `fake_clock` starts a FakeClock at the real time, which POST /test-support/clock moves;
-    `threads` caps the worker threads (the clinic is one in-memory object behind a lock, so
-    more processes would be more clinics: there is one process).
+    `make_clinic` builds the clinic, at start and at each reset (default: the reference); the
+    banner names a `variant` such as "defect totp-replay". `fake_clock` starts a FakeClock at
+    the real time, which POST /test-support/clock moves; `threads` caps the worker threads (the
+    clinic is one in-memory object behind a lock, so more processes would be more clinics:
+    there is one process).
     """
     say = say or _say
     sock = listen(host, port)
     origin, rp_id = public_origin(host, sock.getsockname()[1])
     clock: Clock = FakeClock(time.time()) if fake_clock else SystemClock()
     accounts = demo_accounts()
-
-    def fresh() -> Clinic:
-        return demo_clinic(accounts, clock=clock, origin=origin, rp_id=rp_id, defect=defect)
-
-    app = create_app(fresh(), test_support=True, fresh_clinic=fresh, threads=threads)
+    app = demo_app(accounts, clock=clock, origin=origin, rp_id=rp_id, make_clinic=make_clinic,
+                   threads=threads)
     say(f"clinic2fa reference clinic on {origin}  (test support on; "
-        f"{'fake' if fake_clock else 'real'} clock{f'; defect {defect}' if defect else ''})")
+        f"{'fake' if fake_clock else 'real'} clock{f'; {variant}' if variant else ''})")
     for person in accounts:
         say(f"  {person.role.value:<6} {person.email:<22} password: {person.password}")
     server = uvicorn.Server(_config(app, log_level=log_level, access_log=True))

@@ -6,6 +6,7 @@ The repository's own browser tests launch it the same way (conftest.py's
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import TYPE_CHECKING
 
@@ -16,8 +17,15 @@ if TYPE_CHECKING:
 
 # The real binary first: /usr/bin/chromium is a wrapper script that prints a harmless warning.
 EXECUTABLES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+EXTRA = "pip install 'clinic2fa[browser]'"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def require_playwright() -> None:
+    """Playwright comes with an extra: without it, one line that says which (exit 2)."""
+    if importlib.util.find_spec("playwright") is None:
+        raise UsageError(f"the browser target needs Playwright, which is not installed: {EXTRA}")
 
 
 def executable(chosen: str | None = None) -> str:

@@ -26,7 +26,6 @@ from clinic2fa.scenarios.core.policy import Policy
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets.browser import chromium, locators
-from clinic2fa.scenarios.targets.browser.target import BrowserTarget
 from clinic2fa.scenarios.targets.clock import ClockEstimate
 from clinic2fa.scenarios.targets.config import TargetConfig
 from clinic2fa.scenarios.targets.http import HttpProvider
@@ -34,6 +33,8 @@ from clinic2fa.scenarios.targets.http import provider as http_provider
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
+
+    from clinic2fa.scenarios.targets.browser.target import BrowserTarget
 
 PREFIX = "browser+"
 OFFERED = frozenset({Needs.CLOCK})  # of the HTTP side's; never PARALLEL: one person, one browser
@@ -92,6 +93,8 @@ class BrowserProvider(Provider):
             shutil.rmtree(directory / sub, ignore_errors=True)  # a previous run's, never mixed
 
     def target(self) -> BrowserTarget:
+        from clinic2fa.scenarios.targets.browser.target import BrowserTarget
+
         self._settle_parked()
         return BrowserTarget(self, self.http.target())
 
@@ -210,6 +213,7 @@ def _file_name(scenario_id: str) -> str:
 
 def provider(target: str, config: TargetConfig | None) -> BrowserProvider:
     """The `browser+http` and `browser+https` schemes: browser+http://HOST:PORT."""
+    chromium.require_playwright()
     inner = target[len(PREFIX):] if target.lower().startswith(PREFIX) else target
     if urlsplit(inner).scheme.lower() not in ("http", "https"):
         raise UsageError(f"bad target {target!r}: expected browser+http://HOST:PORT")

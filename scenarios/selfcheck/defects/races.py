@@ -1,0 +1,184 @@
+"""The `no-locking` seeded defect: the reference without its lock, every check-then-act held open
+for a second request, so parallel requests race the rules that one at a time hold."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from clinic2fa.scenarios.selfcheck.defects.registry import defect
+from clinic2fa.simulator import backup_codes, totp
+from clinic2fa.simulator.audit import Event
+from clinic2fa.simulator.clinic import Clinic, Setup, SignIn, Stage, _locked
+from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
+from clinic2fa.simulator.hashing import POOL_THREADS
+from clinic2fa.simulator.users import User
+
+
+class _Inside:
+    """Stands where the clinic's lock was: every caller goes straight in, and is counted, so a
+    caller between its check and its act knows whether anyone else may race with it."""
+
+    def __init__(self, cond: threading.Condition) -> None:
+        self._cond = cond
+        self._depth = threading.local()  # nested public calls of one thread count once
+        self.callers = 0  # threads inside the clinic now
+
+    def __enter__(self) -> None:
+        depth = getattr(self._depth, "n", 0)
+        self._depth.n = depth + 1
+        if depth == 0:
+            with self._cond:
+                self.callers += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth.n -= 1
+        if self._depth.n == 0:
+            with self._cond:
+                self.callers -= 1
+                self._cond.notify_all()  # a waiter may now be the only one left inside
+
+
+class _Rendezvous:
+    """Holds a caller between its check and its act until a second caller for the same thing
+    arrives, so two parallel requests both check before either acts: the race, every time.
+
+    A caller goes on alone when nobody else can come: at once in a process with no other
+    thread (a sequential run in memory); else once every thread inside the clinic waits here
+    too and nobody came in for `grace` seconds (the rest of a burst may still be on its way);
+    and at the latest after `patience` seconds. So a sequential flow on this defect is about
+    as fast as the reference, never stuck, and answers as it does.
+    """
+
+    grace = 0.05  # seconds a lone caller waits for company when other threads could call
+
+    def __init__(self, patience: float) -> None:
+        self.patience = patience
+        self.meetings = 0  # pairs that met: proof that two requests were inside at once
+        self._cond = threading.Condition()
+        self.inside = _Inside(self._cond)
+        self._waiting: dict[tuple[str, ...], list[bool]] = {}
+
+    def _alone(self) -> bool:
+        """Nobody inside is on the way here: everyone inside already waits (each key one)."""
+        return self.inside.callers <= len(self._waiting)
+
+    def meet(self, *key: str) -> None:
+        with self._cond:
+            partner = self._waiting.pop(key, None)
+            if partner is not None:
+                partner[0] = True
+                self.meetings += 1
+                self._cond.notify_all()
+                return
+            mine = [False]
+            self._waiting[key] = mine
+            self._cond.notify_all()  # the other waiters may now all be waiting: let them see
+            start = time.monotonic()
+            only_thread = not _other_callers()
+            settled = start + (0.0 if only_thread else min(self.grace, self.patience))
+            deadline = start + self.patience
+            while not mine[0]:
+                now = time.monotonic()
+                if now >= deadline or (now >= settled and self._alone()):
+                    break
+                self._cond.wait(timeout=(settled if now < settled else deadline) - now)
+            if not mine[0]:
+                self._waiting.pop(key, None)  # nobody came; only a partner removes it otherwise
+                self._cond.notify_all()
+
+
+def _other_callers() -> bool:
+    """Whether a thread besides this one could call the clinic (the hashing pool's cannot)."""
+    me = threading.current_thread()
+    return any(t is not me and not t.name.startswith(POOL_THREADS) for t in threading.enumerate())
+
+
+def _uri_secret(uri: str) -> str:
+    return parse_qs(urlsplit(uri).query)["secret"][0]
+
+
+@defect("no-locking", ("BACKUP-SINGLE-USE", "TOTP-REPLAY", "TOTP-RATE-LIMIT", "SETUP-FRESH-SECRET"),
+        "no lock around check-then-act: parallel requests spend one code twice, lose "
+        "wrong-code counts and leave two setup secrets pending")
+class NoLocking(Clinic):
+    """The reference without its lock, each check-then-act step held open for a second request.
+
+    One at a time it answers as the reference does; in parallel, every request that passed a
+    check waits for another before it acts, so both act on what they checked.
+    """
+
+    patience = 1.0  # seconds a caller alone between check and act waits for a second one
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gap = _Rendezvous(self.patience)
+        self._lock = self.gap.inside  # type: ignore[assignment]
+        self.pending_setups: dict[str, set[str]] = {}  # the defect's own: secrets pending
+
+    def _accept_totp(self, user: User, secret: str, code: str) -> None:
+        """TOTP-REPLAY: the last step is checked as read, and written after the meeting."""
+        seen = replace(user)
+        super()._accept_totp(seen, secret, code)
+        self.gap.meet("totp", user.email)
+        user.last_step = seen.last_step
+
+    @_locked  # counted inside, so the rendezvous sees it
+    def use_backup_code(self, token: str, code: str) -> SignIn:
+        """BACKUP-SINGLE-USE: the code is found unspent, and marked spent after the meeting."""
+        session, user = self._session(token, Stage.SECOND_STEP)
+        self._check_lockout(user)
+        seen = list(user.backup_hashes)
+        if not backup_codes.spend(seen, code, self._hasher):
+            refusal = TwoFactorError(ErrorCode.CODE_REJECTED, "That backup code is not valid.",
+                                     Reason.WRONG_CODE)
+            self._count_failure(user, refusal)
+            raise refusal
+        self.gap.meet("backup", user.email)
+        user.backup_hashes = seen
+        self._log(Event.BACKUP_CODE_USED, user.email, detail=f"{user.backup_codes_left} left")
+        return self._pass_second_step(session, user, "backup code")
+
+    def _count_failure(self, user: User, refusal: TwoFactorError) -> None:
+        """TOTP-RATE-LIMIT: the count is read, and written back plus one after the meeting."""
+        seen = user.failures
+        self.gap.meet("failures", user.email)
+        user.failures = seen
+        super()._count_failure(user, refusal)
+
+    @_locked  # counted inside, so the rendezvous sees it
+    def start_authenticator_setup(self, token: str) -> Setup:
+        """SETUP-FRESH-SECRET: revokes the setups it saw pending, after the meeting: the other
+        request's secret was not among them, so both stay valid."""
+        _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        pending = self.pending_setups.setdefault(user.email, set())
+        seen = set(pending)
+        setup = super().start_authenticator_setup(token)
+        self.gap.meet("setup", user.email)
+        pending.difference_update(seen)
+        pending.add(_uri_secret(setup.uri))
+        return setup
+
+    @_locked  # counted inside, so the rendezvous sees it
+    def confirm_authenticator(self, token: str, code: str) -> list[str]:
+        """Any pending setup's secret confirms; without a match, the reference's refusal."""
+        session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+        pending = self.pending_setups.get(user.email, set())
+        now = totp.step_of(self.clock.now(), self.params)
+        secret = next((s for s in list(pending) if totp.match_step(
+            s, "".join(code.split()), now, self.policy.window, self.params) is not None), None)
+        if secret is None:
+            return super().confirm_authenticator(token, code)
+        if user.totp_secret is None:
+            user.last_step = -1
+        self._accept_totp(user, secret, code)
+        pending.discard(secret)
+        user.totp_secret, user.pending_secret = secret, None
+        codes = self._new_backup_codes(user, self._fresh_backup_codes())
+        if session.stage is Stage.ENROLMENT:
+            self._promote(session)
+        self._log(Event.ENROLMENT_CONFIRMED, user.email)
+        return codes
