@@ -18,6 +18,7 @@ from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.scenarios.selfcheck import defects
 from clinic2fa.scenarios.targets.http import Client
 from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
+from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH
 from clinic2fa.simulator.policy import Policy as ClinicPolicy
@@ -74,8 +75,7 @@ def throttling(inner: MemoryTarget, method: str, times: int,
 
 def reference() -> MemoryTarget:
     clock = FakeClock()
-    return MemoryTarget(defects.Clinic(clock=clock, policy=ClinicPolicy(hash_cost=FAST_HASH)),
-                        clock)
+    return MemoryTarget(Clinic(clock=clock, policy=ClinicPolicy(hash_cost=FAST_HASH)), clock)
 
 
 def broken(name: str) -> MemoryTarget:
