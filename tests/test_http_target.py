@@ -182,6 +182,13 @@ def test_a_deployment_runs_on_its_config_accounts(tmp_path: Path, deployment: st
         assert password not in text
 
 
+def test_a_failing_reset_hook_stops_the_run_in_one_line(tmp_path: Path, deployment: str) -> None:
+    config = deployment_config(tmp_path, extra='[hooks]\nreset = { command = ["false"] }\n')
+    done = run_here(tmp_path, catalogue(SIGN_IN), target=deployment, config=config)
+    assert done.code == 2
+    assert done.err == "clinic2fa: reset hook (false) failed: exit 1\n"
+
+
 def test_the_passkey_capability_can_be_declared(tmp_path: Path, deployment: str) -> None:
     config = deployment_config(tmp_path, extra="[target]\npasskeys = false\n")
     provider = HttpProvider(deployment, TargetConfig(test_clinic=True, passkeys=False))

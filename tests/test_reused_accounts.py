@@ -177,3 +177,19 @@ def test_a_failing_reset_hook_is_one_line() -> None:
     with pytest.raises(HookFailed) as failed:
         hook.run()
     assert str(failed.value) == "reset hook (false) failed: exit 1"
+
+
+class Provisioning(Hook):
+    """The deployment's provisioning: one more staff account each time."""
+
+    def run(self, count: int | None = None) -> str:
+        return '[{"email": "staff3@clinic.example", "password": "staff3-Pa55-canine"}]'
+
+
+def test_a_provisioning_hook_makes_the_account_a_scenario_lacks() -> None:
+    pool = AccountPool(TargetConfig(test_clinic=True, staff=tuple(CAST[2:]),
+                                    hooks={"provision": Provisioning("provision", ("make",))}))
+    holder = object()
+    lent_now = [pool.lend("staff", holder, lambda: 0.0).email for _ in range(3)]
+    assert lent_now == ["staff1@clinic.example", "staff2@clinic.example",
+                        "staff3@clinic.example"]

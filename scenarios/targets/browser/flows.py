@@ -109,13 +109,14 @@ class Driver(Protocol):
 
 
 def run(flow: Flow, page: Page, driver: Driver, values: dict[str, str],
-        timeout_ms: float) -> None:
-    """Do the action as the flow says."""
+        timeout_ms: float) -> Any:
+    """Do the action as the flow says; what a module's function returned, if anything (a
+    `staff` function may return the rows it read: [{"email": ..., "two_factor_enabled": ...}])."""
     if flow.function is not None:
         wanted = ACTIONS[flow.action]
-        flow.function(page, **{k: v for k, v in values.items() if k in wanted})
+        answer = flow.function(page, **{k: v for k, v in values.items() if k in wanted})
         page.wait_for_load_state("domcontentloaded")
-        return
+        return answer
     loaded = False  # a page this flow loaded: any alert on it answers this action
     for step in flow.steps:
         if step.when is not None and not _shows(driver.locate(step.when)):
