@@ -21,6 +21,8 @@ Everything a person adding a target has to know is here, in one file:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # annotations only: the harness core imports this module, not the reverse
     from clinic2fa.scenarios.core.model import Scenario
+    from clinic2fa.scenarios.core.policy import Policy
     from clinic2fa.scenarios.core.verdicts import ScenarioResult
 
 
@@ -49,11 +52,17 @@ class Needs(StrEnum):
 
 @dataclass(frozen=True)
 class Account:
-    """A test clinic account the harness may sign in with and change."""
+    """A test clinic account the harness may sign in with and change.
+
+    `known` is set on an account a deployment lends to scenario after scenario (its config's):
+    what the harness knows of it between them (core/accounts.py), so each scenario gets it
+    back as found. A fresh account (the reference's) has none.
+    """
 
     email: str
     password: str
     role: str  # "owner" | "admin" | "staff"
+    known: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -103,17 +112,31 @@ class ClockEstimate:
 
 
 class Refused(Exception):
-    """The target refused an action; scenarios check `code` (and `reason`), not just refusal."""
+    """The target refused an action; scenarios check `code` (and `reason`), not just refusal.
 
-    def __init__(self, code: str, reason: str | None = None, message: str = "") -> None:
+    `reason` is None where the deployment does not say why. A throttle is code "locked_out"
+    (the contract's 429), with `retry_after` seconds when the deployment says how long.
+    """
+
+    def __init__(self, code: str, reason: str | None = None, message: str = "",
+                 retry_after: float | None = None) -> None:
         self.code = code
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
         super().__init__(f"{code}{f' ({reason})' if reason else ''}: {message}")
+
+
+THROTTLED = "locked_out"  # the code of every throttle: a lock-out, a back-off, too many requests
 
 
 class Unreachable(Exception):
     """The target cannot be reached at all: the run stops with one line, not a traceback each."""
+
+
+class HookFailed(Exception):
+    """A hook the config names (reset, provision) failed: one line, an error of the scenario
+    that needed it (or exit 2 when the run starts)."""
 
 
 class NotApplicable(Exception):
@@ -131,9 +154,14 @@ class Inconclusive(Exception):
 class FeatureAbsent(Exception):
     """The deployment does not offer what the guide asks (enforcement, an admin's reset).
 
-    Not a refusal: a refusal says the feature is there and said no. This fails the guide item
-    the scenario belongs to, in these words.
+    Not a refusal: a refusal says the feature is there and said no. `feature` names it
+    (core/policy.py FEATURES): it fails the guide items that ask for it, in these words, and
+    leaves the rules about it not verified.
     """
+
+    def __init__(self, message: str, feature: str | None = None) -> None:
+        self.feature = feature
+        super().__init__(message)
 
 
 class ConfigExhausted(Exception):
@@ -233,6 +261,9 @@ class Provider:
     kind: str = ""  # the scheme
     capabilities: frozenset[Needs] = frozenset()
     reference: bool = False  # the harness makes its own accounts (the reference's test support)
+    # The longest the harness waits in one go on a clock it cannot move (a throttle's
+    # Retry-After, a declared back-off or lock-out, the next time step); longer is not applicable.
+    max_wait: float = 60.0
 
     def open(self) -> None:
         """Check once that the target answers and may be tested; Unreachable / UsageError."""
@@ -269,3 +300,15 @@ class Provider:
     def details(self) -> dict[str, Any] | None:
         """What the report says about the target beyond its name (a browser's mapping)."""
         return None
+
+    def policy(self) -> Policy | None:
+        """The deployment's declared policy (its config's [policy]); None: the reference's."""
+        return None
+
+    def reset_hook(self) -> Callable[[], None] | None:
+        """The config's reset hook (every reused account back as seeded), None without one."""
+        return None
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` of real time pass (a clock the harness cannot move); tests override it."""
+        time.sleep(seconds)

@@ -43,17 +43,14 @@ def test_the_guide_walks_through_the_pages(browser: Browser, site: str) -> None:
     assert browser.contexts == []  # every session's context was closed with its scenario
 
 
-def test_scope_keeps_requirement_checks_with_the_http_target_unless_asked(
+def test_requirement_checks_run_in_the_browser_where_the_pages_can_express_them(
         browser: Browser, site: str) -> None:
-    guide, everything = provider(site, browser), provider(site, browser, {"scope": "all"})
+    everything = provider(site, browser)
     try:
-        kept = run(guide, "DISABLE-REAUTH-PASSWORD")["DISABLE-REAUTH-PASSWORD"]
         done = run(everything, "DISABLE-REAUTH-PASSWORD", "PASSKEY-ORIGIN-RPID-REGISTRATION",
                    "RACE-TOTP-CODE-ONCE")
     finally:
-        guide.close()
         everything.close()
-    assert kept.outcome.value == "not_applicable" and "--target http://" in kept.message
     passed = done["DISABLE-REAUTH-PASSWORD"]  # an empty password: the browser will not send it
     assert passed.outcome.value == "pass"
     refusals = [e.detail["refused"] for e in passed.trace.entries if "refused" in e.detail]

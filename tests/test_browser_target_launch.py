@@ -1,5 +1,5 @@
 """The browser target's parts that need no browser: launch flags, the mapping file, the scheme,
-its scope, and the reference's refusal messages read back as contract codes."""
+and the reference's refusal messages read back as contract codes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets import factory
 from clinic2fa.scenarios.targets.browser import chromium, locators
 from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
-from clinic2fa.scenarios.targets.config import TargetConfig, load
-from clinic2fa.scenarios.targets.http import provider as http_provider
+from clinic2fa.scenarios.targets.config import load
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 
 
@@ -34,26 +33,20 @@ def test_the_scheme_builds_a_browser_provider() -> None:
         factory.build("browser+ftp://clinic.example")
 
 
-def test_scope_guide_runs_only_the_guides_own_scenarios() -> None:
-    from clinic2fa.scenarios import catalogue
-
-    catalogue.load()
+def test_every_scenario_runs_in_the_browser_none_is_deferred() -> None:
+    """No scope: what the pages cannot express is unsupported in the run, not sent elsewhere."""
     made = factory.build("browser+http://localhost:8000")
-    assert made.inapplicable(REGISTRY["STEP-8-ENFORCE"]) is None
-    assert made.inapplicable(REGISTRY["TROUBLE-2-SKEW-REASON"]) is None
-    assert "--target http://" in str(made.inapplicable(REGISTRY["TOTP-REPLAY-TWO-SIGN-INS"]))
-    config = TargetConfig(browser={"scope": "all"})
-    everything = BrowserProvider(http_provider("http://localhost:8000", config), config)
-    assert everything.inapplicable(REGISTRY["TOTP-REPLAY-TWO-SIGN-INS"]) is None
+    assert made.inapplicable(REGISTRY["TOTP-REPLAY-TWO-SIGN-INS"]) is None
+    with pytest.raises(UsageError, match="scope is gone"):
+        locators.parse({"scope": "all"})
 
 
 def test_a_config_file_carries_the_mapping(tmp_path: Path) -> None:
     path = tmp_path / "clinic.toml"
-    path.write_text('[browser]\nscope = "all"\n[browser.locators]\n'
+    path.write_text('[browser]\n[browser.locators]\n'
                     'setup_authenticator = { role = "button", name = "Add authenticator" }\n'
                     'confirm_submit = "#activate"\n[browser.pages]\nsecurity = "/account"\n')
     mapping = locators.parse(load(path).browser)
-    assert mapping.scope == "all"
     assert mapping.locators["setup_authenticator"] == locators.Spec("role", "button",
                                                                     "Add authenticator")
     assert mapping.locators["confirm_submit"] == locators.Spec("css", "#activate")
@@ -63,7 +56,6 @@ def test_a_config_file_carries_the_mapping(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("table", "complaint"), [
     ({"colour": "blue"}, "unknown key 'colour'"),
-    ({"scope": "some"}, "scope must be one of guide, all"),
     ({"locators": {"no_such_thing": {"css": "x"}}}, "no locator the browser target uses"),
     ({"locators": {"qr_code": {"css": "x", "role": "img"}}}, "give exactly one of"),
     ({"locators": {"qr_code": {"css": "x", "within": "nowhere"}}}, "within names no locator"),

@@ -118,9 +118,8 @@ def test_an_alert_no_pattern_names_fails_a_code_check_saying_what_it_read(
     finally:
         made.close()
     assert result.outcome.value == "fail"
-    assert result.message == ("a wrong code at confirmation: refused with code_rejected "
-                              "(wrong_code), got unknown (the page said: "
-                              "'Invalid verification code.')")
+    assert result.message == ("a wrong code at confirmation: refused with code_rejected, "
+                              "got unknown (the page said: 'Invalid verification code.')")
 
 
 def test_without_the_mapping_the_pages_cannot_be_read(browser: Browser, site: str) -> None:

@@ -84,7 +84,7 @@ def test_needs_are_declared(scen: Scenario) -> None:
     if "advance_clock" in source:
         assert Needs.CLOCK in scen.needs, scen.id
     uses_passkeys = any(word in source for word in ("ctx.passkey(", "add_passkey", "_holder("))
-    guarded = "Needs.PASSKEYS in ctx.capabilities" in source
+    guarded = 'ctx.offers("passkeys")' in source
     if uses_passkeys and not guarded:
         assert Needs.PASSKEYS in scen.needs, scen.id
 

@@ -27,7 +27,9 @@ def run(scen: Scenario, target: MemoryTarget,
     missing = [n for n in scen.needs if n not in caps]
     if missing:
         raise NotApplicable(f"needs {missing}")
-    ctx = Context(target, trace, frozenset(caps))
+    # Without the clock capability, time passes as on a deployment: the harness waits for it
+    # (here the reference's fake clock moves, as real time would).
+    ctx = Context(target, trace, frozenset(caps), wait=target.clock.advance, max_wait=3600)
     try:
         scen.run(ctx)
     finally:

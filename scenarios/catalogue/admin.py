@@ -62,7 +62,7 @@ def reset_ends_sessions(ctx: Context) -> None:
     """After an admin disables a user's 2FA, their sessions are gone and so are their factors"""
     admin_session = ctx.signed_in(ctx.account("admin"))
     enrolled = ctx.enrol(ctx.account("staff"))
-    if Needs.PASSKEYS in ctx.capabilities:
+    if ctx.offers("passkeys"):
         ctx.add_passkey(enrolled.session, name="Security key")
     ctx.step("The user has two open sessions and a half-finished sign-in")
     second = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)

@@ -6,19 +6,22 @@ import math
 from typing import Any
 
 from clinic2fa.scenarios.core import params, stored
-from clinic2fa.scenarios.core.context import Context, Enrolled
+from clinic2fa.scenarios.core.context import Context, Enrolled, staff_page
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 
 @scenario("BACKUP-COUNT-TEN", verifies=["BACKUP-COUNT"], level=Level.MUST,
-          quote="When enrolment is confirmed, and whenever backup codes are regenerated, the "
-                "deployment MUST issue exactly 10 backup codes.")
+          quote="whenever they are regenerated, it MUST issue exactly its declared number of "
+                "them (the guide's 10)")
 def ten_codes(ctx: Context) -> None:
-    """Confirming and regenerating each issue exactly 10 backup codes"""
+    """Each list of backup codes holds the declared number (the guide's 10), at enrolment or on
+    request, and again when regenerated"""
     enrolled = ctx.enrol(ctx.account("staff"))
-    count = params.BACKUP_CODES
+    count = ctx.policy.backup_codes
+    when = "confirmation" if ctx.policy.backup_codes_issued == "at_enrolment" else \
+        "generating them on request"
     ctx.check(len(enrolled.backup_codes) == count,
-              f"confirmation issued {len(enrolled.backup_codes)} backup codes, not {count}")
+              f"{when} issued {len(enrolled.backup_codes)} backup codes, not {count}")
     ctx.step("Regenerate backup codes")
     with ctx.accepted("regenerating backup codes with the password"):
         codes = ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password)
@@ -42,7 +45,7 @@ def each_code_once(ctx: Context) -> None:
     ctx.step("Another backup code still works")
     with ctx.accepted("an unused backup code"):
         done = ctx.target.use_backup_code(pending.session, enrolled.backup_codes[1])
-    left, count = ctx.target.security(done.session).backup_codes_left, params.BACKUP_CODES
+    left, count = ctx.target.security(done.session).backup_codes_left, ctx.policy.backup_codes
     ctx.check(left == count - 2, f"after two of {count} backup codes, Security counts {left} "
                                  f"left, not {count - 2}")
 
@@ -56,13 +59,13 @@ def never_shown_again(ctx: Context) -> None:
     codes = enrolled.backup_codes
     ctx.step("Open every page the user and an admin can reach")
     security = ctx.target.security(enrolled.session)
-    ctx.check(security.backup_codes_left == params.BACKUP_CODES,
+    ctx.check(security.backup_codes_left == ctx.policy.backup_codes,
               f"Security shows {security.backup_codes_left} codes left, not a count of "
-              f"{params.BACKUP_CODES}")
+              f"{ctx.policy.backup_codes}")
     seen: dict[str, Any] = {
         "Security": security,
         "My Profile": ctx.target.profile(enrolled.session),
-        "Settings -> Staff": ctx.target.staff(admin_session),
+        **staff_page(ctx, admin_session),
     }
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     seen["the sign-in answer"] = pending
@@ -85,9 +88,8 @@ def regenerate_replaces(ctx: Context) -> None:
     ctx.step("Regenerate backup codes")
     with ctx.accepted("regenerating backup codes with the password"):
         new = ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password)
-    left = ctx.target.security(enrolled.session).backup_codes_left
-    ctx.check(left == params.BACKUP_CODES,
-              f"after regenerating, Security counts {left} codes, not {params.BACKUP_CODES}")
+    left, count = ctx.target.security(enrolled.session).backup_codes_left, ctx.policy.backup_codes
+    ctx.check(left == count, f"after regenerating, Security counts {left} codes, not {count}")
     ctx.step("Sign in with an old code, then a new one")
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     with ctx.refused("code_rejected", why="an old backup code after regenerating"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from clinic2fa.scenarios.core.context import Context
-from clinic2fa.scenarios.core.model import Level, Needs, scenario
+from clinic2fa.scenarios.core.model import Level, scenario
 
 
 @scenario("DISABLE-REAUTH-PASSWORD", verifies=["DISABLE-REAUTH"], level=Level.MUST,
@@ -34,7 +34,7 @@ def factors_removed(ctx: Context) -> None:
     """After Disable 2FA no app, backup code or passkey is left, and a new setup is new"""
     enrolled = ctx.enrol(ctx.account("staff"))
     old_secret = enrolled.phone.accounts[-1].secret
-    if Needs.PASSKEYS in ctx.capabilities:
+    if ctx.offers("passkeys"):
         ctx.add_passkey(enrolled.session, name="Security key")
     ctx.step("Disable 2FA with the password")
     ctx.target.disable_2fa(enrolled.session, enrolled.account.password)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinic2fa.scenarios.contract import Refused
-from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.context import Context, staff_page
 from clinic2fa.scenarios.core.model import Level, scenario
 
 
@@ -22,7 +22,7 @@ def secret_never_again(ctx: Context) -> None:
     seen: dict[str, Any] = {
         "Security": ctx.target.security(enrolled.session),
         "My Profile": ctx.target.profile(enrolled.session),
-        "Settings -> Staff": ctx.target.staff(admin_session),
+        **staff_page(ctx, admin_session),
     }
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     seen["the sign-in answer"] = pending

@@ -76,13 +76,14 @@ def only_setup_before_enrolling(ctx: Context) -> None:
     token = pending.session
     actions: dict[str, Callable[[], object]] = {
         "My Profile": lambda: ctx.target.profile(token),
-        "Settings -> Staff": lambda: ctx.target.staff(token),
-        "disabling another user's 2FA":
-            lambda: ctx.target.disable_2fa_for(token, other.account.email),
         "regenerating backup codes":
             lambda: ctx.target.regenerate_backup_codes(token, admin.password),
         "Disable 2FA": lambda: ctx.target.disable_2fa(token, admin.password),
     }
+    if ctx.offers("admin_reset"):
+        actions["Settings -> Staff"] = lambda: ctx.target.staff(token)
+        actions["disabling another user's 2FA"] = \
+            lambda: ctx.target.disable_2fa_for(token, other.account.email)
     for what, action in actions.items():
         ctx.step(f"Try {what} before enrolling")
         with ctx.refused("enrolment_required", why=f"{what} before enrolling"):

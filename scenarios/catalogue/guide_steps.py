@@ -43,15 +43,15 @@ def setup_screen(ctx: Context) -> None:
 @scenario("STEP-3-SCAN-QR", verifies=["STEP-3"], level=Level.MUST,
           quote="Open your authenticator app. Tap +Scan QR code. Scan the code on screen.")
 def scan_qr(ctx: Context) -> None:
-    """The authenticator app scans the QR code and adds a MyDentalPractice entry"""
+    """The authenticator app scans the QR code and adds an entry under the declared issuer"""
     account = ctx.account("staff")
     session = ctx.signed_in(account)
     setup = ctx.target.start_authenticator_setup(session)
     ctx.step("Open the authenticator app, tap +, Scan QR code")
     phone = ctx.phone()
     entry = ctx.scan(phone, setup.qr_png)
-    ctx.check(entry.issuer == params.ISSUER,
-              f"the app lists the entry under {entry.issuer!r}, not {params.ISSUER}")
+    ctx.check(entry.issuer == ctx.policy.issuer, f"the app lists the entry under "
+              f"{entry.issuer!r}, not the declared issuer {ctx.policy.issuer!r}")
     ctx.check(entry.account.casefold() == account.email.casefold(),
               f"the app's entry names {entry.account!r}, not the user's email")
     ctx.check(len(phone.code()) == params.DIGITS,
@@ -85,9 +85,9 @@ def confirm_enrolment(ctx: Context) -> None:
 @scenario("STEP-5-BACKUP-CODES", verifies=["STEP-5"], level=Level.MUST,
           quote="Save backup codes. A list of 10 one-time-use codes appears.")
 def backup_codes(ctx: Context) -> None:
-    """Confirming shows a list of 10 distinct backup codes"""
+    """A list of distinct backup codes appears, as many as declared (the guide's 10)"""
     enrolled = ctx.enrol(ctx.account("staff"))
-    codes, count = enrolled.backup_codes, params.BACKUP_CODES
+    codes, count = enrolled.backup_codes, ctx.policy.backup_codes
     ctx.check(len(codes) == count, f"{len(codes)} backup codes appeared, not {count}")
     ctx.check(len({_normal(c) for c in codes}) == len(codes), "the backup codes repeat")
     left = ctx.target.security(enrolled.session).backup_codes_left

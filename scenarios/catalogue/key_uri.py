@@ -11,21 +11,21 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from clinic2fa.scenarios.contract import SetupScreen
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, scenario
-from clinic2fa.scenarios.core.params import ALGORITHM, DIGITS, ISSUER, PERIOD, SECRET_BITS
+from clinic2fa.scenarios.core.params import ALGORITHM, DIGITS, PERIOD, SECRET_BITS
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError, decode_qr
 
 BASE32 = re.compile(r"[A-Z2-7]+")
 SECRET_CHARS = math.ceil(SECRET_BITS / 5)  # base32 characters that carry the secret
 # What the Key Uri Format assumes for a parameter left out (KEY-URI), not a choice of ours.
-FORMAT_DEFAULTS = {"algorithm": "SHA1", "period": "30"}
+FORMAT_DEFAULTS = {"algorithm": "SHA1", "digits": "6", "period": "30"}
 SHORT_GROUP = range(3, 9)  # characters in a "short group" of the manual-entry secret
 
 
 @scenario("KEY-URI-FORMAT", verifies=["KEY-URI"], level=Level.MUST,
           quote="The QR code MUST encode an otpauth://totp/ Key URI whose label is "
-                "MyDentalPractice:<the user's email>")
+                "<issuer>:<the user's email>")
 def key_uri_format(ctx: Context) -> None:
-    """The QR code holds otpauth://totp/MyDentalPractice:<email> with the agreed parameters"""
+    """The QR code holds otpauth://totp/<declared issuer>:<email> with the agreed parameters"""
     account = ctx.account("staff")
     setup = _setup(ctx, account.email, account.password)
     ctx.step("Read the QR code as a camera would")
@@ -39,7 +39,9 @@ def key_uri_format(ctx: Context) -> None:
               f"the URI starts {parts.scheme}://{parts.netloc}, not otpauth://totp")
     label = unquote(parts.path.lstrip("/"))
     issuer, _, email = label.partition(":")
-    ctx.check(issuer == ISSUER, f"the label's issuer is {issuer!r}, not {ISSUER}")
+    declared = ctx.policy.issuer
+    ctx.check(issuer == declared, f"the label's issuer is {issuer!r}, not the declared issuer "
+                                  f"{declared!r}")
     ctx.check(email.strip().casefold() == account.email.casefold(),
               f"the label names {email!r}, not the user's email")
     query = parse_qs(parts.query)
@@ -51,9 +53,9 @@ def key_uri_format(ctx: Context) -> None:
               "the secret parameter is missing or not base32 without padding")
     ctx.check(len(secret) >= SECRET_CHARS, f"the secret has {len(secret)} base32 characters, "
               f"fewer than the {SECRET_CHARS} that carry {SECRET_BITS} bits")
-    ctx.check(params.get("issuer") == ISSUER,
-              f"the issuer parameter is {params.get('issuer')!r}, not {ISSUER} as in the label")
-    ctx.check(params.get("digits") == str(DIGITS),
+    ctx.check(params.get("issuer") == declared, f"the issuer parameter is "
+              f"{params.get('issuer')!r}, not {declared!r} as in the label")
+    ctx.check(params.get("digits", FORMAT_DEFAULTS["digits"]) == str(DIGITS),
               f"digits is {params.get('digits')!r}, not {DIGITS}")
     ctx.check(params.get("period", FORMAT_DEFAULTS["period"]) == str(PERIOD),
               f"period is {params.get('period')!r}, not {PERIOD}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, scenario
 
@@ -41,7 +40,7 @@ def backup_code_when_phone_lost(ctx: Context) -> None:
     with ctx.accepted("a saved backup code at the second step"):
         done = ctx.target.use_backup_code(pending.session, enrolled.backup_codes[3])
     ctx.check(done.stage == "signed_in", f"the backup code should sign in, got {done.stage}")
-    left, count = ctx.target.security(done.session).backup_codes_left, params.BACKUP_CODES
+    left, count = ctx.target.security(done.session).backup_codes_left, ctx.policy.backup_codes
     ctx.check(left == count - 1, f"after using one of {count} backup codes, Security counts "
                                  f"{left} left")
 

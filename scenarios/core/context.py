@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,11 +21,16 @@ from clinic2fa.scenarios.contract import (
     Target,
 )
 from clinic2fa.scenarios.core import params
+from clinic2fa.scenarios.core.accounts import Known, Unsettled, settle
+from clinic2fa.scenarios.core.guard import guarded
+from clinic2fa.scenarios.core.policy import REFERENCE, Policy, Seen
 from clinic2fa.scenarios.core.trace import Trace, traced
 from clinic2fa.simulator.virtual.authenticator_app import Account as AppAccount
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
 
 __all__ = ["Context", "Enrolled", "NonConformance", "NotApplicable"]
+
+STEP_MARGIN = 1.0  # seconds past a step boundary before its code is sent (the clock estimate)
 
 
 class NonConformance(AssertionError):
@@ -43,20 +49,47 @@ class Enrolled:
 
 
 class Context:
-    """The scenario's handle on one target; every exchange goes through the trace."""
+    """The scenario's handle on one target; every exchange goes through the guard and the trace.
 
-    def __init__(self, target: Target, trace: Trace, capabilities: frozenset[Needs]) -> None:
+    `policy` is what the deployment declared (the reference's by default); what a scenario reads
+    of it is kept in the trace for the report. `wait` lets real time pass where the target's
+    clock cannot be moved, at most `max_wait` seconds at a time.
+    """
+
+    def __init__(self, target: Target, trace: Trace, capabilities: frozenset[Needs],
+                 policy: Policy | None = None, *, wait: Callable[[float], None] = time.sleep,
+                 max_wait: float = 60.0, reset: Callable[[], None] | None = None) -> None:
         self.trace = trace
-        self.target: Target = traced(target, trace)
+        # Reused accounts lent to this scenario (email folded -> what is known of it), the
+        # sessions signed in with them, and the config's reset hook (None: it names none).
+        self.known: dict[str, Known] = {}
+        self.sessions: dict[str, Known] = {}
+        self.reset = reset
+        self.target: Target = guarded(traced(target, trace), self)
         self.capabilities = capabilities
+        self.policy = Seen(policy or REFERENCE, trace.policy)
+        self.max_wait = max_wait
+        self.expecting: frozenset[str] = frozenset()  # refusal codes the open check asks for
+        self._pause = wait
         self._cleanups: list[tuple[str, Callable[[], object]]] = []
 
     # -- people and devices -------------------------------------------------------------------
 
     def account(self, role: str = "staff") -> Account:
-        """A fresh account of that role in the test clinic."""
+        """An account of that role in the test clinic, as found: a fresh one (the reference),
+        or one of the config's, put back first if an earlier scenario left it otherwise, and
+        put back again once this scenario is over (a failure there is this scenario's error)."""
         account = self.target.account(role)
         self.trace.note(f"account: {role} {account.email}")
+        if account.known is None or account.email.casefold() in self.known:
+            return account
+        self.known[account.email.casefold()] = account.known
+        try:
+            settle(self, account, before=True)
+        except Unsettled as exc:
+            raise Inconclusive(f"not started from an account in an unknown state: {exc}") from None
+        self.cleanup(lambda: settle(self, account, before=False),
+                     f"{account.email} put back as found")
         return account
 
     def phone(self, *, offset: float = 0.0, camera_works: bool = True) -> AuthenticatorApp:
@@ -87,6 +120,40 @@ class Context:
     def require(self, need: Needs) -> None:
         if need not in self.capabilities:
             raise NotApplicable(f"the target does not offer {need.value}")
+
+    def offers(self, feature: str) -> bool:
+        """Whether the deployment offers one of the guide's features (and the target reaches it).
+
+        For a scenario whose point lies elsewhere: without the feature it checks what it can
+        and records the rest as not verified (`unverified`).
+        """
+        reachable = feature != "passkeys" or Needs.PASSKEYS in self.capabilities
+        return reachable and self.policy.offers(feature)
+
+    def unverified(self, text: str) -> None:
+        """Record a part of the check that the deployment gives no answer to."""
+        self.trace.unverified(text)
+
+    # -- time -------------------------------------------------------------------------------------
+
+    def wait(self, seconds: float, why: str) -> None:
+        """Let `seconds` pass on the server: its clock moved where the target lends it, else
+        real time, at most max_wait (beyond it the scenario is not applicable here)."""
+        if seconds <= 0:
+            return
+        if Needs.CLOCK in self.capabilities:
+            self.trace.note(f"the server's clock moves {seconds:g} s ({why})")
+            self.advance_clock(seconds)
+            return
+        self.require_wait(seconds, why)
+        self.trace.note(f"waiting {seconds:g} s of real time ({why})")
+        self._pause(seconds)
+
+    def require_wait(self, seconds: float, why: str) -> None:
+        """Not applicable unless `seconds` can pass here: say so before doing anything else."""
+        if Needs.CLOCK not in self.capabilities and seconds > self.max_wait:
+            raise NotApplicable(f"it needs {seconds:g} s to pass ({why}) on a clock the harness "
+                                f"cannot move, more than its max_wait of {self.max_wait:g} s")
 
     # -- restoring shared state ------------------------------------------------------------------
 
@@ -135,26 +202,57 @@ class Context:
 
     @contextmanager
     def refused(self, code: str | tuple[str, ...], reason: str | tuple[str, ...] | None = None,
-                why: str = "") -> Iterator[None]:
+                why: str = "", *, essential: bool = False) -> Iterator[None]:
         """The block must be refused with this error code (and reason, if given).
 
-        A tuple accepts any of its codes (or reasons), for rules the spec leaves open.
+        A tuple accepts any of its codes (or reasons), for rules the spec leaves open. The
+        refusal is checked whatever its message; the reason only where the deployment declares
+        it tells that reason apart, else that part is recorded as not verified. `essential`:
+        telling the reason is the rule itself (SKEW-REASON), so not telling it fails.
         """
         codes = (code,) if isinstance(code, str) else code
         reasons = (reason,) if isinstance(reason, str) else reason
         what = f"refused with {' or '.join(codes)}"
-        if reasons:
-            what += f" ({' or '.join(reasons)})"
         try:
-            yield
+            with self.expect(*codes):
+                yield
         except Refused as refusal:
             got = f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}"
             if refusal.code == "unknown":  # a page whose words no mapping names: say them
                 got += f" (the page said: {refusal.message!r})"
-            ok = refusal.code in codes and (not reasons or refusal.reason in reasons)
-            self.check(ok, f"{why or 'expected'}: {what}, got {got}")
+            self.check(refusal.code in codes, f"{why or 'expected'}: {what}, got {got}")
+            if reasons:
+                self._reason(refusal, reasons, why or "the refusal", essential)
             return
+        if reasons:
+            what += f" ({' or '.join(reasons)})"
         self.check(False, f"{why or 'expected'}: {what}, but it was accepted")
+
+    @contextmanager
+    def expect(self, *codes: str) -> Iterator[None]:
+        """Refusals with these codes are the answer the block is after: a throttle among them
+        is passed to the scenario, not waited out (core/guard.py)."""
+        outer, self.expecting = self.expecting, self.expecting | frozenset(codes)
+        try:
+            yield
+        finally:
+            self.expecting = outer
+
+    def _reason(self, refusal: Refused, reasons: tuple[str, ...], why: str,
+                essential: bool) -> None:
+        """The reason part of a refusal: checked where the deployment tells it apart."""
+        wanted = " or ".join(reasons)
+        told = [r for r in reasons if self.policy.tells(r)]
+        if told:
+            self.check(refusal.reason in told, f"{why}: refused, but as "
+                                               f"{refusal.reason or 'a refusal without reason'}"
+                                               f", not {' or '.join(told)}")
+        elif essential:
+            self.check(False, f"{why}: refused, but the deployment does not tell {wanted} "
+                              "apart (its [policy] reasons), which is what this rule asks")
+        else:
+            self.unverified(f"{why}: refused; that it was for {wanted}: not verified, the "
+                            "deployment does not say why")
 
     @contextmanager
     def accepted(self, what: str) -> Iterator[None]:
@@ -188,13 +286,17 @@ class Context:
             session = self.target.sign_in(account.email, account.password).session
         setup = self.target.start_authenticator_setup(session)
         phone.scan(setup.qr_png)
-        step = phone.step()  # read once: the code and the step it spends must agree
+        enrolled = Enrolled(account, phone, [], session)
+        step = self._unused_step(enrolled)  # read once: the code and its step must agree
         try:
             codes = self.target.confirm_enrolment(session, phone.code_at_step(step))
         except Refused as refusal:
-            if (refusal.code, refusal.reason) != ("code_rejected", "already_used"):
+            if refusal.code != "code_rejected" or refusal.reason not in ("already_used", None):
                 raise
-            step += 1
+            self.trace.note("the confirming code was refused as (maybe) already used by this "
+                            "account: the next time step's code, as a person would wait for it")
+            enrolled.used_steps.add(step)
+            step = self._unused_step(enrolled)
             try:
                 codes = self.target.confirm_enrolment(session, phone.code_at_step(step))
             except Refused as again:
@@ -203,10 +305,18 @@ class Context:
                         f"{account.email} already spent this and the next time step (a shared "
                         "owner or admin enrolled by earlier scenarios): run it again") from None
                 raise
-        enrolled = Enrolled(account, phone, codes, session, {step})
-        if account.role in ("owner", "admin"):
+        enrolled.used_steps.add(step)
+        if account.role in ("owner", "admin") and account.known is None:
             self.cleanup(lambda: self._two_factor_off(enrolled),
                          f"the {account.role}'s 2FA off again")
+        when = "when enrolment was confirmed"
+        if self.policy.backup_codes_issued == "on_request":
+            self.step("Generate backup codes (this deployment hands them out on request)")
+            codes = self.target.regenerate_backup_codes(session, account.password)
+            when = "when asked for"
+        self.check(bool(codes), f"no backup codes were handed out {when} (the deployment "
+                                f"declares them issued {self.policy.backup_codes_issued})")
+        enrolled.backup_codes = codes
         return enrolled
 
     def _two_factor_off(self, enrolled: Enrolled) -> None:
@@ -228,22 +338,51 @@ class Context:
         self.target.disable_2fa(full.session, account.password)
 
     def fresh_code(self, enrolled: Enrolled) -> str:
-        """A code the target has not seen for this user, without waiting for a new TOTP step.
+        """A code the target has not seen for this user, spent by the caller.
 
-        Uses the next step inside the one-step window when the current one is spent; never
-        sleeps. Raises NotApplicable when the window leaves no unused step.
+        The current step's, else a later one inside the declared window; when the window has
+        no unused step left, the next time step is waited for (the server's clock moved where
+        the target lends it), as a person waits for the next code.
         """
-        now = enrolled.phone.step()
-        for step in (now, now + 1):
-            if step not in enrolled.used_steps and step > max(enrolled.used_steps, default=-1):
-                enrolled.used_steps.add(step)
-                code = enrolled.phone.code_at_step(step)
-                self.trace.secrets.add(code)  # scrubbed from reports even if never sent
-                return code
-        if Needs.CLOCK in self.capabilities:
-            self.advance_clock(enrolled.phone.accounts[-1].period)
-            return self.fresh_code(enrolled)
-        raise Inconclusive("no unused TOTP step inside the window; a fresh account is needed")
+        step = self._unused_step(enrolled)
+        enrolled.used_steps.add(step)
+        return self._code(enrolled, step)
+
+    def valid_code(self, enrolled: Enrolled) -> str:
+        """A code the target would accept now, not marked spent: for "refused while locked"."""
+        return self._code(enrolled, self._unused_step(enrolled))
+
+    def _code(self, enrolled: Enrolled, step: int) -> str:
+        code = enrolled.phone.code_at_step(step)
+        self.trace.secrets.add(code)  # scrubbed from reports even if never sent
+        return code
+
+    def _unused_step(self, enrolled: Enrolled) -> int:
+        return self.unused_step(enrolled.used_steps)
+
+    def unused_step_now(self, used: set[int]) -> int | None:
+        """The first step from now, inside the declared window, later than every step in
+        `used`; None when the window holds none."""
+        now, last = self.server_step(), max(used, default=-1)
+        return next((s for s in range(now, now + self.policy.window + 1) if s > last), None)
+
+    def unused_step(self, used: set[int]) -> int:
+        """As unused_step_now, waiting for the next time step when the window holds none."""
+        for _ in range(2):
+            found = self.unused_step_now(used)
+            if found is not None:
+                return found
+            now = self.server_step()
+            boundary = (now + 1) * params.PERIOD - self.target.server_time()
+            self.wait(boundary + STEP_MARGIN, "the next time step: this one's code is spent")
+        raise Inconclusive("no unused TOTP step inside the window even after waiting for the "
+                           "next one: run it again")
+
+    @property
+    def skew_steps(self) -> int:
+        """How many steps off a skewed phone is: outside the declared window, inside the skew
+        horizon where the deployment looks for skew."""
+        return min(self.policy.window + 2, max(self.policy.skew_horizon, self.policy.window + 1))
 
     def second_step(self, enrolled: Enrolled) -> str:
         """Sign in with password then a fresh code; the full session."""
@@ -304,6 +443,9 @@ class Context:
         device = device or self.passkey()
         options = self.passkeys.begin_passkey_setup(session)
         self.passkeys.finish_passkey_setup(session, device.create(options), name)
+        known = self.sessions.get(session)
+        if known is not None:  # a reused account: the next scenario's sign-in may need it
+            known.devices[name] = device
         return device
 
     def passkey_second_step(self, account: Account, device: PasskeyDevice) -> str:
@@ -315,3 +457,12 @@ class Context:
         done = self.passkeys.finish_passkey_sign_in(pending.session, device.get(options))
         self.check(done.stage == "signed_in", f"a valid passkey must sign in, got {done.stage}")
         return done.session
+
+
+def staff_page(ctx: Context, session: str) -> dict[str, Any]:
+    """Settings -> Staff as an owner or admin sees it, for checks that read every page; empty
+    (and noted) where the deployment offers no staff page (feature admin_reset)."""
+    if not ctx.offers("admin_reset"):
+        ctx.unverified("Settings -> Staff: the deployment offers none, so it was not read")
+        return {}
+    return {"Settings -> Staff": ctx.target.staff(session)}

@@ -27,12 +27,13 @@ SECRET_RESULTS = frozenset({
 LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}
 # Target methods that are not exchanges with the deployment: no entry in the trace.
 UNTRACED = frozenset({"server_time", "new_passkey"})
+NOT_SHOWN = frozenset({"known"})  # an Account's harness notes (core/accounts.py): not the target's
 MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 digits
 
 
 @dataclass
 class Entry:
-    kind: str  # "step" | "call" | "check" | "note"
+    kind: str  # "step" | "call" | "check" | "note" | "unverified"
     text: str
     ok: bool | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -45,12 +46,22 @@ class Trace:
 
     entries: list[Entry] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)  # literal values seen, for the final scrub
+    policy: dict[str, Any] = field(default_factory=dict)  # declared values the scenario read
 
     def step(self, text: str) -> None:
         self.entries.append(Entry("step", text, at=time.monotonic()))
 
     def note(self, text: str) -> None:
         self.entries.append(Entry("note", text, at=time.monotonic()))
+
+    def unverified(self, text: str) -> None:
+        """A part of a check the deployment gives no answer to ("it does not say why")."""
+        self.entries.append(Entry("unverified", text, at=time.monotonic()))
+
+    @property
+    def not_verified(self) -> list[str]:
+        """The parts of the scenario's checks that could not be seen, in order."""
+        return [e.text for e in self.entries if e.kind == "unverified"]
 
     def check(self, text: str, ok: bool) -> None:
         self.entries.append(Entry("check", text, ok, at=time.monotonic()))
@@ -77,7 +88,7 @@ def redact(value: Any, name: str = "") -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
+        return {k: redact(v, str(k)) for k, v in value.items() if k not in NOT_SHOWN}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, bytes):
@@ -91,7 +102,8 @@ def secret_values(value: Any, name: str = "") -> Iterator[str]:
         value = asdict(value)
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from secret_values(item, name if name in LITERAL_NAMES else str(key))
+            if key not in NOT_SHOWN:
+                yield from secret_values(item, name if name in LITERAL_NAMES else str(key))
     elif isinstance(value, list | tuple):
         for item in value:
             yield from secret_values(item, name)

@@ -16,6 +16,7 @@ from typing import Any
 from clinic2fa.scenarios.contract import (
     ConfigExhausted,
     FeatureAbsent,
+    HookFailed,
     Inconclusive,
     NotApplicable,
     Refused,
@@ -24,6 +25,7 @@ from clinic2fa.scenarios.contract import (
 )
 from clinic2fa.scenarios.core.context import NonConformance
 from clinic2fa.scenarios.core.model import Level, Scenario
+from clinic2fa.scenarios.core.policy import FEATURES
 from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError
 
@@ -89,6 +91,7 @@ class ScenarioResult:
     blocking: bool = False  # counts against the exit code
     unreachable: bool = False  # the target dropped: the run stops here
     evidence: dict[str, Any] = field(default_factory=dict)  # screenshots, traces (browser)
+    feature: str | None = None  # the feature a FEATURE_ABSENT scenario found missing
 
     @property
     def warning(self) -> bool:
@@ -132,28 +135,58 @@ def _classify(raised: BaseException | None, trace: Trace) -> tuple[Outcome, str,
     if isinstance(raised, DeviceError):
         return Outcome.FAIL, f"the authenticator app could not use what the target showed: " \
                              f"{raised}", ""
-    if isinstance(raised, Unreachable):
+    if isinstance(raised, Unreachable | HookFailed):
         return Outcome.ERROR, str(raised), ""
     detail = "".join(traceback.format_exception(raised, limit=-8))
     return Outcome.ERROR, f"{type(raised).__name__}: {raised}", detail
 
 
-def spec_verdict(outcomes: Iterable[Outcome | None], *, guide_item: bool = False) -> Verdict:
+# A scenario's outcome as a spec item counts it, and the feature it found absent (if any).
+Seen = Outcome | None | tuple[Outcome | None, str | None]
+
+
+def _rows(outcomes: Iterable[Seen]) -> list[tuple[Outcome | None, str | None]]:
+    return [o if isinstance(o, tuple) else (o, None) for o in outcomes]
+
+
+def _absent_counts(feature: str | None, guide_item: bool | str) -> bool:
+    """A missing feature fails a guide item that asks for it (or any, when either is unnamed)."""
+    if guide_item is False:
+        return False
+    if feature is None or guide_item is True:
+        return True
+    asked = FEATURES.get(feature)
+    return asked is None or guide_item in asked.asked_by
+
+
+def spec_verdict(outcomes: Iterable[Seen], *, guide_item: bool | str = False) -> Verdict:
     """A guide item's or requirement's verdict from its scenarios' outcomes (None: not run).
 
-    A feature the deployment does not offer fails the guide items that ask for it; the rules
-    about that feature are not verified (nothing there to check them on).
+    Each outcome may come with the feature a FEATURE_ABSENT scenario found missing. A feature
+    the deployment does not offer fails the guide items that ask for it (`guide_item`: the
+    item's ID, or True for any); the rules about that feature are not verified (nothing there
+    to check them on), nor is a guide item that only used it on the way.
     """
-    seen = list(outcomes)
+    seen = _rows(outcomes)
     if not seen:
         return Verdict.GAP
-    if any(o in (Outcome.FAIL, Outcome.WAIVED_FAIL) for o in seen):
+    if verdict_kind(seen, guide_item=guide_item) is not None:
         return Verdict.DOES_NOT_CONFORM
-    if guide_item and Outcome.FEATURE_ABSENT in seen:
-        return Verdict.DOES_NOT_CONFORM
-    if Outcome.ERROR in seen or not any(o in (Outcome.PASS, Outcome.WAIVED_PASS) for o in seen):
+    plain = [o for o, _ in seen]
+    if Outcome.ERROR in plain or not any(o in (Outcome.PASS, Outcome.WAIVED_PASS) for o in plain):
         return Verdict.NOT_VERIFIED
     return Verdict.CONFORMS
+
+
+def verdict_kind(outcomes: Iterable[Seen], *, guide_item: bool | str = False) -> str | None:
+    """Why a spec item does not conform: "fail" (a rule seen broken) before "feature_absent"
+    (a guide item's feature missing); None when it does not fail."""
+    seen = _rows(outcomes)
+    if any(o in (Outcome.FAIL, Outcome.WAIVED_FAIL) for o, _ in seen):
+        return "fail"
+    if any(o is Outcome.FEATURE_ABSENT and _absent_counts(f, guide_item) for o, f in seen):
+        return "feature_absent"
+    return None
 
 
 def exit_code(results: Iterable[ScenarioResult], unreachable: bool) -> ExitCode:

@@ -17,11 +17,19 @@ from xml.etree import ElementTree as ET
 from clinic2fa import spec
 from clinic2fa.scenarios.catalogue import spec_ids
 from clinic2fa.scenarios.core.model import Scenario
+from clinic2fa.scenarios.core.policy import REFERENCE, Policy, shown
+from clinic2fa.scenarios.core.policy import keys as policy_keys
 from clinic2fa.scenarios.targets.clock import ClockEstimate
 from clinic2fa.scenarios.core.trace import REDACTED
-from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult, Verdict, spec_verdict
+from clinic2fa.scenarios.core.verdicts import (
+    Outcome,
+    ScenarioResult,
+    Verdict,
+    spec_verdict,
+    verdict_kind,
+)
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 # Outcomes JUnit shows as skipped: nothing decided, or a failure the waivers file expects.
 SKIPPED = (Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
            Outcome.CONFIG_EXHAUSTED, Outcome.WAIVED_FAIL)
@@ -49,6 +57,7 @@ class RunRecord:
     exit_code: int = 0
     secrets: set[str] = field(default_factory=set)  # run-wide literals (config passwords)
     browser: dict[str, Any] | None = None  # a browser target's mapping and evidence, if any
+    policy: Policy | None = None  # what the deployment declared (None: the reference's)
 
 
 def harness_version() -> str:
@@ -67,6 +76,7 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
     """The report as data (the shape spec/report.schema.json describes), already scrubbed."""
     loaded = loaded or spec.load()
     outcomes = {r.scenario.id: r.outcome for r in run.results}
+    absent = {r.scenario.id: r.feature for r in run.results if r.feature}
     summary = {o.value: 0 for o in Outcome}
     for result in run.results:
         summary[result.outcome.value] += 1
@@ -75,29 +85,44 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
                 "warnings": sum(r.warning for r in run.results),
                 "blocking": sum(r.blocking for r in run.results)}
     covering = {s.id: spec_ids(s, loaded) for s in run.catalogue.values()}
+    policy = run.policy or REFERENCE
+    used = {r.scenario.id: r.trace.policy for r in run.results}
+
+    def checked_against(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The declared values the scenarios behind a spec item read, and which were declared."""
+        merged: dict[str, Any] = {}
+        for row in rows:
+            merged.update(used.get(row["id"], {}))
+        return [{"key": key, "value": value, "declared": _declared(policy, key)}
+                for key, value in sorted(merged.items())]
 
     def behind(spec_id: str, direct: bool) -> list[dict[str, Any]]:
-        return [{"id": sid, "outcome": outcomes[sid].value if sid in outcomes else "not_run"}
+        return [{"id": sid, "outcome": outcomes[sid].value if sid in outcomes else "not_run",
+                 **({"feature": absent[sid]} if sid in absent else {})}
                 for sid, scen in run.catalogue.items()
                 if spec_id in (scen.verifies if direct else covering[sid])]
 
-    def verdict(rows: list[dict[str, Any]], guide_item: bool = False) -> str:
-        return spec_verdict((None if r["outcome"] == "not_run" else Outcome(r["outcome"])
-                             for r in rows), guide_item=guide_item).value
+    def judged(rows: list[dict[str, Any]], guide_item: str | bool = False) -> dict[str, Any]:
+        seen = [(None if r["outcome"] == "not_run" else Outcome(r["outcome"]), r.get("feature"))
+                for r in rows]
+        kind = verdict_kind(seen, guide_item=guide_item)
+        return {"verdict": spec_verdict(seen, guide_item=guide_item).value,
+                **({"verdict_kind": kind} if kind else {})}
 
     items = []
     for item in loaded.guide_items:
         rows = behind(item.id, direct=False)
         items.append({"id": item.id, "kind": item.kind, "title": item.title, "text": item.text,
                       "requirements": [r.id for r in loaded.requirements_serving(item.id)],
-                      "verdict": verdict(rows, guide_item=True), "scenarios": rows})
+                      **judged(rows, guide_item=item.id), "policy": checked_against(rows),
+                      "scenarios": rows})
     requirements = []
     for req in loaded.requirements:
         rows = behind(req.id, direct=True)
         requirements.append({"id": req.id, "level": req.level, "title": req.title,
                              "statement": req.statement, "citation": req.citation,
-                             "serves": list(req.serves), "verdict": verdict(rows),
-                             "scenarios": rows})
+                             "serves": list(req.serves), **judged(rows),
+                             "policy": checked_against(rows), "scenarios": rows})
     spec_summary = {v.value: 0 for v in Verdict}
     for entry in (*items, *requirements):
         spec_summary[entry["verdict"]] += 1
@@ -106,6 +131,7 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
         "harness": {"name": "clinic2fa", "version": harness_version()},
         "target": {"name": run.target, "kind": run.target_kind, "reference": run.reference,
                    "capabilities": sorted(run.capabilities),
+                   "policy": _policy(policy),
                    **({"browser": run.browser} if run.browser is not None else {})},
         "clock": run.clock.to_dict() if run.clock else None,
         "options": {"strict": run.strict, "select": list(run.select),
@@ -126,6 +152,17 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
     }
 
 
+def _declared(policy: Policy, key: str) -> bool:
+    """A key the config gave ("reasons.time_skew" is declared with "reasons")."""
+    return key in policy.declared or key.partition(".")[0] in policy.declared
+
+
+def _policy(policy: Policy) -> dict[str, Any]:
+    """The whole policy the run was checked against, and which keys the config declared."""
+    return {"declared": sorted(policy.declared),
+            "values": {key: shown(policy.value(key)) for key in policy_keys()}}
+
+
 def _scenario(result: ScenarioResult) -> dict[str, Any]:
     scen = result.scenario
     entries = result.trace.entries
@@ -137,6 +174,8 @@ def _scenario(result: ScenarioResult) -> dict[str, Any]:
         "blocking": result.blocking, "warning": result.warning,
         "duration_seconds": round(result.duration, 4), "message": result.message,
         "waiver": result.waiver, "detail": result.detail,
+        "not_verified": result.trace.not_verified,
+        "policy": dict(sorted(result.trace.policy.items())),
         "trace": [{"kind": e.kind, "text": e.text, "ok": e.ok, "detail": e.detail,
                    "at": round(e.at - first, 4)} for e in entries],
     }

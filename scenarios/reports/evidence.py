@@ -33,10 +33,7 @@ def header_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         mapping += f"; pages overridden: {', '.join(pages)}"
     if browser.get("messages_added"):
         mapping += f"; {browser['messages_added']} refusal message patterns added"
-    scope = ("the guide's own scenarios; requirement checks keep their verdicts from the http "
-             "and memory targets" if browser.get("scope") == "guide"
-             else "every scenario the pages can express")
-    rows = [("Browser", escape(f"Chromium, scope {browser.get('scope')!r} ({scope}); {mapping}"))]
+    rows = [("Browser", escape(f"Chromium, every scenario the pages can express; {mapping}"))]
     if browser.get("screenshots"):
         shots = str(browser["screenshots"])
         rows.append(("Evidence", escape(

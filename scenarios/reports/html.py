@@ -84,6 +84,10 @@ def _header(report: dict[str, Any]) -> str:
             ("Target", f"<code>{escape(report['target']['name'])}</code>"
                        f"{' (reference)' if report['target']['reference'] else ''}"),
             ("Capabilities", escape(", ".join(report["target"]["capabilities"]) or "none")),
+            ("Declared policy", escape(", ".join(
+                f"{k} = {json.dumps(report['target']['policy']['values'][k])}"
+                for k in report["target"]["policy"]["declared"]) or
+                "none: checked against the reference's choices")),
             ("Server clock offset", escape(clock_text)),
             ("Harness", escape(f"clinic2fa {report['harness']['version']}")),
             ("Run", escape(f"{report['started']} to {report['finished']} "
@@ -98,25 +102,39 @@ def _header(report: dict[str, Any]) -> str:
     return f'<h1>clinic2fa conformance report</h1><dl class="head">{body}</dl>'
 
 
+def _verdict(entry: dict[str, Any]) -> str:
+    kind = entry.get("verdict_kind")
+    said = f'<br><span class="meta">{escape(kind.replace("_", " "))}</span>' if kind else ""
+    return _badge(entry["verdict"]) + said
+
+
+def _policy(entry: dict[str, Any]) -> str:
+    """The declared values the item was checked against; the reference's ones marked so."""
+    return "<br>".join(f'<code>{escape(p["key"])} = {_compact(p["value"])}</code>'
+                       f'{"" if p["declared"] else " <span class=meta>(reference)</span>"}'
+                       for p in entry.get("policy", []))
+
+
 def _matrix(report: dict[str, Any]) -> str:
     out = ["<h2>Traceability: the guide</h2><table><tr><th>Item</th><th>Guide text</th>"
-           "<th>Verdict</th><th>Scenarios</th><th>Requirements</th></tr>"]
+           "<th>Verdict</th><th>Scenarios</th><th>Requirements</th><th>Checked against</th>"
+           "</tr>"]
     for item in report["guide_items"]:
         reqs = " ".join(f'<a href="#spec-{escape(r)}">{escape(r)}</a>'
                         for r in item["requirements"])
         out.append(f'<tr id="spec-{escape(item["id"])}"><td><b>{escape(item["id"])}</b><br>'
                    f'{escape(item["title"])}</td><td>{escape(item["text"])}</td>'
-                   f'<td>{_badge(item["verdict"])}</td><td>{_scenario_links(item["scenarios"])}'
-                   f"</td><td>{reqs}</td></tr>")
+                   f'<td>{_verdict(item)}</td><td>{_scenario_links(item["scenarios"])}'
+                   f"</td><td>{reqs}</td><td>{_policy(item)}</td></tr>")
     out.append("</table><h2>Traceability: the requirements</h2><table><tr><th>Requirement</th>"
                "<th>Level</th><th>Statement</th><th>Source</th><th>Verdict</th>"
-               "<th>Scenarios</th></tr>")
+               "<th>Scenarios</th><th>Checked against</th></tr>")
     for req in report["requirements"]:
         out.append(f'<tr id="spec-{escape(req["id"])}"><td><b>{escape(req["id"])}</b><br>'
                    f'{escape(req["title"])}</td><td>{escape(req["level"])}</td>'
                    f'<td>{escape(req["statement"])}</td><td>{escape(req["citation"])}</td>'
-                   f'<td>{_badge(req["verdict"])}</td>'
-                   f'<td>{_scenario_links(req["scenarios"])}</td></tr>')
+                   f'<td>{_verdict(req)}</td>'
+                   f'<td>{_scenario_links(req["scenarios"])}</td><td>{_policy(req)}</td></tr>')
     out.append("</table>")
     return "".join(out)
 
@@ -132,6 +150,8 @@ def _entry(entry: dict[str, Any]) -> str:
         return f'<li class="step">{when}{text}</li>'
     if kind == "note":
         return f'<li class="note">{when}{text}</li>'
+    if kind == "unverified":
+        return f'<li class="note">{when}<b>not verified:</b> {text}</li>'
     if kind == "check":
         mark = '<span class="ok">✓</span>' if entry["ok"] else '<span class="bad">✗</span>'
         return f"<li>{when}{mark} {text}</li>"
@@ -159,6 +179,9 @@ def _scenario(scen: dict[str, Any], directory: Path | None = None) -> str:
         parts.append(f'<p><b>{escape(_WORDS[outcome])}:</b> {escape(scen["message"])}</p>')
     if scen["waiver"]:
         parts.append(f'<p><b>Waiver:</b> {escape(scen["waiver"])}</p>')
+    if scen.get("not_verified"):
+        parts.append("<p><b>Not verified:</b></p><ul>" + "".join(
+            f"<li>{escape(text)}</li>" for text in scen["not_verified"]) + "</ul>")
     if scen["detail"]:
         parts.append(f'<pre>{escape(scen["detail"])}</pre>')
     parts.append(report_evidence.trace_links(scen))

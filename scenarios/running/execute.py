@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from clinic2fa.scenarios.contract import NotApplicable, Provider, Unreachable
+from clinic2fa.scenarios.contract import FeatureAbsent, NotApplicable, Provider, Unreachable
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Scenario
+from clinic2fa.scenarios.core.policy import FEATURES, REFERENCE
 from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.scenarios.core.verdicts import ScenarioResult, judge
 
@@ -21,6 +22,11 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
     target = None
     try:
         missing = [n.value for n in scenario.needs if n not in provider.capabilities]
+        policy = provider.policy() or REFERENCE
+        absent = [n for n in missing if n in FEATURES and not policy.offers(n)]
+        if absent:  # declared absent: the guide's feature is missing, not the target's reach
+            raise FeatureAbsent(f"the deployment does not offer {FEATURES[absent[0]].what} "
+                                "(declared in its [policy] features)", absent[0])
         if missing:
             raise NotApplicable(f"the target does not offer {', '.join(missing)}")
         why_not = provider.inapplicable(scenario)  # the target's declared scope
@@ -28,7 +34,9 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
             raise NotApplicable(why_not)
         target = provider.target()
         try:
-            ctx = Context(target, trace, provider.capabilities)
+            ctx = Context(target, trace, provider.capabilities, policy,
+                          wait=provider.wait, max_wait=provider.max_wait,
+                          reset=provider.reset_hook())
             try:
                 scenario.run(ctx)
             finally:
@@ -40,7 +48,8 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
     duration = time.perf_counter() - started
     outcome, message, detail, blocking = judge(scenario, raised, trace, problems, waiver, strict)
     result = ScenarioResult(scenario, outcome, message, duration, trace, waiver, detail, blocking,
-                            unreachable=isinstance(raised, Unreachable))
+                            unreachable=isinstance(raised, Unreachable),
+                            feature=raised.feature if isinstance(raised, FeatureAbsent) else None)
     if target is not None:
         result.evidence = provider.evidence(target, result)  # screenshots, traces (browser)
     return result

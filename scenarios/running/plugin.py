@@ -205,7 +205,7 @@ class ConformancePlugin:
             select=list(options.select),
             waivers_file=str(options.waivers) if options.waivers else None,
             secrets=set(provider.secrets()),
-            browser=provider.details())
+            browser=provider.details(), policy=provider.policy())
         self._total = 0
 
     # collection: the scenarios, not files

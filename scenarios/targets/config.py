@@ -8,7 +8,7 @@ accounts out:
     owner = { email = "owner@test.example", password = "..." }
     admin = { email = "admin@test.example", password = "..." }
 
-    [[staff]]                                # each used by at most one scenario per run
+    [[staff]]                                # two are enough: each is lent to one scenario
     email = "staff1@test.example"
     password = "..."
 
@@ -19,8 +19,17 @@ accounts out:
     origin = "https://clinic.example"  # where the pages are, if not the --target's host
     hosts = ["clinic.example"]  # besides loopback, where race and load traffic may go
 
+    max_wait = 60          # seconds the harness may wait in one go (a throttle, a back-off)
+
+    [policy]               # what the deployment chose where the spec leaves a choice, the
+    issuer = "..."         # refusal reasons it tells apart, the features it offers
+                           # (scenarios/targets/declaration.py; default: the reference's)
+
+    [hooks]                # optional (scenarios/targets/hooks.py): the deployment's own
+    reset = { command = ["./reset-test-clinic"] }      # every account back as seeded
+    provision = { url = "http://localhost:8000/test/staff" }  # more staff accounts
+
     [browser]              # browser+http only (scenarios/targets/browser/locators.py)
-    scope = "guide"        # or "all"
     [browser.locators]     # override any locator the browser target uses, by name
     setup_authenticator = { role = "button", name = "Add authenticator" }
 """
@@ -33,11 +42,14 @@ from pathlib import Path
 from typing import Any
 
 from clinic2fa.scenarios.contract import Account
+from clinic2fa.scenarios.core.policy import REFERENCE, Policy
 from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets import declaration, hooks
+from clinic2fa.scenarios.targets.hooks import Hook
 
-_TOP = {"clinic", "staff", "target", "browser"}
+_TOP = {"clinic", "staff", "target", "policy", "hooks", "browser"}
 _CLINIC = {"test_clinic", "owner", "admin"}
-_TARGET = {"reference", "passkeys", "timeout", "origin", "hosts"}
+_TARGET = {"reference", "passkeys", "timeout", "origin", "hosts", "max_wait"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ class TargetConfig:
     timeout: float = 10.0
     origin: str | None = None  # the page origin passkeys are made for (default: the target's)
     hosts: tuple[str, ...] = ()  # besides loopback, hosts that may get parallel and load traffic
+    max_wait: float = 60.0  # seconds the harness may wait in one go on the deployment's clock
+    policy: Policy = REFERENCE  # [policy]: what the deployment declares
+    hooks: dict[str, Hook] = field(default_factory=dict)  # [hooks]: reset, provision
     browser: dict[str, Any] = field(default_factory=dict)  # [browser], checked by that target
 
     @property
@@ -94,9 +109,10 @@ def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
     emails = [a.email for a in staff]
     if len(set(emails)) != len(emails):
         raise UsageError(f"{where}: a staff account is listed twice")
-    timeout = target.get("timeout", 10.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise UsageError(f"{where}: [target] timeout must be a positive number of seconds")
+    timeout, max_wait = target.get("timeout", 10.0), target.get("max_wait", 60.0)
+    for key, value in (("timeout", timeout), ("max_wait", max_wait)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise UsageError(f"{where}: [target] {key} must be a positive number of seconds")
     origin = target.get("origin")
     if origin is not None and (not isinstance(origin, str) or "://" not in origin):
         raise UsageError(f"{where}: [target] origin must be a URL like https://clinic.example")
@@ -119,6 +135,9 @@ def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
         timeout=float(timeout),
         origin=origin.rstrip("/") if origin else None,
         hosts=tuple(h.strip().lower().strip("[]") for h in hosts),
+        max_wait=float(max_wait),
+        policy=declaration.parse(doc.get("policy", {}), where),
+        hooks=hooks.parse(doc.get("hooks", {}), where, path.parent if path else None),
         browser=_table(doc, "browser", where),
     )
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from clinic2fa.scenarios.contract import (
+    THROTTLED,
     Account,
-    ConfigExhausted,
+    HookFailed,
     Needs,
     NotApplicable,
     Provider,
@@ -23,7 +24,9 @@ from clinic2fa.scenarios.contract import (
     SignInResult,
     Unreachable,
 )
+from clinic2fa.scenarios.core.policy import Policy
 from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets.accounts import AccountPool
 from clinic2fa.scenarios.targets.clock import (
     DATE_RESOLUTION,
     ClockEstimate,
@@ -77,16 +80,35 @@ class Client:
             raise Unreachable(f"target {self.name} unreachable: {_why(exc)}") from None
 
     def call(self, method: str, path: str, body: Any = None, session: str | None = None) -> Any:
-        """The JSON answer (None for an empty one); a refusal raises `Refused`."""
+        """The JSON answer (None for an empty one); a refusal raises `Refused`.
+
+        HTTP 429 is a throttle whatever its body says: code locked_out, with the Retry-After.
+        """
         response = self.send(method, path, body, session)
         data = _json(response)
         if response.is_success:
             return data
-        if response.status_code < 500 and isinstance(data, dict) \
-                and isinstance(data.get("error"), str):
-            raise Refused(data["error"], data.get("reason"), str(data.get("message", "")))
+        error = data.get("error") if isinstance(data, dict) else None
+        if response.status_code == 429:
+            said = data if isinstance(data, dict) else {}
+            raise Refused(THROTTLED, said.get("reason"), str(said.get("message", "")) or
+                          "HTTP 429 Too Many Requests", retry_after(response))
+        if response.status_code < 500 and isinstance(error, str):
+            raise Refused(error, data.get("reason"), str(data.get("message", "")),
+                          retry_after(response) if error == THROTTLED else None)
         what = "a server error" if response.status_code >= 500 else "no contract error body"
         raise ProtocolError(f"{method} {path}: HTTP {response.status_code}, {what}")
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The Retry-After header in seconds (a number or an HTTP date), None without one."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    when = date_seconds(value)
+    return max(when - time.time(), 0.0) if when is not None else None
 
 
 def _json(response: httpx.Response) -> Any:
@@ -96,27 +118,6 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-class AccountPool:
-    """A deployment's accounts from its config: owner and admin shared, each staff used once."""
-
-    def __init__(self, config: TargetConfig) -> None:
-        self._shared = {"owner": config.owner, "admin": config.admin}
-        self._staff = list(config.staff)
-        self._lock = threading.Lock()
-
-    def take(self, role: str) -> Account:
-        if role in self._shared:
-            account = self._shared[role]
-            if account is None:
-                raise ConfigExhausted(f"the target config names no {role} account")
-            return account
-        with self._lock:
-            if not self._staff:
-                raise ConfigExhausted("the target config's [[staff]] pool is used up: "
-                                      "each staff account serves one scenario per run; add more")
-            return self._staff.pop(0)
 
 
 class HttpTarget:
@@ -133,7 +134,7 @@ class HttpTarget:
 
     def account(self, role: str) -> Account:
         if not self._provider.reference:
-            return self._provider.pool.take(role)
+            return self._provider.pool.lend(role, self, self.server_time)
         made = self._client.call("POST", f"{SUPPORT}/users", {"role": role})
         return Account(made["email"], made["password"], made.get("role", role))
 
@@ -261,8 +262,12 @@ class HttpProvider(Provider):
 
     kind = "http"
 
-    def __init__(self, base_url: str, config: TargetConfig | None, name: str = "") -> None:
+    def __init__(self, base_url: str, config: TargetConfig | None, name: str = "", *,
+                 contract: bool = True) -> None:
+        """`contract`: the deployment must speak /api/v1 (False: only accounts and the clock
+        are wanted from it, as the browser target wants)."""
         self.name = name or base_url  # without any user:password@
+        self.contract = contract
         self.config = config or TargetConfig()
         self.origin = self.config.origin or page_origin(self.name)
         self.capabilities: frozenset[Needs] = frozenset()
@@ -275,7 +280,10 @@ class HttpProvider(Provider):
     # -- opening: reachability, clock, test support, safety ----------------------------------
 
     def open(self) -> None:
-        samples = [self._sample() for _ in range(CLOCK_SAMPLES)]  # the first one: reachable?
+        first = self.client.send("GET", f"{API}/profile")  # reachable? and the contract?
+        if self.contract:
+            self._check_contract(first)
+        samples = [self._sample() for _ in range(CLOCK_SAMPLES)]
         self._support = self._has_test_support()
         if self.config.reference and not self._support:
             raise UsageError(f"the config says {self.name} is the reference, but it has no "
@@ -286,6 +294,11 @@ class HttpProvider(Provider):
                 f"refusing to run against {self.name}: scenarios enforce 2FA and lock accounts "
                 "out, so a deployment's config (--config) must declare "
                 "[clinic] test_clinic = true")
+        if self.pool.can_reset and not self.reference:
+            try:
+                self.pool.reset()  # start from the seeded clinic: the hook's failure is exit 2
+            except HookFailed as exc:
+                raise UsageError(str(exc)) from None
         needs = set()
         if self._support and self._clock_movable():
             needs.add(Needs.CLOCK)
@@ -299,6 +312,18 @@ class HttpProvider(Provider):
         self.capabilities = frozenset(needs)
         self._clock = self._support_clock() if self._support else \
             estimate(samples, "date-header", DATE_RESOLUTION)
+
+    def _check_contract(self, response: httpx.Response) -> None:
+        """A contract deployment refuses an anonymous GET /api/v1/profile with its JSON error."""
+        data = _json(response)
+        if response.status_code == 401 and isinstance(data, dict) \
+                and isinstance(data.get("error"), str):
+            return
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        raise UsageError(
+            f"{self.name} does not speak the clinic2fa HTTP contract (GET {API}/profile answered "
+            f"HTTP {response.status_code}, {kind}, not the contract's JSON refusal); to check "
+            f"a deployment through its web pages use --target browser+{self.name}")
 
     def _sample(self) -> Sample:
         sent = time.time()
@@ -348,6 +373,13 @@ class HttpProvider(Provider):
             self.client.call("POST", f"{SUPPORT}/reset")  # a clean clinic, as memory gives
         return HttpTarget(self)
 
+    def release(self, target: Any) -> None:
+        """The scenario is over: its accounts (already put back) may go to the next one."""
+        self.pool.give_back(target)
+
+    def reset_hook(self) -> Callable[[], None] | None:
+        return self.pool.reset if self.pool.can_reset else None
+
     def close(self) -> None:
         self.client.close()
 
@@ -356,6 +388,13 @@ class HttpProvider(Provider):
 
     def secrets(self) -> set[str]:
         return self.config.passwords
+
+    def policy(self) -> Policy:
+        return self.config.policy
+
+    @property
+    def max_wait(self) -> float:  # type: ignore[override]
+        return self.config.max_wait
 
 
 LOOPBACK = ("127.0.0.1", "::1", "[::1]")
@@ -368,7 +407,8 @@ def page_origin(url: str) -> str:
     return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
 
 
-def provider(target: str, config: TargetConfig | None) -> HttpProvider:
+def provider(target: str, config: TargetConfig | None, *, contract: bool = True
+             ) -> HttpProvider:
     """The `http` and `https` schemes: http://HOST:PORT[/PATH]."""
     parts = urlsplit(target)
     try:
@@ -380,4 +420,4 @@ def provider(target: str, config: TargetConfig | None) -> HttpProvider:
         raise UsageError(f"bad target URL {target!r}: expected http://HOST:PORT or https://HOST")
     base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     shown = base.replace(f"{parts.netloc}", parts.netloc.rpartition("@")[2], 1)
-    return HttpProvider(base, config, shown)
+    return HttpProvider(base, config, shown, contract=contract)

@@ -4,7 +4,6 @@ Defaults follow the guide's labels as the reference shows them. A deployment who
 navigation differ overrides any of them in the config file given with `--config`:
 
     [browser]
-    scope = "guide"        # "guide": the guide's own scenarios in the browser; "all": every one
     timeout = 10           # seconds to wait for a page (default: [target] timeout)
     executable = "/usr/lib/chromium/chromium"
 
@@ -28,14 +27,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets.browser import facts as facts_mod
+from clinic2fa.scenarios.targets.browser import flows as flows_mod
+from clinic2fa.scenarios.targets.browser.facts import Fact
+from clinic2fa.scenarios.targets.browser.flows import Flow
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-SCOPES = ("guide", "all")
 KINDS = ("role", "label", "text", "placeholder", "testid", "css", "xpath")
 UNKNOWN = "unknown"
 
@@ -55,6 +58,7 @@ def _fact(term: str) -> dict[str, Any]:
 DEFAULT_LOCATORS: dict[str, dict[str, Any]] = {
     # where a page landed
     "alert": {"role": "alert"},
+    "page_body": {"css": "body"},  # the whole page: where a fact's pattern is searched
     "page_sign_in": _role("heading", "Sign in"),
     "page_code": _role("heading", "Enter the 6-digit code"),
     "page_profile": _role("heading", "My Profile"),
@@ -103,6 +107,8 @@ DEFAULT_LOCATORS: dict[str, dict[str, Any]] = {
     "confirm_field": {"label": "6-digit code", "within": "confirm_form"},
     "confirm_submit": _role("button", "Confirm", "confirm_form"),
     "backup_codes": _role("list", "Backup codes"),
+    # after confirming where backup codes come on request: where the page lands
+    "notice_enrolled": _role("list", "Backup codes"),
     "regenerate_form": _role("form", "Regenerate backup codes"),
     "regenerate_password": {"label": "Password", "within": "regenerate_form"},
     "regenerate_submit": _role("button", "Regenerate backup codes", "regenerate_form"),
@@ -137,8 +143,6 @@ DEFAULT_PAGES: dict[str, str] = {
     "staff": "/settings/staff",
 }
 
-# What a page shows as "yes" for a fact: 2FA "On", Authenticator app "Set up".
-TRUE_WORDS = ("on", "yes", "enabled", "set up", "true", "required")
 
 
 @dataclass(frozen=True)
@@ -221,14 +225,16 @@ class Mapping:
     locators: dict[str, Spec]
     pages: dict[str, str]
     messages: tuple[Message, ...]
-    scope: str = "guide"
     timeout: float | None = None
     executable: str | None = None
     overridden: dict[str, list[str]] = field(default_factory=dict)  # table -> names
+    flows: dict[str, Flow] = field(default_factory=dict)  # action -> how it is done here
+    facts: dict[str, Fact] = field(default_factory=dict)  # fact -> how it is read here
 
-    def locate(self, root: Page | Locator, key: str, **fill: str) -> Locator:
-        """The Playwright locator called `key`; "{name}" in its text is filled from `fill`."""
-        spec = self.locators[key]
+    def locate(self, root: Page | Locator, key: str | Spec, **fill: str) -> Locator:
+        """The Playwright locator called `key` (or given inline); "{name}" in its text is
+        filled from `fill`."""
+        spec = self.locators[key] if isinstance(key, str) else key
         if spec.within:
             root = self.locate(root, spec.within, **fill)
         return _build(root, spec, fill)
@@ -243,9 +249,11 @@ class Mapping:
 
     def describe(self) -> dict[str, Any]:
         """For the report: what the mapping changed from the reference's labels."""
-        return {"scope": self.scope, "locators_overridden": self.overridden.get("locators", []),
+        return {"scope": "all",  # every scenario the pages can express (report 1.2)
+                "locators_overridden": self.overridden.get("locators", []),
                 "pages_overridden": self.overridden.get("pages", []),
-                "messages_added": len(self.messages) - len(DEFAULT_MESSAGES)}
+                "messages_added": len(self.messages) - len(DEFAULT_MESSAGES),
+                "flows": sorted(self.flows), "facts": sorted(self.facts)}
 
 
 def _build(root: Page | Locator, spec: Spec, fill: dict[str, str]) -> Locator:
@@ -273,17 +281,21 @@ def _fill(text: str, fill: dict[str, str]) -> str:
 
 # -- reading the config's [browser] table -------------------------------------------------------
 
-_BROWSER_KEYS = {"scope", "timeout", "executable", "locators", "pages", "messages"}
+_BROWSER_KEYS = {"timeout", "executable", "locators", "pages", "messages", "flows", "facts",
+                 "module"}
 
 
-def parse(table: dict[str, Any], where: str = "config") -> Mapping:
-    """The mapping from a config's [browser] table (may be empty); UsageError on a mistake."""
+def parse(table: dict[str, Any], where: str = "config", base: Path | None = None) -> Mapping:
+    """The mapping from a config's [browser] table (may be empty); UsageError on a mistake.
+
+    `base`: the config file's folder, where a flows module is found.
+    """
+    if "scope" in table:
+        raise UsageError(f"{where}: [browser] scope is gone: every scenario the pages can "
+                         "express runs (choose some with --select)")
     unknown = sorted(set(table) - _BROWSER_KEYS)
     if unknown:
         raise UsageError(f"{where}: [browser] has an unknown key {unknown[0]!r}")
-    scope = table.get("scope", "guide")
-    if scope not in SCOPES:
-        raise UsageError(f"{where}: [browser] scope must be one of {', '.join(SCOPES)}")
     timeout = table.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                 or timeout <= 0):
@@ -305,13 +317,29 @@ def parse(table: dict[str, Any], where: str = "config") -> Mapping:
                              f"{', '.join(DEFAULT_PAGES)} = \"/path\"")
     messages = tuple(_message(raw, f"{where} [[browser.messages]] #{n}")
                      for n, raw in enumerate(_list(table, "messages", where), 1))
-    unknown_names = sorted(set(given) - set(DEFAULT_LOCATORS))
+    module = table.get("module")
+    if module is not None and not isinstance(module, str):
+        raise UsageError(f"{where}: [browser] module must be a file name like \"flows.py\"")
+    known = set(locators)
+    flows = flows_mod.parse(table.get("flows", {}), where, _spec, known,
+                            (base or Path.cwd()) / module if module else None)
+    facts = facts_mod.parse(table.get("facts", {}), where, _spec, known)
+    used = _names_used(flows, facts)
+    unknown_names = sorted(set(given) - set(DEFAULT_LOCATORS) - used)
     if unknown_names:
         raise UsageError(f"{where}: [browser.locators] {unknown_names[0]} is no locator the "
-                         f"browser target uses (known: scenarios/targets/browser/locators.py)")
+                         "browser target uses and no flow or fact names it (known: "
+                         "scenarios/targets/browser/locators.py)")
     return Mapping(locators, {**DEFAULT_PAGES, **pages_given}, messages + DEFAULT_MESSAGES,
-                   scope, float(timeout) if timeout else None, executable,
-                   {"locators": sorted(given), "pages": sorted(pages_given)})
+                   float(timeout) if timeout else None, executable,
+                   {"locators": sorted(given), "pages": sorted(pages_given)}, flows, facts)
+
+
+def _names_used(flows: dict[str, Flow], facts: dict[str, Fact]) -> set[str]:
+    """The locator names flows and facts refer to (and those they search within)."""
+    named = [w for f in flows.values() for s in f.steps for w in (s.what, s.when, s.unless)]
+    named += [w for f in facts.values() for w in (f.what, f.within)]
+    return {w for w in named if isinstance(w, str)}
 
 
 def _subtable(table: dict[str, Any], key: str, where: str) -> dict[str, Any]:

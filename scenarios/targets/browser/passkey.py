@@ -111,13 +111,19 @@ class BrowserPasskey:
 
     def replay_last(self) -> dict[str, Any]:
         raise Unsupported("a browser never sends a passkey answer twice: a replayed answer "
-                          "is checked by the http and memory targets")
+                          "cannot be sent from a page")
 
     def mint_unregistered(self, rp_id: str) -> None:
         raise Unsupported("a browser answers only with credentials the server allows: an "
-                          "unregistered passkey is checked by the http and memory targets")
+                          "unregistered passkey cannot answer from a page")
 
     def _answer(self, kind: str, options: dict[str, Any]) -> dict[str, Any]:
+        asked = options.get("userVerification") or \
+            options.get("authenticatorSelection", {}).get("userVerification")
+        if asked == "required" and not self.user_verified:
+            raise Unsupported("the page requires user verification, so Chromium itself will not "
+                              "send an answer without it: the server's own check cannot be "
+                              "reached from a page")
         return {"type": "browser-passkey", "device": self.token, "kind": kind,
                 "ceremony": str(options.get(MARK, ""))}
 
@@ -148,7 +154,7 @@ def make(registry: dict[str, BrowserPasskey], **flags: Any) -> BrowserPasskey:
     """The passkey a scenario asks for (Context.passkey's flags), if a browser can hold it."""
     if flags.pop("has_counter", True) is not True:
         raise Unsupported("Chromium's virtual authenticator always counts signatures: a "
-                          "counterless passkey is checked by the http and memory targets")
+                          "counterless passkey cannot be held here")
     user_verified = bool(flags.pop("user_verified", True))
     present = bool(flags.pop("present", True))
     if flags:
@@ -182,5 +188,4 @@ def _only_honest(what: str, misbehave: dict[str, Any]) -> None:
     if wanted:
         why = "; ".join(_BROWSERS_WAY.get(k, f"Chromium offers no {k}") for k in wanted)
         raise Unsupported(f"a browser cannot {what} with a passkey that misbehaves "
-                          f"({', '.join(wanted)}): {why}; the http and memory targets "
-                          "check it")
+                          f"({', '.join(wanted)}): {why}")

@@ -6,21 +6,23 @@ brings what a browser cannot: the reference's test support (accounts, clock, res
 config's accounts, and the clock estimate. When the run keeps reports, each scenario leaves its
 screenshots, and a failing one its Playwright traces, in the report directory.
 
-By default (`[browser] scope = "guide"`) the browser walks the guide's own scenarios (those that
-verify a STEP, OUTCOME or TROUBLE item); requirement scenarios are "not applicable" here, with
-that reason, and keep their verdicts from the http and memory targets. `scope = "all"` drives
-every scenario the pages can express.
+Every scenario the pages can express runs here, requirement checks as well as the guide's own
+steps: one a browser cannot express (a replayed passkey answer, requests in parallel, reading
+what the clinic stores) is unsupported or not applicable, with the reason, never deferred to a
+target that is not in the run.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from clinic2fa.scenarios.contract import Provider, Unreachable
-from clinic2fa.scenarios.core.model import Needs, Scenario
+from clinic2fa.scenarios.core.model import Needs
+from clinic2fa.scenarios.core.policy import Policy
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets.browser import chromium, locators
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from clinic2fa.scenarios.targets.browser.target import BrowserTarget
 
 PREFIX = "browser+"
-OFFERED = frozenset({Needs.CLOCK, Needs.PASSKEYS})  # never PARALLEL: one person, one browser
+OFFERED = frozenset({Needs.CLOCK})  # of the HTTP side's; never PARALLEL: one person, one browser
 SCREENSHOTS, TRACES = "screenshots", "traces"
 SHOTS_NOTE = ("screenshots of a test clinic, one after every action, with the QR code, the "
               "manual-entry secret and backup codes masked")
@@ -52,7 +54,8 @@ class BrowserProvider(Provider):
                  browser: Browser | None = None) -> None:
         """`browser`: one already launched (pytest-playwright's, in tests) that stays open."""
         where = f"config file {config.path}" if config.path else "config"
-        self.mapping = locators.parse(config.browser, where)
+        self.mapping = locators.parse(config.browser, where,
+                                      config.path.parent if config.path else None)
         self.http = http
         self.name = PREFIX + http.name
         self.origin = http.origin  # the pages: localhost for a loopback address (WebAuthn)
@@ -65,14 +68,16 @@ class BrowserProvider(Provider):
         self._playwright: Playwright | None = None
         self._report_dir: Path | None = None
         self._parked: list[BrowserTarget] = []
-        self._guide_ids: frozenset[str] | None = None
 
     # -- the run ---------------------------------------------------------------------------------
 
     def open(self) -> None:
         self.http.open()
         self.reference = self.http.reference
-        self.capabilities = self.http.capabilities & OFFERED
+        # The clock from the HTTP side (test support); passkeys from Chromium's own virtual
+        # authenticator, whatever endpoints the deployment has (its policy says if it offers any).
+        passkeys = {Needs.PASSKEYS} if self.http.config.passkeys is not False else set()
+        self.capabilities = frozenset((self.http.capabilities & OFFERED) | passkeys)
         if self._own_browser:
             from playwright.sync_api import sync_playwright
 
@@ -87,14 +92,6 @@ class BrowserProvider(Provider):
         for sub in (SCREENSHOTS, TRACES):
             shutil.rmtree(directory / sub, ignore_errors=True)  # a previous run's, never mixed
 
-    def inapplicable(self, scenario: Scenario) -> str | None:
-        """Why a scenario does not run in the browser (scope "guide"), or None."""
-        if self.mapping.scope == "all" or set(scenario.verifies) & self._guide():
-            return None
-        return ("a requirement check, not a guide step, outcome or troubleshooting row: its "
-                "verdict comes from --target http://HOST:PORT or memory ([browser] scope = "
-                "\"all\" drives it through the pages too)")
-
     def target(self) -> BrowserTarget:
         from clinic2fa.scenarios.targets.browser.target import BrowserTarget
 
@@ -102,7 +99,8 @@ class BrowserProvider(Provider):
         return BrowserTarget(self, self.http.target())
 
     def release(self, target: Any) -> None:
-        """The scenario is over: its sessions wait for `evidence` (kept or dropped)."""
+        """The scenario is over: its accounts go back, its sessions wait for `evidence`."""
+        self.http.release(target.http)
         if self.keeps_evidence:
             self._parked.append(target)
         else:
@@ -162,6 +160,16 @@ class BrowserProvider(Provider):
     def secrets(self) -> set[str]:
         return self.http.secrets()
 
+    def policy(self) -> Policy:
+        return self.http.policy()
+
+    def reset_hook(self) -> Callable[[], None] | None:
+        return self.http.reset_hook()
+
+    @property
+    def max_wait(self) -> float:  # type: ignore[override]
+        return self.http.max_wait
+
     def details(self) -> dict[str, Any]:
         """What the report says about the browser: the mapping's changes, evidence kept."""
         return {**self.mapping.describe(),
@@ -173,13 +181,6 @@ class BrowserProvider(Provider):
     def _settle_parked(self) -> None:
         while self._parked:
             self._parked.pop().close()
-
-    def _guide(self) -> frozenset[str]:
-        if self._guide_ids is None:
-            from clinic2fa import spec
-
-            self._guide_ids = frozenset(item.id for item in spec.load().guide_items)
-        return self._guide_ids
 
     def _check_sign_in_page(self) -> None:
         """The sign-in page answers and shows the form the mapping looks for."""
@@ -217,4 +218,4 @@ def provider(target: str, config: TargetConfig | None) -> BrowserProvider:
     if urlsplit(inner).scheme.lower() not in ("http", "https"):
         raise UsageError(f"bad target {target!r}: expected browser+http://HOST:PORT")
     config = config or TargetConfig()
-    return BrowserProvider(http_provider(inner, config), config)
+    return BrowserProvider(http_provider(inner, config, contract=False), config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -43,6 +43,9 @@ class Session:
     page: Page
     traced: bool = False
     seen: int = -1  # the target's change count when this page last loaded (see BrowserTarget)
+    email: str = ""  # who signed in here, and their password (a re-authentication asks it)
+    password: str = ""
+    answer: Any = None  # what the last flow's module function returned
     _cdp: CDPSession | None = field(default=None, repr=False)
 
     @classmethod

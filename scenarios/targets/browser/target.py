@@ -1,41 +1,49 @@
 """The Target interface through a deployment's web pages, clicking as a person would.
 
-Each session string names a browser context (browser_session.py). Elements are found by role and
-the guide's labels (locators.py, overridable). After every action the page must land somewhere
-the harness can read: the page the action leads to, or a refusal. A refusal is read as a person
-reads it: the role=alert text (mapped to the contract's codes by locators.py), or being sent to
-the sign-in page, the code page or enrolment. Where the page offers no control at all for an
-action, the refusal is inferred from what the page says instead, and its message says so. A form
-the browser itself will not send (an empty required field) is refused without asking the server.
-Accounts and the clock come from the HTTP side (test support, or the config's accounts).
+Each session string names a browser context (session.py). Elements are found by role and the
+guide's labels (locators.py, overridable); an action is done the reference's way or by the flow
+the mapping gives for it (flows.py), and Security's facts are read the reference's way or as the
+mapping says (facts.py); reading pages is pages.py's. After every action the page must land
+somewhere the harness can read: the page the action leads to, or a refusal. A refusal is read as
+a person reads it: the role=alert text (mapped to the contract's codes by locators.py), or being
+sent to the sign-in page, the code page or enrolment. Where the page offers no control at all
+for an action, the refusal is inferred from what the page says instead, and its message says so.
+A form the browser itself will not send (an empty required field) is refused without asking the
+server. Accounts and the clock come from the HTTP side (test support, or the config's accounts).
 """
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from functools import reduce
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import Error as PlaywrightError
 
 from clinic2fa.scenarios.contract import (
     Account,
+    FeatureAbsent,
     NotApplicable,
     Refused,
     Security,
     SetupScreen,
     SignInResult,
-    Unreachable,
     Unsupported,
 )
 from clinic2fa.scenarios.targets.browser import passkey as browser_passkey
-from clinic2fa.scenarios.targets.browser.locators import TRUE_WORDS, UNKNOWN
+from clinic2fa.scenarios.targets.browser.facts import digits, yes
+from clinic2fa.scenarios.targets.browser.facts import read as read_fact
+from clinic2fa.scenarios.targets.browser.flows import run as run_flow
+from clinic2fa.scenarios.targets.browser.pages import (
+    BLOCKED,
+    STAGES,
+    PageError,
+    Pages,
+    _described,
+    _inferred,
+)
 from clinic2fa.scenarios.targets.browser.passkey import ANSWER, HELD, MARK, BrowserPasskey
 from clinic2fa.scenarios.targets.browser.session import Session, Shot
-from clinic2fa.simulator.virtual.authenticator_app import DeviceError, decode_qr
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -43,41 +51,32 @@ if TYPE_CHECKING:
     from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
     from clinic2fa.scenarios.targets.http import HttpTarget
 
-# Where a page may send a person instead of where they wanted to go, and what that means.
-LANDINGS = {
-    "page_sign_in": "not_signed_in",
-    "notice_expired": "sign_in_expired",
-    "page_code": "second_step_required",
-    "notice_enrol": "enrolment_required",
-}
-STAGES = {"page_profile": "signed_in", "page_code": "second_step",
-          "notice_enrol": "enrolment_required"}
-MENUS = {"security": ("menu_settings", "link_security"),
-         "staff": ("menu_settings", "link_staff"),
-         "profile": ("menu_avatar", "link_profile")}
-# The form the browser would not send: the first field it objects to, and the browser's words.
-INVALID_FIELD = """(button) => {
-  const form = button.form;
-  if (!form || form.noValidate || form.checkValidity()) return null;
-  const field = [...form.elements].find((e) => e.willValidate && !e.checkValidity());
-  if (!field) return {type: "", label: "", message: "the form is not valid"};
-  const label = field.labels && field.labels.length ? field.labels[0].innerText : field.name;
-  return {type: field.type || "", label: label.trim(), message: field.validationMessage};
-}"""
-TABLE = "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
-
-
-class PageError(Exception):
-    """The page did something the harness cannot read: an error to report, not a verdict."""
-
-
 class _Act:
     """What the screenshot after an action says about it."""
 
     note = ""
 
 
-class BrowserTarget:
+class _Driver:
+    """What a mapping's flow needs from the target, for one session (flows.Driver)."""
+
+    def __init__(self, target: BrowserTarget, s: Session) -> None:
+        self._target, self._s = target, s
+
+    def locate(self, what: Any) -> Locator:
+        return self._target._map.locate(self._s.page, what)
+
+    def find(self, what: Any, *, watch: bool) -> Locator:
+        return self._target._find(self._s, what, watch=watch)
+
+    def goto(self, path: str) -> None:
+        self._target._goto_path(self._s, path)
+
+    def submit(self, button: Locator) -> None:
+        self._target._send(self._s, button)
+
+
+class BrowserTarget(Pages):
     """One scenario's view of the deployment through Chromium."""
 
     def __init__(self, provider: BrowserProvider, http: HttpTarget) -> None:
@@ -88,8 +87,10 @@ class BrowserTarget:
         self.sessions: dict[str, Session] = {}
         self._provider = provider
         self._http = http
+        self.http = http  # the HTTP side, which the provider gives its accounts back through
         self._map = provider.mapping
         self._devices: dict[str, BrowserPasskey] = {}
+        self._roles: dict[str, str] = {}  # email -> role, for the accounts it lent
         # Actions that may change what pages show, counted: a page loaded since the last one
         # still shows the clinic as it is, so a person already on it need not open it again.
         self._changes = 0
@@ -98,7 +99,9 @@ class BrowserTarget:
 
     def account(self, role: str) -> Account:
         self._changes += 1  # Settings -> Staff lists one more
-        return self._http.account(role)
+        account = self._http.account(role)
+        self._roles[account.email.casefold()] = role  # whose page a session shows
+        return account
 
     def server_time(self) -> float:
         return self._http.server_time()
@@ -112,29 +115,42 @@ class BrowserTarget:
         return browser_passkey.make(self._devices, **flags)
 
     # -- sign-in ---------------------------------------------------------------------------------
+    #
+    # Each action is done the reference's way, or by the flow the mapping gives for it
+    # (flows.py); either way the page it lands on is read the same way.
 
     def sign_in(self, email: str, password: str) -> SignInResult:
         s = self._new_session()
+        s.email, s.password = email, password
         with self._acting("sign_in", s) as act:
-            self._goto(s, "sign_in")
-            self._loc(s, "sign_in_email").fill(email)
-            self._loc(s, "sign_in_password").fill(password)
-            landed = self._submit(s, self._loc(s, "sign_in_submit"),
-                                  self._marks(s, *STAGES))
+            if self._flow("sign_in", s):
+                landed = self._settle(s, self._marks(s, *STAGES))
+            else:
+                self._goto(s, "sign_in")
+                self._loc(s, "sign_in_email").fill(email)
+                self._loc(s, "sign_in_password").fill(password)
+                landed = self._submit(s, self._loc(s, "sign_in_submit"),
+                                      self._marks(s, *STAGES))
             act.note = STAGES[landed]
         return SignInResult(s.handle, STAGES[landed])
 
     def enter_code(self, session: str, code: str) -> SignInResult:
         s = self._session(session)
         with self._acting("enter_code", s):
-            self._on_code_page(s, "code_field")
-            self._loc(s, "code_field").fill(code)
-            self._submit(s, self._loc(s, "code_submit"), self._marks(s, "page_profile"))
+            if self._flow("enter_code", s, code=code):
+                self._settle(s, self._marks(s, "page_profile"))
+            else:
+                self._on_code_page(s, "code_field")
+                self._loc(s, "code_field").fill(code)
+                self._submit(s, self._loc(s, "code_submit"), self._marks(s, "page_profile"))
         return SignInResult(s.handle, "signed_in")
 
     def use_backup_code(self, session: str, code: str) -> SignInResult:
         s = self._session(session)
         with self._acting("use_backup_code", s):
+            if self._flow("use_backup_code", s, code=code):
+                self._settle(s, self._marks(s, "page_profile"))
+                return SignInResult(s.handle, "signed_in")
             if not self._shown(s, "backup_code_field"):  # not still on it after a refusal
                 self._on_code_page(s, "use_backup_code")
                 self._click_through(s, self._loc(s, "use_backup_code"),
@@ -146,6 +162,9 @@ class BrowserTarget:
     def sign_out(self, session: str) -> None:
         s = self._session(session)
         with self._acting("sign_out", s):
+            if self._flow("sign_out", s):
+                self._settle(s, self._marks(s, "notice_signed_out"))
+                return
             button = self._sign_out_control(s)
             if button is None:
                 return  # already signed out: signing out twice is not an error
@@ -154,11 +173,15 @@ class BrowserTarget:
     def profile(self, session: str) -> dict[str, Any]:
         s = self._session(session)
         with self._acting("profile", s, reads=True):
-            self._open(s, "profile", "page_profile")
+            if self._flow("profile", s):
+                self._settle(s, self._marks(s, "page_profile"))
+            else:
+                self._open(s, "profile", "page_profile")
             return {"name": self._text(s, "profile_name"),
                     "email": self._text(s, "profile_email"),
                     "role": self._text(s, "profile_role").lower(),
-                    "two_factor_enabled": _yes(self._text(s, "profile_two_factor")),
+                    "two_factor_enabled": self._fact(
+                        s, "profile_two_factor", lambda: yes(self._text(s, "profile_two_factor"))),
                     "page_text": s.page.locator("body").inner_text()}
 
     # -- Security settings -----------------------------------------------------------------------
@@ -166,19 +189,30 @@ class BrowserTarget:
     def security(self, session: str) -> Security:
         s = self._session(session)
         with self._acting("security", s, reads=True):
-            self._open(s, "security", "page_security")
-            left = re.sub(r"\D", "", self._text(s, "fact_backup_codes_left"))
-            return Security(_yes(self._text(s, "fact_two_factor")),
-                            _yes(self._text(s, "fact_authenticator_app")),
-                            int(left or 0),
-                            tuple(t.strip() for t in
-                                  self._loc(s, "passkey_names").all_inner_texts()),
-                            self._enforcement_shown(s),
-                            {"page_text": s.page.locator("body").inner_text()})
+            self._to_security(s)
+            text = s.page.locator("body").inner_text()
+            defaults: dict[str, Callable[[], Any]] = {
+                "two_factor": lambda: yes(self._text(s, "fact_two_factor")),
+                "authenticator_app": lambda: yes(self._text(s, "fact_authenticator_app")),
+                "backup_codes_left": lambda: digits(self._text(s, "fact_backup_codes_left")),
+                "passkeys": lambda: tuple(t.strip() for t in
+                                          self._loc(s, "passkey_names").all_inner_texts()),
+                "enforcement_required": lambda: self._enforcement_shown(s),
+            }
+            # Facts read on the Security page first, then those the mapping reads elsewhere.
+            order = sorted(defaults, key=lambda n: n in self._map.facts
+                           and self._map.facts[n].page is not None)
+            seen = {name: self._fact(s, name, defaults[name]) for name in order}
+            return Security(bool(seen["two_factor"]), bool(seen["authenticator_app"]),
+                            int(seen["backup_codes_left"]), tuple(seen["passkeys"]),
+                            bool(seen["enforcement_required"]), {"page_text": text})
 
     def start_authenticator_setup(self, session: str) -> SetupScreen:
         s = self._session(session)
         with self._acting("start_authenticator_setup", s):
+            if self._flow("start_authenticator_setup", s):
+                self._settle(s, self._marks(s, "qr_code"))
+                return self._setup_screen(s)
             self._open(s, "security", "page_security")
             button = self._loc(s, "setup_authenticator")
             if not button.is_visible():
@@ -190,6 +224,9 @@ class BrowserTarget:
     def confirm_enrolment(self, session: str, code: str) -> list[str]:
         s = self._session(session)
         with self._acting("confirm_enrolment", s):
+            if self._flow("confirm_enrolment", s, code=code):
+                landed = self._settle(s, self._marks(s, "backup_codes", "notice_enrolled"))
+                return self._codes(s) if landed == "backup_codes" else []
             if not (self._loc(s, "qr_code").is_visible()
                     and self._loc(s, "confirm_field").is_visible()):
                 self._goto(s, "setup")  # back to the setup screen in progress
@@ -202,6 +239,9 @@ class BrowserTarget:
     def regenerate_backup_codes(self, session: str, password: str) -> list[str]:
         s = self._session(session)
         with self._acting("regenerate_backup_codes", s):
+            if self._flow("regenerate_backup_codes", s, password=password):
+                self._settle(s, self._marks(s, "backup_codes"))
+                return self._codes(s)
             self._open(s, "security", "page_security")
             if not self._loc(s, "regenerate_form").is_visible():
                 self._not_offered(s, '"Regenerate backup codes"')
@@ -212,6 +252,9 @@ class BrowserTarget:
     def disable_2fa(self, session: str, password: str) -> None:
         s = self._session(session)
         with self._acting("disable_2fa", s):
+            if self._flow("disable_2fa", s, password=password):
+                self._settle(s, self._marks(s, "notice_disabled"))
+                return
             self._open(s, "security", "page_security")
             if not self._loc(s, "disable_form").is_visible():
                 self._not_offered(s, '"Disable 2FA"', blocked=("disable_blocked", "enforced"))
@@ -223,12 +266,19 @@ class BrowserTarget:
     def set_enforcement(self, session: str, required: bool) -> None:
         s = self._session(session)
         with self._acting("set_enforcement", s):
+            action = "set_enforcement_required" if required else "set_enforcement_optional"
+            if self._flow(action, s):
+                self._settle(s, self._marks(s, "notice_saved"))
+                return
             self._open(s, "security", "page_security")
             choice = self._loc(s, "enforcement_required" if required else "enforcement_optional")
             if not choice.is_visible():
                 if self._shown(s, "notice_enrol"):
                     raise _inferred("2FA enforcement (Security shows only enrolment)",
                                     "enrolment_required")
+                if self._roles.get(s.email.casefold()) == "owner":  # no choice, not a "no"
+                    raise FeatureAbsent("the owner's Security page offers no 2FA enforcement "
+                                        "(read from the page)", "enforcement")
                 raise _inferred("2FA enforcement choice for this user", "not_permitted")
             choice.check()
             self._submit(s, self._loc(s, "enforcement_save"), self._marks(s, "notice_saved"))
@@ -236,12 +286,20 @@ class BrowserTarget:
     def staff(self, session: str) -> list[dict[str, Any]]:
         s = self._session(session)
         with self._acting("staff", s, reads=True):
-            self._open(s, "staff", "page_staff")
+            if self._flow("staff", s):
+                if isinstance(s.answer, list):  # a module's function read the rows itself
+                    return [dict(row) for row in s.answer]
+                self._settle(s, self._marks(s, "page_staff"))
+            else:
+                self._open(s, "staff", "page_staff")
             return self._staff_rows(s)
 
     def disable_2fa_for(self, session: str, email: str) -> None:
         s = self._session(session)
         with self._acting("disable_2fa_for", s) as act:
+            if self._flow("disable_2fa_for", s, subject=email):
+                self._settle(s, self._marks(s, "notice_staff_disabled"))
+                return
             self._open(s, "staff", "page_staff")
             rows = {r["email"].casefold(): r for r in self._staff_rows(s)}
             if email.casefold() not in rows:
@@ -262,6 +320,9 @@ class BrowserTarget:
     def begin_passkey_setup(self, session: str) -> dict[str, Any]:
         s = self._session(session)
         with self._acting("begin_passkey_setup", s):
+            s.cdp  # noqa: B018 - the virtual environment must be on before the page asks
+            if self._flow("begin_passkey_setup", s):
+                return self._held(s, "create")
             self._open(s, "security", "page_security")
             button = self._loc(s, "setup_passkey")
             if not button.is_visible():
@@ -274,7 +335,8 @@ class BrowserTarget:
         with self._acting("finish_passkey_setup", s) as act:
             device = browser_passkey.device_of(self._devices, credential, "create")
             self._check_held(s, credential)
-            self._loc(s, "passkey_name_field").fill(name)
+            if not self._flow("finish_passkey_setup", s, name=name):
+                self._loc(s, "passkey_name_field").fill(name)
             landed = self._touch(s, device, self._marks(s, "backup_codes",
                                                         "notice_passkey_added"))
             act.note = f"passkey {name!r} added"
@@ -283,6 +345,9 @@ class BrowserTarget:
     def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:
         s = self._session(session)
         with self._acting("begin_passkey_sign_in", s):
+            s.cdp  # noqa: B018 - the virtual environment must be on before the page asks
+            if self._flow("begin_passkey_sign_in", s):
+                return self._held(s, "get")
             self._on_code_page(s, "use_passkey")
             return self._hold(s, self._loc(s, "use_passkey"), "get")
 
@@ -297,12 +362,60 @@ class BrowserTarget:
     def remove_passkey(self, session: str, name: str, password: str) -> None:
         s = self._session(session)
         with self._acting("remove_passkey", s):
+            if self._flow("remove_passkey", s, name=name, password=password):
+                self._settle(s, self._marks(s, "notice_passkey_removed"))
+                return
             self._open(s, "security", "page_security")
             if not self._loc(s, "remove_passkey_form", name=name).is_visible():
                 raise _inferred(f"passkey {name!r} to remove", "not_enrolled")
             self._loc(s, "remove_passkey_password", name=name).fill(password)
             self._submit(s, self._loc(s, "remove_passkey_submit", name=name),
                          self._marks(s, "notice_passkey_removed"))
+
+    # -- the deployment's own way ------------------------------------------------------------------
+
+    def _flow(self, action: str, s: Session, **values: str) -> bool:
+        """Do `action` as the mapping's flow says, if it gives one; False otherwise."""
+        flow = self._map.flows.get(action)
+        if flow is None:
+            return False
+        s.answer = run_flow(flow, s.page, _Driver(self, s),
+                            {"email": s.email, "password": s.password, **values},
+                            self._provider.timeout * 1000)
+        s.seen = self._changes
+        return True
+
+    def _find(self, s: Session, what: Any, *, watch: bool) -> Locator:
+        """A flow's element, waited for; where it does not come, the page's refusal."""
+        found = self._map.locate(s.page, what)
+        if watch:  # an alert on a page the flow loaded is this action's answer
+            self._settle(s, {"step": found}, BLOCKED, landings=False)
+            return found.filter(visible=True).first
+        try:
+            found.first.wait_for(state="visible")
+        except PlaywrightError:
+            try:  # the page as it is now: an alert, a notice or a landing is a refusal
+                self._settle(s, {}, BLOCKED, timeout=0.0)
+            except PageError:
+                raise PageError(f"a flow step wants {what!r}, which the page ({s.page.url}) "
+                                "does not show: a mapping file can say where it is") from None
+        return found.filter(visible=True).first
+
+    def _to_security(self, s: Session) -> None:
+        if self._flow("security", s):
+            self._settle(s, self._marks(s, "page_security"))
+        else:
+            self._open(s, "security", "page_security")
+
+    def _fact(self, s: Session, name: str, default: Callable[[], Any]) -> Any:
+        """A fact as the mapping reads it (on its page, if it names one), else the default."""
+        fact = self._map.facts.get(name)
+        if fact is None:
+            return default()
+        if fact.page is not None:
+            self._goto_path(s, fact.page)
+            self._settle(s, {"body": self._loc(s, "page_body")}, landings=False)
+        return read_fact(fact, lambda what: self._map.locate(s.page, what))
 
     # -- sessions and evidence -------------------------------------------------------------------
 
@@ -352,193 +465,16 @@ class BrowserTarget:
             s.close()
         self.sessions.clear()
 
-    # -- finding things --------------------------------------------------------------------------
-
-    def _loc(self, s: Session, key: str, **fill: str) -> Locator:
-        return self._map.locate(s.page, key, **fill)
-
-    def _marks(self, s: Session, *names: str) -> dict[str, Locator]:
-        return {name: self._loc(s, name) for name in names}
-
-    def _shown(self, s: Session, name: str) -> bool:
-        return self._loc(s, name).filter(visible=True).count() > 0
-
-    def _text(self, s: Session, name: str) -> str:
-        return self._loc(s, name).first.inner_text().strip()
-
-    # -- moving between pages --------------------------------------------------------------------
-
-    def _goto(self, s: Session, page: str) -> None:
-        """Type the page's address, as a person does where no link leads."""
-        url = self._provider.origin + self._map.pages[page]
-        try:
-            s.page.goto(url)
-        except PlaywrightError as exc:
-            if "net::ERR_" in str(exc):
-                raise Unreachable(f"target {self.name} unreachable: {_first_line(exc)}") from None
-            raise
-        s.seen = self._changes
-
-    def _open(self, s: Session, page: str, marker: str) -> None:
-        """Settings -> Security, Settings -> Staff, Avatar -> My Profile; else the address.
-
-        A person already looking at the page, with nothing changed since it loaded, stays.
-        """
-        if s.seen == self._changes and self._shown(s, marker):
-            return
-        opener_name, link_name = MENUS[page]
-        opener = self._loc(s, opener_name)
-        if opener.is_visible():
-            opener.click()
-            link = self._loc(s, link_name)
-            if link.is_visible():
-                self._click_through(s, link, self._marks(s, marker))
-                return
-        self._goto(s, page)
-        self._settle(s, self._marks(s, marker))
-
-    def _on_code_page(self, s: Session, control: str) -> None:
-        """The code page of a half-finished sign-in, where `control` is."""
-        if not (self._shown(s, "page_code") and self._loc(s, control).is_visible()):
-            self._goto(s, "code")
-            self._settle(s, self._marks(s, control))
-
-    def _click_through(self, s: Session, link: Locator, wanted: dict[str, Locator]) -> str:
-        """Follow a link; read the page it loads once that page is parsed."""
-        with s.page.expect_event("domcontentloaded"):
-            link.click()
-        s.seen = self._changes
-        return self._settle(s, wanted)
-
-    def _submit(self, s: Session, button: Locator, wanted: dict[str, Locator],
-                refusals: dict[str, str] | None = None) -> str:
-        """Send the form `button` belongs to, unless the browser itself refuses to."""
-        invalid = button.evaluate(INVALID_FIELD)
-        if invalid:
-            code = "password_required" if invalid["type"] == "password" else "invalid_request"
-            raise Refused(code, None, f"the browser would not send the form ({invalid['label']}: "
-                                      f"{invalid['message']}); the server was not asked")
-        with s.page.expect_event("domcontentloaded"):  # the page the answer loads, parsed
-            button.click()
-        s.seen = self._changes
-        return self._settle(s, wanted, refusals)
-
-    def _settle(self, s: Session, wanted: dict[str, Locator],
-                refusals: dict[str, str] | None = None, *, landings: bool = True) -> str:
-        """Wait until the page shows what was wanted or a refusal; the wanted key, or Refused.
-
-        An alert wins over everything (a refusal shown on the page wanted); then what was
-        wanted; then being sent elsewhere (`refusals`, then the sign-in, code or enrolment
-        page). With `landings` off (the page does not change), only alert and wanted count.
-        """
-        others = {**(refusals or {}), **(LANDINGS if landings else {})}
-        names = ["alert", *wanted, *(n for n in others if n not in wanted)]
-        found = {"alert": self._loc(s, "alert"), **wanted,
-                 **{n: self._loc(s, n) for n in others if n not in wanted}}
-        union = reduce(lambda a, b: a.or_(b), (found[n] for n in names)).filter(visible=True)
-        deadline = time.monotonic() + self._provider.timeout
-        while True:  # a parsed page is read at once; else wait for one to show (no fixed wait)
-            for name in names:
-                shown = found[name].filter(visible=True)
-                if not shown.count():
-                    continue
-                if name == "alert":
-                    said = shown.first.inner_text().strip()
-                    code, reason = self._map.refusal(said)
-                    raise Refused(code, reason, said)
-                if name in wanted:
-                    return name
-                raise Refused(others[name], None, f"the page sent the browser to {name} "
-                                                  f"({s.page.url})")
-            left = deadline - time.monotonic()
-            try:
-                union.first.wait_for(state="visible", timeout=max(left, 0.001) * 1000)
-            except PlaywrightError:
-                raise PageError(f"after the last action the page ({s.page.url}) showed none "
-                                f"of: {', '.join(names)}") from None
-
-    # -- reading pages ---------------------------------------------------------------------------
-
-    def _not_offered(self, s: Session, what: str, *, already: tuple[str, str] | None = None,
-                     blocked: tuple[str, str] | None = None) -> NoReturn:
-        """Raise the refusal a page means by not offering `what` at all."""
-        if self._shown(s, "notice_enrol"):
-            raise _inferred(f"{what} (Security shows only enrolment)", "enrolment_required")
-        if blocked and self._shown(s, blocked[0]):
-            raise _inferred(f"{what}: {self._text(s, blocked[0])}", blocked[1])
-        if already and _yes(self._text(s, already[0])):
-            raise _inferred(f"{what}: it is already set up", already[1])
-        if not _yes(self._text(s, "fact_two_factor")):
-            raise _inferred(f"{what}: 2FA is off", "not_enrolled")
-        raise _inferred(what, UNKNOWN)
-
-    def _enforcement_shown(self, s: Session) -> bool:
-        if self._shown(s, "notice_enrol"):
-            return True  # only an enforcing clinic sends a user to enrolment
-        choice = self._loc(s, "enforcement_required")
-        if choice.count():
-            return choice.is_checked()
-        region = self._loc(s, "enforcement_region")
-        return bool(region.count()) and "required" in region.inner_text().lower()
-
-    def _setup_screen(self, s: Session) -> SetupScreen:
-        """The QR code as the phone's camera sees it, and the manual-entry secret beside it."""
-        png = self._loc(s, "qr_code").screenshot(animations="disabled")
-        manual = self._text(s, "manual_entry")
-        try:
-            uri = decode_qr(png)
-        except DeviceError:
-            uri = ""  # a QR code no camera can read: the scenario's checks say so
-        return SetupScreen(uri, manual, png)
-
-    def _codes(self, s: Session) -> list[str]:
-        shown = self._loc(s, "backup_codes")
-        items = shown.get_by_role("listitem").all_inner_texts()
-        texts = items or shown.first.inner_text().split()
-        return [t.strip() for t in texts if t.strip()]
-
-    def _staff_rows(self, s: Session) -> list[dict[str, Any]]:
-        table = self._loc(s, "staff_table")
-        rows: list[list[str]] = table.first.evaluate(TABLE)
-        email_at = int(self._loc(s, "staff_email_column").first.evaluate("c => c.cellIndex"))
-        two_at = int(self._loc(s, "staff_two_factor_column").first.evaluate("c => c.cellIndex"))
-        head = [h.lower() for h in rows[0]] if rows else []
-        out = []
-        for cells in rows[1:]:
-            if len(cells) <= max(email_at, two_at):
-                continue
-            entry: dict[str, Any] = dict(zip(head, cells, strict=False))
-            entry["email"] = cells[email_at]
-            entry["two_factor_enabled"] = _yes(cells[two_at])
-            out.append(entry)
-        return out
-
-    def _sign_out_control(self, s: Session) -> Locator | None:
-        """Avatar -> Sign out (or the page's own Sign out); None when already signed out."""
-        for attempt in range(2):
-            if self._loc(s, "menu_avatar").is_visible():
-                self._loc(s, "menu_avatar").click()
-                return self._loc(s, "menu_sign_out")
-            if self._shown(s, "sign_out"):
-                return self._loc(s, "sign_out").filter(visible=True).first
-            if attempt == 0:
-                try:
-                    self._open(s, "profile", "page_profile")
-                except Refused as refusal:
-                    if refusal.code in ("not_signed_in", "sign_in_expired"):
-                        return None
-                    if refusal.code == "second_step_required":
-                        raise Unsupported("the page of a half-finished sign-in offers no "
-                                          "Sign out") from None
-                    raise
-        raise _inferred('"Sign out"', UNKNOWN)
-
     # -- passkey ceremonies ----------------------------------------------------------------------
 
     def _hold(self, s: Session, button: Locator, kind: str) -> dict[str, Any]:
         """Click the passkey button; the options the page asked the browser with, held."""
         s.cdp  # noqa: B018 - the virtual environment must be on before the page asks
         button.click()
+        return self._held(s, kind)
+
+    def _held(self, s: Session, kind: str) -> dict[str, Any]:
+        """The options of the passkey prompt the page opened, held for the passkey's answer."""
         held = s.page.locator(f'html[data-clinic2fa-ceremony="{kind}"]')
         self._settle(s, {"held": held}, landings=False)
         ceremony = s.page.evaluate(HELD)
@@ -559,24 +495,3 @@ class BrowserTarget:
             return self._settle(s, wanted, landings=False)
         finally:
             device.detach(s.cdp, authenticator)
-
-
-def _yes(text: str) -> bool:
-    return text.strip().lower() in TRUE_WORDS
-
-
-def _inferred(what: str, code: str) -> Refused:
-    return Refused(code, None, f"the page offers no {what} (read from the page; the server was "
-                               "not asked)")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _described(exc: Exception) -> str:
-    """Playwright's first line, and what it was waiting for: the element the page lacks."""
-    waiting = next((line.strip(" -") for line in str(exc).splitlines()
-                    if line.strip(" -").startswith("waiting for")), "")
-    hint = f" ({waiting}: a mapping file can say where it is)" if waiting else ""
-    return _first_line(exc) + hint

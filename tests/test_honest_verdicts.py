@@ -1,0 +1,276 @@
+"""Verdicts that claim only what was seen: reasons, throttles, missing features, the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from runner_support import run_here
+
+from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.contract import Inconclusive, Needs, Refused
+from clinic2fa.scenarios.core.context import Context, NonConformance
+from clinic2fa.scenarios.core.policy import REFERENCE, Policy
+from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.targets.http import Client
+from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH
+from clinic2fa.simulator.policy import Policy as ClinicPolicy
+from clinic2fa.simulator.web.server import running
+
+CATALOGUE = catalogue.load()
+SAYS_NOTHING = REFERENCE.with_changes(reasons=frozenset())
+
+
+class Wrapped:
+    """A target seen through `change(method name, call)`: a deployment's own way of answering."""
+
+    def __init__(self, inner: MemoryTarget, change: Callable[[str, Callable[..., Any]],
+                                                             Callable[..., Any]]) -> None:
+        self.inner = inner
+        self._change = change
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        return self._change(name, attr) if callable(attr) else attr
+
+
+def generic(inner: MemoryTarget) -> Wrapped:
+    """Every refused code answered with one message: the deployment does not say why."""
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except Refused as refusal:
+                if refusal.code != "code_rejected":
+                    raise
+                raise Refused("code_rejected", None, "Incorrect code.") from None
+        return answer
+
+    return Wrapped(inner, change)
+
+
+def throttling(inner: MemoryTarget, method: str, times: int,
+               retry_after: float | None) -> Wrapped:
+    """`method` throttled `times` times (a client-wide limit), then answered as usual."""
+    left = [times]
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            if name == method and left[0] > 0:
+                left[0] -= 1
+                raise Refused("locked_out", None, "Too many requests.", retry_after)
+            return call(*args, **kwargs)
+        return answer
+
+    return Wrapped(inner, change)
+
+
+def reference() -> MemoryTarget:
+    clock = FakeClock()
+    return MemoryTarget(Clinic(clock=clock, policy=ClinicPolicy(hash_cost=FAST_HASH)), clock)
+
+
+def broken(name: str) -> MemoryTarget:
+    clock = FakeClock()
+    return MemoryTarget(defects.build(name, clock=clock,
+                                      policy=ClinicPolicy(hash_cost=FAST_HASH)), clock)
+
+
+def run(scenario_id: str, target: Any, policy: Policy = REFERENCE, *,
+        clock: bool = True, max_wait: float = 60.0) -> tuple[Trace, list[float]]:
+    """One scenario as the runner runs it; on a clock it cannot move, waits move the fake one."""
+    waited: list[float] = []
+    clinic_clock = (target.inner if isinstance(target, Wrapped) else target).clock
+
+    def wait(seconds: float) -> None:
+        waited.append(seconds)
+        clinic_clock.advance(seconds)
+
+    caps = frozenset(target.capabilities) - (set() if clock else {Needs.CLOCK})
+    trace = Trace()
+    ctx = Context(target, trace, caps, policy, wait=wait, max_wait=max_wait)
+    try:
+        CATALOGUE[scenario_id].run(ctx)
+    finally:
+        assert not ctx.run_cleanups()
+    return trace, waited
+
+
+# -- reasons ----------------------------------------------------------------------------------
+
+
+REPLAYS = ["TOTP-REPLAY-CONFIRMING-CODE", "TOTP-REPLAY-EARLIER-STEP", "TOTP-REPLAY-TWO-SIGN-INS"]
+
+
+@pytest.mark.parametrize("scenario_id", REPLAYS)
+def test_a_generic_refusal_verifies_the_refusal_and_leaves_the_reason_not_verified(
+        scenario_id: str) -> None:
+    trace, _ = run(scenario_id, generic(reference()), SAYS_NOTHING)
+    assert trace.not_verified
+    assert all("the deployment does not say why" in text for text in trace.not_verified)
+
+
+@pytest.mark.parametrize("scenario_id", REPLAYS)
+def test_a_reason_declared_told_apart_is_checked(scenario_id: str) -> None:
+    """The reference's policy says it tells "already used" apart: a generic answer fails."""
+    with pytest.raises(NonConformance, match="refused, but as a refusal without reason"):
+        run(scenario_id, generic(reference()))
+
+
+@pytest.mark.parametrize("scenario_id", REPLAYS)
+def test_a_replay_accepted_fails_whatever_the_deployment_says(scenario_id: str) -> None:
+    with pytest.raises(NonConformance):
+        run(scenario_id, generic(broken("totp-replay")), SAYS_NOTHING)
+
+
+def test_skew_reason_is_not_met_where_skew_is_not_told_apart() -> None:
+    """Telling the user about skew is SKEW-REASON's whole point: not telling it fails."""
+    with pytest.raises(NonConformance, match="does not tell time_skew apart"):
+        run("TROUBLE-2-SKEW-REASON", generic(reference()), SAYS_NOTHING)
+    run("TROUBLE-2-SKEW-REASON", reference())  # the reference tells it
+
+
+# -- throttles ----------------------------------------------------------------------------------
+
+
+def test_a_throttle_is_waited_out_for_its_retry_after_not_read_as_a_verdict() -> None:
+    target = throttling(reference(), "enter_code", 1, retry_after=2)
+    trace, waited = run("STEP-6-SIGN-IN-TEST", target, clock=False)
+    assert waited == [2]
+    assert any("not this check's answer; waiting 2 s (its Retry-After)" in e.text
+               for e in trace.entries)
+
+
+def test_without_a_retry_after_the_harness_backs_off_on_its_own_schedule() -> None:
+    target = throttling(reference(), "sign_in", 3, retry_after=None)
+    _, waited = run("SIGNIN-SECOND-STEP-ASKED", target, clock=False)
+    assert waited[:3] == [1, 2, 4]
+
+
+def test_a_declared_throttle_sets_the_wait() -> None:
+    target = throttling(reference(), "sign_in", 1, retry_after=None)
+    _, waited = run("SIGNIN-SECOND-STEP-ASKED", target,
+                    REFERENCE.with_changes(throttle_seconds=5.0), clock=False)
+    assert waited[0] == 5
+
+
+def test_a_throttle_longer_than_max_wait_is_inconclusive() -> None:
+    target = throttling(reference(), "sign_in", 1, retry_after=600)
+    with pytest.raises(Inconclusive, match="max_wait of 60 s: not read as a verdict"):
+        run("SIGNIN-SECOND-STEP-ASKED", target, clock=False)
+
+
+def test_a_code_is_not_sent_again_once_its_time_step_has_passed() -> None:
+    target = throttling(reference(), "enter_code", 1, retry_after=45)
+    with pytest.raises(Inconclusive, match="time step changed"):
+        run("STEP-6-SIGN-IN-TEST", target, clock=False)
+
+
+def test_a_throttle_the_check_asks_for_is_its_answer() -> None:
+    """The rate-limit scenarios want the lock-out: it is passed to them, not waited out."""
+    trace, waited = run("TOTP-RATE-LIMIT-FIVE-WRONG", reference(), clock=False)
+    assert waited == [] and not any("trying again" in e.text for e in trace.entries)
+
+
+# -- missing features ---------------------------------------------------------------------------
+
+
+class Declared(MemoryProvider):
+    """The reference, with a declared policy."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__("memory+declared")
+        self._policy = policy
+
+    def policy(self) -> Policy:
+        return self._policy
+
+
+@pytest.fixture(scope="module")
+def without_enforcement(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    policy = REFERENCE.with_changes(features=frozenset({"admin_reset", "passkeys"}))
+    done = run_here(tmp_path_factory.mktemp("absent"), CATALOGUE, provider=Declared(policy))
+    return done.report()
+
+
+def test_a_missing_feature_is_absent_not_refused(without_enforcement: dict[str, Any]) -> None:
+    outcomes = {s["id"]: s for s in without_enforcement["scenarios"]}
+    for scenario_id in ("STEP-8-ENFORCE", "ENFORCE-OWNER-ONLY-ROLES", "OUTCOME-3-CLINIC-WIDE"):
+        assert outcomes[scenario_id]["outcome"] == "feature_absent"
+        assert "does not offer clinic-wide 2FA enforcement" in outcomes[scenario_id]["message"]
+    assert not [s for s in outcomes.values() if s["outcome"] in ("fail", "error")]
+
+
+def test_a_missing_feature_fails_only_the_guide_items_that_ask_for_it(
+        without_enforcement: dict[str, Any]) -> None:
+    items = {i["id"]: i for i in without_enforcement["guide_items"]}
+    for asked in ("STEP-8", "OUTCOME-3"):
+        assert (items[asked]["verdict"], items[asked]["verdict_kind"]) == \
+            ("does_not_conform", "feature_absent")
+    for used_on_the_way in ("TROUBLE-4", "TROUBLE-5", "TROUBLE-3"):
+        assert items[used_on_the_way]["verdict"] == "conforms", used_on_the_way
+    reqs = {r["id"]: r for r in without_enforcement["requirements"]}
+    assert reqs["ENFORCE-OWNER-ONLY"]["verdict"] == "not_verified"
+    assert reqs["DISABLE-REAUTH"]["verdict"] == "conforms"
+
+
+# -- the HTTP contract --------------------------------------------------------------------------
+
+
+async def html_site(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A site of web pages, no /api/v1: every path but /healthz a 404 page."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    status = 200 if scope["path"] == "/healthz" else 404
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": b"<h1>Not Found</h1>"})
+
+
+@pytest.fixture(scope="module")
+def pages_only() -> Iterator[str]:
+    with running(html_site) as url:  # type: ignore[arg-type]
+        yield url
+
+
+def test_a_deployment_without_the_contract_is_one_line_and_exit_2(tmp_path: Path,
+                                                                  pages_only: str) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text("[clinic]\ntest_clinic = true\n", encoding="utf-8")
+    done = run_here(tmp_path, CATALOGUE, target=pages_only, config=config)
+    assert done.code == 2
+    assert done.err.count("\n") == 1 and "does not speak the clinic2fa HTTP contract" in done.err
+    assert f"--target browser+{pages_only}" in done.err
+    assert "ProtocolError" not in done.out + done.err
+
+
+def test_http_429_is_a_throttle_with_its_retry_after() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, content=b"slow down", headers={"retry-after": "7"})
+
+    client = Client("http://clinic.test", 5.0, transport=httpx.MockTransport(answer))
+    with pytest.raises(Refused) as refused:
+        client.call("POST", "/api/v1/sign-in/code", {"code": "123456"})
+    assert (refused.value.code, refused.value.retry_after) == ("locked_out", 7.0)
+
+
+def test_an_empty_code_list_is_a_clear_failure_not_an_index_error() -> None:
+    """A confirmation that hands out no backup codes (or a page the harness finds none on)."""
+
+    def no_codes(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        return (lambda *a, **k: (call(*a, **k), [])[1]) if name == "confirm_enrolment" else call
+
+    with pytest.raises(NonConformance, match="no backup codes were handed out when enrolment "
+                                             "was confirmed"):
+        run("OUTCOME-2-BACKUP-CODE", Wrapped(reference(), no_codes))
