@@ -19,7 +19,6 @@ from clinic2fa.scenarios.catalogue import spec_ids
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy, shown
 from clinic2fa.scenarios.core.policy import keys as policy_keys
-from clinic2fa.scenarios.targets.clock import ClockEstimate
 from clinic2fa.scenarios.core.trace import REDACTED
 from clinic2fa.scenarios.core.verdicts import (
     Outcome,
@@ -28,6 +27,7 @@ from clinic2fa.scenarios.core.verdicts import (
     spec_verdict,
     verdict_kind,
 )
+from clinic2fa.scenarios.targets.clock import ClockEstimate
 
 SCHEMA_VERSION = "1.2"
 # Outcomes JUnit shows as skipped: nothing decided, or a failure the waivers file expects.
