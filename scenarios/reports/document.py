@@ -49,6 +49,7 @@ class RunRecord:
     exit_code: int = 0
     secrets: set[str] = field(default_factory=set)  # run-wide literals (config passwords)
     browser: dict[str, Any] | None = None  # a browser target's mapping and evidence, if any
+    user_tests: dict[str, int] | None = None  # plugin mode: the user's own tests beside these
 
 
 def harness_version() -> str:
@@ -123,6 +124,7 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
         "requirements": requirements,
         "scenarios": [_scrubbed(_scenario(r), r.trace.secrets | run.secrets)
                       for r in run.results],
+        **({"user_tests": dict(run.user_tests)} if run.user_tests is not None else {}),
     }
 
 

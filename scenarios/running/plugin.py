@@ -1,7 +1,9 @@
 """The conformance suite as pytest items, for `clinic2fa run` and `pytest -p <this module>`.
 
-With --c2f-target, pytest collects the scenario catalogue and nothing else; each scenario is one
-item whose outcome core.verdicts decides. Reports are written when the session ends.
+Under `clinic2fa run` the scenarios are the whole session. As a plugin (`--c2f-target`) they are
+added to the user's own session after their tests, so a failing test of theirs still fails the
+run. Each scenario is one item whose outcome core.verdicts decides; reports are written when the
+session ends, and the exit codes are the CLI's (2 usage, 3 target unreachable).
 """
 
 from __future__ import annotations
@@ -69,11 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir=Path(config.getoption("c2f_report_dir")))
     try:
         plan = prepare(options)
-    except UsageError as exc:
-        raise pytest.UsageError(f"clinic2fa: {exc}") from None
+    except UsageError as exc:  # the CLI's exit 2, not pytest's 4
+        pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.USAGE)
     except Unreachable as exc:
         pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.UNREACHABLE)
-    config.pluginmanager.register(ConformancePlugin(plan, None), "clinic2fa-run")
+    config.pluginmanager.register(ConformancePlugin(plan, None, own_session=False),
+                                  "clinic2fa-run")
     config.add_cleanup(plan.provider.close)
 
 
@@ -187,15 +190,23 @@ class Printer:
 
 
 class ConformancePlugin:
-    """Collects the plan's scenarios as items, runs them, writes the reports, sets the exit."""
+    """Collects the plan's scenarios as items, runs them, writes the reports, sets the exit.
 
-    def __init__(self, plan: Plan, printer: Printer | None) -> None:
+    `own_session`: the scenarios are the whole session (`clinic2fa run`); otherwise they join
+    the user's session after its own tests (`pytest -p ... --c2f-target`).
+    """
+
+    def __init__(self, plan: Plan, printer: Printer | None, *, own_session: bool = True) -> None:
         self.plan = plan
         self.printer = printer
+        self.own_session = own_session
         self.exit_code: int | None = None  # set once the verdict is in
         self.report: dict[str, Any] | None = None
         self.files: list[Path] = []
         self._by_nodeid: dict[str, ScenarioResult] = {}
+        # plugin mode: the user's own tests in the session, and how many failed
+        self.user_tests = {"collected": 0, "failed": 0, "collection_errors": 0}
+        self._user_failed: set[str] = set()
         provider = plan.provider
         options = plan.options
         self.record = report_mod.RunRecord(
@@ -208,10 +219,9 @@ class ConformancePlugin:
             browser=provider.details())
         self._total = 0
 
-    # collection: the scenarios, not files
+    # collection: the scenarios alone (clinic2fa run), or added to the user's tests (plugin)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection(self, session: pytest.Session) -> bool:
+    def _items(self, session: pytest.Session) -> list[pytest.Item]:
         groups: dict[str, ScenarioGroup] = {}
         items: list[pytest.Item] = []
         for scen in self.plan.selected:
@@ -225,15 +235,46 @@ class ConformancePlugin:
             mine = [i for i in items if i.parent is group]
             hook.pytest_collectreport(report=pytest.CollectReport(
                 group.nodeid, "passed", None, list(mine)))
+        return items
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> bool | None:
+        if not self.own_session:
+            return None  # pytest collects the user's tests; modifyitems adds the scenarios
+        items = self._items(session)
+        hook = session.config.hook
         hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
         session.items = items
         session.testscollected = len(items)
         hook.pytest_collection_finish(session=session)
-        self.record.selected = [i.scenario for i in items if isinstance(i, ScenarioItem)]
+        return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session,
+                                      items: list[pytest.Item]) -> None:
+        """Plugin mode: the scenarios after the user's tests, before -k, -m and --deselect."""
+        if not self.own_session:
+            self.user_tests["collected"] = len(items)
+            items.extend(self._items(session))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.user_tests["collection_errors"] += 1
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        chosen = [i for i in session.items if isinstance(i, ScenarioItem)]
+        if not self.own_session:
+            self.user_tests["collected"] = len(session.items) - len(chosen)
+        self.record.selected = [i.scenario for i in chosen]
         self._total = len(self.record.selected)
         if self.printer:
             self.printer.start(self, self._total)
-        return True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and report.nodeid not in self._by_nodeid:
+            self._user_failed.add(report.nodeid)
+            self.user_tests["failed"] = len(self._user_failed)
 
     def execute(self, item: ScenarioItem) -> ScenarioResult:
         result = run_scenario(item.scenario, self.plan.provider,
@@ -267,22 +308,33 @@ class ConformancePlugin:
         unreachable = any(r.unreachable for r in record.results)
         # shouldstop (the target dropped) ends a session as "interrupted" too; it is not Ctrl-C
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED and not unreachable
-        if interrupted and not record.aborted:
+        errors = self.user_tests["collection_errors"]
+        if interrupted and errors and not self.own_session:
+            record.aborted = f"{errors} error(s) collecting the user's tests: no scenario ran"
+        elif interrupted and not record.aborted:
             record.aborted = "interrupted"
+        elif (session.shouldfail or session.shouldstop) and len(record.results) < self._total:
+            record.aborted = record.aborted or \
+                f"the session stopped early ({session.shouldfail or session.shouldstop})"
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                               pytest.ExitCode.INTERRUPTED, pytest.ExitCode.NO_TESTS_COLLECTED):
             return  # pytest itself broke: its status stands, no verdict
         if session.config.option.collectonly:
             return  # nothing ran: no verdict, no report
-        code = exit_code(record.results, unreachable=unreachable)
-        record.exit_code = INTERRUPTED if interrupted else int(code)
+        code = int(exit_code(record.results, unreachable=unreachable))
+        if not self.own_session and code == ExitCode.CONFORMS and (
+                self.user_tests["failed"] or exitstatus == pytest.ExitCode.TESTS_FAILED):
+            code = int(ExitCode.DOES_NOT_CONFORM)  # the user's own test failed: so does the run
+        record.exit_code = INTERRUPTED if interrupted else code
+        if not self.own_session:
+            record.user_tests = dict(self.user_tests)
         report = report_mod.build(record, self.plan.spec)
         self.report = report
         if self.plan.options.report_dir is not None:
             self.files = report_mod.write(report, self.plan.options.report_dir)
         self.exit_code = record.exit_code
         if not interrupted:
-            session.exitstatus = int(code)
+            session.exitstatus = code
         if self.printer:
             self.printer.finish(self.summary_lines())
 

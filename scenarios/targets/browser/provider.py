@@ -30,8 +30,9 @@ from clinic2fa.scenarios.targets.http import HttpProvider
 from clinic2fa.scenarios.targets.http import provider as http_provider
 
 if TYPE_CHECKING:
-    from clinic2fa.scenarios.targets.browser.target import BrowserTarget
     from playwright.sync_api import Browser, Playwright
+
+    from clinic2fa.scenarios.targets.browser.target import BrowserTarget
 
 PREFIX = "browser+"
 OFFERED = frozenset({Needs.CLOCK, Needs.PASSKEYS})  # never PARALLEL: one person, one browser
