@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 
-.PHONY: run test lint clean browser-flakes wheel-check lock
+.PHONY: run test lint clean browser-flakes wheel-check lock check-reports
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
@@ -17,6 +17,13 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest
+
+# The reports the commands write, as CI sees them, against spec/report.schema.json (the test
+# suite checks every report it writes too): the suite on the reference and on the example.
+check-reports: $(STAMP)
+	rm -rf reports/ci
+	$(VENV)/bin/clinic2fa run --target memory --report-dir reports/ci/memory >/dev/null
+	$(PY) tests/report_validation.py reports/ci
 
 # The wheel as a user gets it: its contents, and installed in fresh venvs (beside the user's
 # own spec/ and simulator/ packages, and beside pytest 8) it runs. About two minutes.

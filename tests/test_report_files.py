@@ -69,7 +69,7 @@ def _clockless() -> Any:
 def test_the_report_validates_against_its_schema(mixed: runner_support.Outcome) -> None:
     data = mixed.report()
     validate(data)
-    assert data["schema_version"] == "1.1"
+    assert data["schema_version"] == "1.2"
     assert mixed.outcomes() == {
         "T-SIGN-IN": "pass", "T-REPLAY": "waived_pass", "T-SKEW": "pass", "T-CLOCK": "pass",
         "T-LEAKY": "fail", "T-CRASHY": "error", "T-WARN": "fail", "T-WAIVED": "waived_fail"}
@@ -191,7 +191,7 @@ def test_no_secret_the_run_handled_is_in_any_report(mixed: runner_support.Outcom
 
 
 def test_reports_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "report.json"
+    target = tmp_path / "junit.xml"  # not report.json: the session checks those against the schema
     target.write_text("the previous report\n")
 
     def interrupted(*args: object) -> None:
@@ -201,7 +201,7 @@ def test_reports_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(KeyboardInterrupt):
         report.write_atomic(target, "x" * 100_000)
     assert target.read_text() == "the previous report\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]  # no temporary file left
 
 
 def test_the_report_dir_is_created(tmp_path: Path) -> None:
