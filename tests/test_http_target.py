@@ -88,6 +88,7 @@ def test_the_reference_over_http_conforms_and_lends_its_clock(tmp_path: Path,
     report = done.report()
     assert set(done.outcomes().values()) == {"pass"}  # T-CLOCK too: the clock moves
     assert report["target"] == {"name": reference, "kind": "http", "reference": True,
+                                "description": "the reference",
                                 "capabilities": ["clock", "inspect", "parallel", "passkeys"]}
     assert report["clock"]["source"] == "test-support"
     assert report["clock"]["uncertainty_seconds"] < 0.5

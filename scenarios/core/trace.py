@@ -30,6 +30,12 @@ UNTRACED = frozenset({"server_time", "new_passkey"})
 MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 digits
 
 
+def _elapsed() -> float:
+    """Real monotonic seconds, even while freezegun holds the system clock (a python: target):
+    freezegun replaces time.monotonic, not clock_gettime."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
 @dataclass
 class Entry:
     kind: str  # "step" | "call" | "check" | "note"
@@ -47,13 +53,13 @@ class Trace:
     secrets: set[str] = field(default_factory=set)  # literal values seen, for the final scrub
 
     def step(self, text: str) -> None:
-        self.entries.append(Entry("step", text, at=time.monotonic()))
+        self.entries.append(Entry("step", text, at=_elapsed()))
 
     def note(self, text: str) -> None:
-        self.entries.append(Entry("note", text, at=time.monotonic()))
+        self.entries.append(Entry("note", text, at=_elapsed()))
 
     def check(self, text: str, ok: bool) -> None:
-        self.entries.append(Entry("check", text, ok, at=time.monotonic()))
+        self.entries.append(Entry("check", text, ok, at=_elapsed()))
 
     def call(self, action: str, args: dict[str, Any], result: Any, refusal: Refused | None,
              ) -> None:
@@ -64,7 +70,7 @@ class Trace:
             detail["refused"] = {"code": refusal.code, "reason": refusal.reason}
         else:
             detail["result"] = REDACTED if action in SECRET_RESULTS else redact(result)
-        self.entries.append(Entry("call", action, refusal is None, detail, time.monotonic()))
+        self.entries.append(Entry("call", action, refusal is None, detail, _elapsed()))
 
     def to_list(self) -> list[dict[str, Any]]:
         return [asdict(e) for e in self.entries]

@@ -20,8 +20,9 @@ from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.targets.clock import ClockEstimate
 from clinic2fa.scenarios.core.trace import REDACTED
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult, Verdict, spec_verdict
+from clinic2fa.scenarios.reports.words import describe_target
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 # Outcomes JUnit shows as skipped: nothing decided, or a failure the waivers file expects.
 SKIPPED = (Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
            Outcome.CONFIG_EXHAUSTED, Outcome.WAIVED_FAIL)
@@ -106,6 +107,7 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "harness": {"name": "clinic2fa", "version": harness_version()},
         "target": {"name": run.target, "kind": run.target_kind, "reference": run.reference,
+                   "description": describe_target(run.target_kind, run.reference),
                    "capabilities": sorted(run.capabilities),
                    **({"browser": run.browser} if run.browser is not None else {})},
         "clock": run.clock.to_dict() if run.clock else None,

@@ -9,6 +9,7 @@ from typing import Any
 
 from clinic2fa.scenarios.core.verdicts import Outcome
 from clinic2fa.scenarios.reports import evidence as report_evidence
+from clinic2fa.scenarios.reports import words
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;
@@ -64,14 +65,7 @@ def _scenario_links(rows: list[dict[str, Any]]) -> str:
 def _header(report: dict[str, Any]) -> str:
     verdict = ("aborted" if report["aborted"] else
                "conforms" if report["conforms"] else "does_not_conform")
-    clock = report["clock"]
-    if not clock:
-        clock_text = "not measured"
-    elif clock["source"] == "memory":
-        clock_text = "none: the in-memory reference runs on the suite's own clock"
-    else:
-        clock_text = (f"{clock['offset_seconds']:+.3f} s ± {clock['uncertainty_seconds']:.3f} s "
-                      f"({clock['source']}, {clock['samples']} samples)")
+    clock_text = words.describe_clock(report["clock"])
     summary = report["summary"]
     counts = ", ".join(f"{summary[k]} {_WORDS[k]}" for k in _OUTCOMES if summary[k])
     if summary["warnings"]:
@@ -81,8 +75,8 @@ def _header(report: dict[str, Any]) -> str:
     spec_counts = ", ".join(f"{n} {_WORDS[k]}" for k, n in report["spec_summary"].items())
     rows = [("Verdict", _badge(verdict if verdict != "aborted" else "error",
                                label=verdict.replace("_", " "))),
-            ("Target", f"<code>{escape(report['target']['name'])}</code>"
-                       f"{' (reference)' if report['target']['reference'] else ''}"),
+            ("Target", f"<code>{escape(report['target']['name'])}</code> "
+                       f"({escape(report['target'].get('description', ''))})"),
             ("Capabilities", escape(", ".join(report["target"]["capabilities"]) or "none")),
             ("Server clock offset", escape(clock_text)),
             ("Harness", escape(f"clinic2fa {report['harness']['version']}")),

@@ -29,6 +29,7 @@ from clinic2fa.scenarios.core.verdicts import (
 )
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
+from clinic2fa.scenarios.reports import words
 from clinic2fa.scenarios.running.execute import run_scenario
 from clinic2fa.scenarios.running.plan import Plan, RunOptions, prepare
 
@@ -159,12 +160,14 @@ class Printer:
     def start(self, plugin: ConformancePlugin, count: int) -> None:
         record = plugin.record
         self.width = max([len(s.id) for s in record.selected] + [20])
-        kind = "reference" if record.reference else "deployment"
+        kind = words.describe_target(record.target_kind, record.reference)
         caps = ", ".join(sorted(record.capabilities)) or "none"
         self.say(f"clinic2fa {report_mod.harness_version()}: {count} scenarios against "
                  f"{record.target} ({kind}; offers: {caps})")
         clock = record.clock
-        if clock is not None and clock.source != "memory":
+        if clock is not None and clock.source == "freezegun":
+            self.say(f"server clock: {words.describe_clock(clock.to_dict())}")
+        elif clock is not None and clock.source != "memory":
             self.say(f"server clock offset {clock.offset_seconds:+.3f} s "
                      f"± {clock.uncertainty_seconds:.3f} s ({clock.source})")
 
