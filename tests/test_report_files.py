@@ -163,6 +163,30 @@ def test_junit_has_one_testcase_per_scenario(mixed: runner_support.Outcome) -> N
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("8", "1", "1")
 
 
+def test_a_junit_failure_carries_the_rule_expected_got_and_the_last_steps(tmp_path: Path,
+                                                                         ) -> None:
+    done = run_here(tmp_path, catalogue(REPLAY), provider=runner_support.memory_of(
+        runner_support.ReplayingClinic))
+    suite = ET.parse(done.report_dir / "junit.xml").getroot()  # noqa: S314 - our own file
+    case = next(suite.iter("testcase"))
+    props = [(p.get("name"), p.get("value")) for p in case.iter("property")]
+    assert ("spec_id", "TOTP-REPLAY") in props and ("level", "MUST") in props
+    assert ("guide_item", "STEP-6") in props and ("outcome", "fail") in props
+    # file/line: the scenario function in tests/runner_support.py, for CI annotations
+    assert case.get("file") == "tests/runner_support.py"
+    source = Path(case.get("file", "")).read_text().splitlines()
+    assert source[int(case.get("line", "0")) - 1].startswith("def replay_refused(")
+    body = case.findtext("failure") or ""
+    assert f"rule: {REPLAY.quote}" in body
+    assert "expected: refused with code_rejected (already_used)" in body
+    assert "got: accepted" in body
+    assert "spec: TOTP-REPLAY; guide: STEP-4, STEP-6, OUTCOME-1" in body
+    assert "trace entries:" in body and "enter_code" in body and "FAILED" in body
+    scen = done.report()["scenarios"][0]
+    assert scen["failure"] == {"expected": "refused with code_rejected (already_used)",
+                               "got": "accepted"}
+
+
 def test_the_html_page_is_self_contained_with_the_matrix_first(
         mixed: runner_support.Outcome) -> None:
     page = (mixed.report_dir / "report.html").read_text(encoding="utf-8")

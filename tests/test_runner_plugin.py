@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 from runner_support import catalogue, failing
@@ -104,3 +106,16 @@ def test_without_a_target_the_plugin_stays_out_of_the_way(
     capsys.readouterr()
     assert status == 0
     assert not (tmp_path / "reports").exists()
+
+
+def test_an_unreachable_target_leaves_reports_saying_why_and_exits_3(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    status = pytest_here(tmp_path, "--c2f-target", f"http://127.0.0.1:{port}")
+    assert status == 3
+    assert "unreachable" in capsys.readouterr().err
+    suite = ET.parse(tmp_path / "reports" / "junit.xml").getroot()  # noqa: S314 - our own file
+    [case] = list(suite.iter("testcase"))
+    assert case.find("error") is not None and suite.get("errors") == "1"

@@ -58,8 +58,9 @@ class Trace:
     def note(self, text: str) -> None:
         self.entries.append(Entry("note", text, at=_elapsed()))
 
-    def check(self, text: str, ok: bool) -> None:
-        self.entries.append(Entry("check", text, ok, at=_elapsed()))
+    def check(self, text: str, ok: bool, detail: dict[str, Any] | None = None) -> None:
+        """`detail` may say what was `expected` and what the target did (`got`)."""
+        self.entries.append(Entry("check", text, ok, dict(detail or {}), at=_elapsed()))
 
     def call(self, action: str, args: dict[str, Any], result: Any, refusal: Refused | None,
              ) -> None:

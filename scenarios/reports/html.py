@@ -74,7 +74,8 @@ def _header(report: dict[str, Any]) -> str:
         counts += f", {summary['not_run']} not run"
     spec_counts = ", ".join(f"{n} {_WORDS[k]}" for k, n in report["spec_summary"].items())
     rows = [("Verdict", _badge(verdict if verdict != "aborted" else "error",
-                               label=verdict.replace("_", " "))),
+                               label=verdict.replace("_", " "))
+             + f' <b class="headline">{escape(report.get("headline", ""))}</b>'),
             ("Target", f"<code>{escape(report['target']['name'])}</code> "
                        f"({escape(report['target'].get('description', ''))})"),
             ("Capabilities", escape(", ".join(report["target"]["capabilities"]) or "none")),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from clinic2fa import spec
 from clinic2fa.scenarios import catalogue as catalogue_mod
-from clinic2fa.scenarios.contract import Provider
+from clinic2fa.scenarios.contract import Provider, Unreachable
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.running import waivers as waivers_mod
@@ -69,12 +69,24 @@ def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = N
     if options.report_dir is not None:
         check_writable(options.report_dir)
         provider.keep_evidence_in(options.report_dir)  # screenshots, traces (browser)
+    plan = Plan(options, provider, catalogue, selected, waivers, loaded)
     try:
         provider.open()
+    except Unreachable as exc:
+        provider.close()
+        raise TargetDown(str(exc), plan) from exc
     except BaseException:
         provider.close()
         raise
-    return Plan(options, provider, catalogue, selected, waivers, loaded)
+    return plan
+
+
+class TargetDown(Unreachable):
+    """The target did not answer at the start; the plan stays, so the reports can say why."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan
 
 
 def check_writable(directory: Path) -> None:

@@ -31,7 +31,7 @@ from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
 from clinic2fa.scenarios.reports import words
 from clinic2fa.scenarios.running.execute import run_scenario
-from clinic2fa.scenarios.running.plan import Plan, RunOptions, prepare
+from clinic2fa.scenarios.running.plan import Plan, RunOptions, TargetDown, prepare
 
 INTERRUPTED = ExitCode.INTERRUPTED
 # How pytest shows each status word: its progress letter and its summary category.
@@ -74,6 +74,9 @@ def pytest_configure(config: pytest.Config) -> None:
         plan = prepare(options)
     except UsageError as exc:  # the CLI's exit 2, not pytest's 4
         pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.USAGE)
+    except TargetDown as exc:
+        write_stopped(exc.plan, str(exc), ExitCode.UNREACHABLE)
+        pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.UNREACHABLE)
     except Unreachable as exc:
         pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.UNREACHABLE)
     config.pluginmanager.register(ConformancePlugin(plan, None, own_session=False),
@@ -192,6 +195,40 @@ class Printer:
 # -- the run ------------------------------------------------------------------------------------
 
 
+def record_for(plan: Plan, *, opened: bool = True) -> report_mod.RunRecord:
+    """What the reports will say about this run, before any scenario has run.
+
+    A provider that never `opened` is not asked what only the target knows (its clock).
+    """
+    provider, options = plan.provider, plan.options
+    return report_mod.RunRecord(
+        target=provider.name, target_kind=provider.kind, reference=provider.reference,
+        capabilities=[n.value for n in provider.capabilities],
+        clock=provider.clock() if opened else None,
+        catalogue=plan.catalogue, selected=list(plan.selected), strict=options.strict,
+        select=list(options.select),
+        waivers_file=str(options.waivers) if options.waivers else None,
+        secrets=set(provider.secrets()),
+        browser=provider.details() if opened else None)
+
+
+def write_stopped(plan: Plan, why: str, code: int) -> list[Path]:
+    """The reports of a run that stopped before any scenario: each says why (JUnit: one error).
+
+    Nothing is written without a report directory, and a failure to write is not raised: the
+    run already has a reason to stop, which the caller prints.
+    """
+    if plan.options.report_dir is None:
+        return []
+    record = record_for(plan, opened=False)
+    record.aborted, record.exit_code = why, code
+    record.finished = record.started
+    try:
+        return report_mod.write(report_mod.build(record, plan.spec), plan.options.report_dir)
+    except OSError:
+        return []
+
+
 class ConformancePlugin:
     """Collects the plan's scenarios as items, runs them, writes the reports, sets the exit.
 
@@ -210,16 +247,7 @@ class ConformancePlugin:
         # plugin mode: the user's own tests in the session, and how many failed
         self.user_tests = {"collected": 0, "failed": 0, "collection_errors": 0}
         self._user_failed: set[str] = set()
-        provider = plan.provider
-        options = plan.options
-        self.record = report_mod.RunRecord(
-            target=provider.name, target_kind=provider.kind, reference=provider.reference,
-            capabilities=[n.value for n in provider.capabilities], clock=provider.clock(),
-            catalogue=plan.catalogue, selected=list(plan.selected), strict=options.strict,
-            select=list(options.select),
-            waivers_file=str(options.waivers) if options.waivers else None,
-            secrets=set(provider.secrets()),
-            browser=provider.details())
+        self.record = record_for(plan)
         self._total = 0
 
     # collection: the scenarios alone (clinic2fa run), or added to the user's tests (plugin)
@@ -360,11 +388,7 @@ class ConformancePlugin:
             lines.append("reports: " + ", ".join(str(p) for p in self.files))
         if report["aborted"]:
             lines.append(f"ABORTED: {report['aborted']}")
-        verdict = {0: "CONFORMS", 1: "DOES NOT CONFORM", 3: "NOT VERIFIED: target unreachable",
-                   INTERRUPTED: "INTERRUPTED"}.get(report["exit_code"], "")
-        if report["exit_code"] == 1:
-            verdict += f" ({counts['blocking']} blocking: failures or errors)"
-        lines.append(f"{verdict} (exit {report['exit_code']})")
+        lines.append(f"{report['headline']} (exit {report['exit_code']})")
         return lines
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
