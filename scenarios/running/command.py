@@ -63,7 +63,7 @@ def run(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
     except Unreachable as exc:
         print(f"clinic2fa: {exc}", file=err)
         return ExitCode.UNREACHABLE
-    plugin = ConformancePlugin(plan, Printer(out))
+    plugin = ConformancePlugin(plan, Printer(out, verbosity=options.verbosity))
     try:
         status = pytest.main(pytest_args(options), plugins=[plugin])
     finally:

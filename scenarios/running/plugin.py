@@ -8,8 +8,6 @@ session ends, and the exit codes are the CLI's (2 usage, 3 target unreachable).
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from clinic2fa.scenarios.contract import Unreachable
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.verdicts import (
+    FAILING,
     UNDECIDED,
     ExitCode,
     Outcome,
@@ -30,6 +29,7 @@ from clinic2fa.scenarios.core.verdicts import (
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
 from clinic2fa.scenarios.reports import words
+from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.running.execute import run_scenario
 from clinic2fa.scenarios.running.plan import Plan, RunOptions, TargetDown, prepare
 
@@ -147,22 +147,25 @@ def failure_text(result: ScenarioResult) -> str:
 
 
 class Printer:
-    """`clinic2fa run`'s own progress: one line per scenario, then the summary."""
+    """`clinic2fa run`'s own progress: one line per scenario with n/N and time left, then the
+    summary. `verbosity` -1 (-q) shows only what did not pass; 1 (-v) adds each failure's rule,
+    expected and got, and last steps under its line."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
-        self.out = out or sys.stdout
+    def __init__(self, out: TextIO | None = None, *, verbosity: int = 0,
+                 colour: bool | None = None) -> None:
+        self.console = Console(out, colour=colour)
+        self.verbosity = verbosity
         self.width = 30
+        self.eta = Eta(0)
         self._said_na = ""  # the last not-applicable reason shown: a run of them shows it once
 
     def say(self, text: str = "") -> None:
-        try:
-            print(text, file=self.out, flush=True)
-        except BrokenPipeError:  # `clinic2fa run | head`: the run and its reports go on
-            self.out = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the run
+        self.console.say(text)
 
     def start(self, plugin: ConformancePlugin, count: int) -> None:
         record = plugin.record
         self.width = max([len(s.id) for s in record.selected] + [20])
+        self.eta = Eta(count)
         kind = words.describe_target(record.target_kind, record.reference)
         caps = ", ".join(sorted(record.capabilities)) or "none"
         self.say(f"clinic2fa {report_mod.harness_version()}: {count} scenarios against "
@@ -176,20 +179,38 @@ class Printer:
 
     def line(self, index: int, total: int, result: ScenarioResult) -> None:
         digits = len(str(total))
+        word = status_word(result)
+        progress = self.eta.says(index)
+        quiet = self.verbosity < 0 and (result.outcome in (Outcome.PASS, Outcome.WAIVED_PASS)
+                                        or result.outcome in UNDECIDED)
+        if quiet:
+            self.console.status(f"{progress}, last: {result.scenario.id}")
+            return
+        left = progress.partition("]")[2]
         self.say(f"[{index:>{digits}}/{total}] {result.scenario.id:<{self.width}} "
-                 f"{status_word(result):<11} {result.duration:7.3f}s")
+                 f"{self.console.paint(f'{word:<11}', word)} {result.duration:7.3f}s"
+                 f"{'  ' + left.strip() if left else ''}")
         if result.outcome is Outcome.PASS or not result.message:
             return
         if result.outcome is Outcome.NOT_APPLICABLE:
             if result.message == self._said_na:
                 return
             self._said_na = result.message
+        if self.verbosity > 0 and (result.outcome in FAILING or result.outcome is Outcome.ERROR):
+            for text in failure_text(result).splitlines():
+                self.say(f"{'':>{2 * digits + 3}} {text}")
+            return
         self.say(f"{'':>{2 * digits + 3}} {result.message}")
 
     def finish(self, summary_lines: list[str]) -> None:
         self.say()
-        for text in summary_lines:
+        for text in summary_lines[:-1]:
             self.say(text)
+        if summary_lines:
+            last = summary_lines[-1]
+            style = next((k for k in ("DOES NOT CONFORM", "CONFORMS", "NOT VERIFIED",
+                                      "INTERRUPTED") if last.startswith(k)), "")
+            self.say(self.console.paint(last, style))
 
 
 # -- the run ------------------------------------------------------------------------------------
