@@ -238,3 +238,25 @@ def test_an_unwritable_report_dir_is_a_usage_error(tmp_path: Path) -> None:
     blocker.write_text("")
     done = run_here(tmp_path, catalogue(SIGN_IN), report_dir=blocker / "reports")
     assert done.code == 2 and "cannot create the report directory" in done.err
+
+
+def test_the_html_page_shows_failures_first_a_picture_and_css_filters(
+        mixed: runner_support.Outcome) -> None:
+    page = (mixed.report_dir / "report.html").read_text(encoding="utf-8")
+    scenarios = page[page.index('<div class="scenarios">'):]
+    order = re.findall(r'<details class="sc [^"]*" id="sc-([A-Z-]+)"', scenarios)
+    assert order[:3] == ["T-CRASHY", "T-LEAKY", "T-WARN"]  # error, failure, then the warning
+    assert order[-1] == "T-SIGN-IN" or order.index("T-SIGN-IN") > order.index("T-WAIVED")
+    assert 'id="sc-T-LEAKY" open' in scenarios and 'id="sc-T-SIGN-IN" open' not in scenarios
+    # the picture: one square per guide item, in its verdict's colour, no script to read it
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    data = mixed.report()
+    assert svg.count('<a href="#spec-') == len(data["guide_items"])
+    assert "SECRET-NOT-DISCLOSED" not in svg and "STEP-6" in svg
+    # filters: radio buttons and CSS alone; by verdict and by guide item
+    assert 'type="radio" name="v" id="v-bad"' in page and 'name="g" id="g-STEP-6"' in page
+    assert "#v-bad:checked~.scenarios .sc:not(.v-bad){display:none}" in page
+    assert "#g-STEP-6:checked~.scenarios .sc:not(.g-STEP-6){display:none}" in page
+    leaky = re.search(r'<details class="(sc [^"]*)" id="sc-T-LEAKY"', page)
+    assert leaky and "v-bad" in leaky[1].split()
+    assert data["headline"] in page
