@@ -1,0 +1,1 @@
+"""The reports of a run: report.json, junit.xml and report.html."""
