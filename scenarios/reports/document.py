@@ -18,10 +18,10 @@ from xml.etree import ElementTree as ET
 from clinic2fa import spec
 from clinic2fa.scenarios.catalogue import spec_ids
 from clinic2fa.scenarios.core.model import Scenario
-from clinic2fa.scenarios.targets.clock import ClockEstimate
 from clinic2fa.scenarios.core.trace import REDACTED
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult, Verdict, spec_verdict
 from clinic2fa.scenarios.reports.words import describe_target, headline
+from clinic2fa.scenarios.targets.clock import ClockEstimate
 
 SCHEMA_VERSION = "1.2"
 # Outcomes JUnit shows as skipped: nothing decided, or a failure the waivers file expects.

@@ -219,7 +219,7 @@ def picture(report: dict[str, Any]) -> str:
     items = report["guide_items"]
     size, gap, top = 66, 4, 24
     width = max(len(items) * (size + gap), 480)
-    shapes = [f'<text x="0" y="14" font-size="13" font-weight="600">Guide items</text>']
+    shapes = ['<text x="0" y="14" font-size="13" font-weight="600">Guide items</text>']
     for i, item in enumerate(items):
         x = i * (size + gap)
         word = _WORDS[item["verdict"]]

@@ -8,6 +8,7 @@ session ends, and the exit codes are the CLI's (2 usage, 3 target unreachable).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,9 @@ class ScenarioItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.plugin = plugin
+        # pytest's own --junitxml shows these as the testcase's properties
+        self.user_properties += [("spec_id", v) for v in scenario.verifies]
+        self.user_properties.append(("level", scenario.level.value))
 
     def runtest(self) -> None:
         result = self.plugin.execute(self)
@@ -128,7 +132,14 @@ class ScenarioItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.scenario.id}: {self.scenario.title}"
+        """The scenario's own file and line, so pytest's failure headers point at it."""
+        what = f"{self.scenario.id}: {self.scenario.title}"
+        try:
+            file = inspect.getsourcefile(self.scenario.run)
+            line = self.scenario.run.__code__.co_firstlineno - 1
+        except (TypeError, AttributeError):
+            return self.path, None, what
+        return (Path(file), line, what) if file else (self.path, None, what)
 
 
 def failure_text(result: ScenarioResult) -> str:
