@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 
-.PHONY: run test lint clean browser-flakes wheel-check lock
+.PHONY: run test lint clean browser-flakes wheel-check lock check-reports example-python-target
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
@@ -17,6 +17,21 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest
+
+# The worked example of --target python:MODULE:FACTORY: ToothDesk, a small backend of its own on
+# the system clock (the harness moves it with freezegun). Exit 0: it passes, clock scenarios too.
+EXAMPLE_REPORTS ?= reports/python-target
+example-python-target: $(STAMP)
+	cd examples/python-target && ../../$(VENV)/bin/clinic2fa run \
+	  --target python:clinic2fa_target:make_target --report-dir ../../$(EXAMPLE_REPORTS)
+
+# The reports the commands write, as CI sees them, against spec/report.schema.json (the test
+# suite checks every report it writes too): the suite on the reference and on the example.
+check-reports: $(STAMP)
+	rm -rf reports/ci
+	$(VENV)/bin/clinic2fa run --target memory --report-dir reports/ci/memory >/dev/null
+	$(MAKE) --no-print-directory example-python-target EXAMPLE_REPORTS=reports/ci/python-target >/dev/null
+	$(PY) tests/report_validation.py reports/ci
 
 # The wheel as a user gets it: its contents, and installed in fresh venvs (beside the user's
 # own spec/ and simulator/ packages, and beside pytest 8) it runs. About two minutes.

@@ -1,4 +1,5 @@
-"""The `clinic2fa` command: list the spec, run the suite, serve, load, explore, check defects."""
+"""The `clinic2fa` command: list the spec and scenarios, run the suite, serve, load, explore,
+check defects."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ def _spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list(args: argparse.Namespace) -> int:
+    from clinic2fa.scenarios.running.listing import command
+
+    return command(args)
+
+
 def _run(args: argparse.Namespace) -> int:
     from clinic2fa.scenarios.running.command import run_command  # pytest: only when running
 
@@ -33,11 +40,21 @@ def _demo(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="clinic2fa", description="Conformance harness and reference simulator for clinic 2FA.")
+    from clinic2fa.scenarios.reports.document import harness_version
+
+    top.add_argument("--version", action="version", version=f"clinic2fa {harness_version()}")
     commands = top.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("spec", help="list the guide's items and the requirements")
     listing.add_argument("--json", action="store_true", help="print JSON instead of text")
     listing.set_defaults(func=_spec)
+
+    scenarios = commands.add_parser(
+        "list", help="list the scenarios: ID, level, the spec IDs each verifies, what it needs")
+    scenarios.add_argument("--json", action="store_true", help="print JSON instead of text")
+    scenarios.add_argument("--select", nargs="+", action="extend", default=[],
+                           metavar="ID-or-glob", help="only scenarios whose ID or spec ID matches")
+    scenarios.set_defaults(func=_list)
 
     run = commands.add_parser("run", help="run the conformance suite against a target")
     from clinic2fa.scenarios.running.plan import add_run_arguments

@@ -17,6 +17,13 @@ Everything a person adding a target has to know is here, in one file:
   target stopped answering).
 - `Provider`, the target for a whole run, which hands each scenario a `Target` of its own; its
   optional hooks have documented defaults, so the runner never probes for them.
+
+Your own Python implementation needs no Provider: `--target python:MODULE:FACTORY` calls
+FACTORY() for each scenario and takes any object with the `Target` methods (its `name`,
+`origin` and `server_time` may be left out) plus those of each capability it lists in
+`capabilities` (Needs members or their names). Leave `clock` out if it reads the system clock:
+the harness then freezes and moves that clock with freezegun. A worked example:
+examples/python-target/ (scenarios/targets/python.py has the details).
 """
 
 from __future__ import annotations

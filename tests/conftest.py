@@ -6,8 +6,9 @@ Keep fixtures small and reusable; add new ones below, never change what existing
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,3 +232,36 @@ class Helpers:
 def helpers() -> type[Helpers]:
     """Tests annotate it via `if TYPE_CHECKING: from conftest import Helpers`."""
     return Helpers
+
+
+# -- every report the suite writes is valid --------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_report_is_valid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """report.json and defects.json against spec/*.schema.json, each time the suite writes one.
+
+    In this process each report is checked as `reports.document.write` writes it (the test that
+    wrote it fails); at the end every file under the session's temporary folders is checked,
+    which takes in the reports child processes wrote (`clinic2fa run`, `defects --check`, a
+    user's project running the plugin). A bad one fails the session's last test.
+    """
+    from report_validation import invalid, problems
+
+    from clinic2fa.scenarios.reports import document
+
+    original = document.write
+
+    def checked(report: dict[str, Any], directory: Path) -> list[Path]:
+        found = problems(report)
+        assert not found, f"report.json for {directory} breaks its schema: {found[:3]}"
+        return original(report, directory)
+
+    document.write = checked  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        document.write = original  # type: ignore[assignment]
+    seen, bad = invalid([tmp_path_factory.getbasetemp()])
+    assert not bad, f"{len(bad)} of {seen} reports the tests wrote break their schema:\n" + \
+        "\n".join(bad[:20])

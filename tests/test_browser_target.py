@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -109,5 +110,13 @@ def test_clinic2fa_run_launches_its_own_chromium(site: str, tmp_path: Path) -> N
          "--select", "STEP-2-SETUP-SCREEN", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"against browser+{site} (reference; offers: clock, passkeys)" in done.stdout
+    assert f"against browser+{site} (the reference; offers: clock, passkeys)" in done.stdout
     assert "STEP-2-SETUP-SCREEN" in done.stdout and "PASS" in done.stdout
+    # the headline states the coverage: one scenario cannot make the whole spec conform
+    headline = re.search(r"CONFORMS on (\d+) of 51 spec items; (\d+) not verified on this "
+                         r"target \(exit 0\)", done.stdout)
+    assert headline, done.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["headline"] == headline.group(0).removesuffix(" (exit 0)")
+    assert int(headline.group(1)) + int(headline.group(2)) == 51
+    assert "CONFORMS on" in (tmp_path / "report.html").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,9 @@ def test_check_on_a_small_selection_prints_progress_a_table_and_writes_defects_j
                     "--select", "totp-replay", "uri-missing-*")
     assert said.code == 0, said.out + said.err
     lines = said.out.splitlines()
+    # each run's line starts with n/N and the time left
+    assert [re.match(r"\[(\d)/3\]", line)[1] for line in lines[1:4]] == ["1", "2", "3"]  # type: ignore[index]
+    lines[1:4] = [re.sub(r"^\[\d/3\]( (under )?\S+ left)?  ", "", line) for line in lines[1:4]]
     assert lines[1].split()[:2] == ["clean", "memory"] and "passes all" in lines[1]
     name, target, _, word = lines[2].split()[:4]
     assert (name, target, word) == ("totp-replay", "memory", "caught")

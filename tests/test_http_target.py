@@ -88,7 +88,7 @@ def test_the_reference_over_http_conforms_and_lends_its_clock(tmp_path: Path,
     report = done.report()
     assert set(done.outcomes().values()) == {"pass"}  # T-CLOCK too: the clock moves
     assert {k: v for k, v in report["target"].items() if k != "policy"} == {
-        "name": reference, "kind": "http", "reference": True,
+        "name": reference, "kind": "http", "reference": True, "description": "the reference",
         "capabilities": ["clock", "inspect", "parallel", "passkeys"]}
     assert report["target"]["policy"]["declared"] == []  # the reference's own choices
     assert report["clock"]["source"] == "test-support"

@@ -163,6 +163,30 @@ def test_junit_has_one_testcase_per_scenario(mixed: runner_support.Outcome) -> N
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("8", "1", "1")
 
 
+def test_a_junit_failure_carries_the_rule_expected_got_and_the_last_steps(tmp_path: Path,
+                                                                         ) -> None:
+    done = run_here(tmp_path, catalogue(REPLAY), provider=runner_support.memory_of(
+        runner_support.ReplayingClinic))
+    suite = ET.parse(done.report_dir / "junit.xml").getroot()  # noqa: S314 - our own file
+    case = next(suite.iter("testcase"))
+    props = [(p.get("name"), p.get("value")) for p in case.iter("property")]
+    assert ("spec_id", "TOTP-REPLAY") in props and ("level", "MUST") in props
+    assert ("guide_item", "STEP-6") in props and ("outcome", "fail") in props
+    # file/line: the scenario function in tests/runner_support.py, for CI annotations
+    assert case.get("file") == "tests/runner_support.py"
+    source = Path(case.get("file", "")).read_text().splitlines()
+    assert source[int(case.get("line", "0")) - 1].startswith("def replay_refused(")
+    body = case.findtext("failure") or ""
+    assert f"rule: {REPLAY.quote}" in body
+    assert "expected: refused with code_rejected (already_used)" in body
+    assert "got: accepted" in body
+    assert "spec: TOTP-REPLAY; guide: STEP-4, STEP-6, OUTCOME-1" in body
+    assert "trace entries:" in body and "enter_code" in body and "FAILED" in body
+    scen = done.report()["scenarios"][0]
+    assert scen["failure"] == {"expected": "refused with code_rejected (already_used)",
+                               "got": "accepted"}
+
+
 def test_the_html_page_is_self_contained_with_the_matrix_first(
         mixed: runner_support.Outcome) -> None:
     page = (mixed.report_dir / "report.html").read_text(encoding="utf-8")
@@ -191,7 +215,7 @@ def test_no_secret_the_run_handled_is_in_any_report(mixed: runner_support.Outcom
 
 
 def test_reports_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "report.json"
+    target = tmp_path / "junit.xml"  # not report.json: the session checks those against the schema
     target.write_text("the previous report\n")
 
     def interrupted(*args: object) -> None:
@@ -201,7 +225,7 @@ def test_reports_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(KeyboardInterrupt):
         report.write_atomic(target, "x" * 100_000)
     assert target.read_text() == "the previous report\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]  # no temporary file left
 
 
 def test_the_report_dir_is_created(tmp_path: Path) -> None:
@@ -214,3 +238,25 @@ def test_an_unwritable_report_dir_is_a_usage_error(tmp_path: Path) -> None:
     blocker.write_text("")
     done = run_here(tmp_path, catalogue(SIGN_IN), report_dir=blocker / "reports")
     assert done.code == 2 and "cannot create the report directory" in done.err
+
+
+def test_the_html_page_shows_failures_first_a_picture_and_css_filters(
+        mixed: runner_support.Outcome) -> None:
+    page = (mixed.report_dir / "report.html").read_text(encoding="utf-8")
+    scenarios = page[page.index('<div class="scenarios">'):]
+    order = re.findall(r'<details class="sc [^"]*" id="sc-([A-Z-]+)"', scenarios)
+    assert order[:3] == ["T-CRASHY", "T-LEAKY", "T-WARN"]  # error, failure, then the warning
+    assert order[-1] == "T-SIGN-IN" or order.index("T-SIGN-IN") > order.index("T-WAIVED")
+    assert 'id="sc-T-LEAKY" open' in scenarios and 'id="sc-T-SIGN-IN" open' not in scenarios
+    # the picture: one square per guide item, in its verdict's colour, no script to read it
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    data = mixed.report()
+    assert svg.count('<a href="#spec-') == len(data["guide_items"])
+    assert "SECRET-NOT-DISCLOSED" not in svg and "STEP-6" in svg
+    # filters: radio buttons and CSS alone; by verdict and by guide item
+    assert 'type="radio" name="v" id="v-bad"' in page and 'name="g" id="g-STEP-6"' in page
+    assert "#v-bad:checked~.scenarios .sc:not(.v-bad){display:none}" in page
+    assert "#g-STEP-6:checked~.scenarios .sc:not(.g-STEP-6){display:none}" in page
+    leaky = re.search(r'<details class="(sc [^"]*)" id="sc-T-LEAKY"', page)
+    assert leaky and "v-bad" in leaky[1].split()
+    assert data["headline"] in page

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -33,4 +35,13 @@ def test_a_target_that_is_down_exits_3_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert done.stderr == f"clinic2fa: target http://127.0.0.1:{port} unreachable: " \
                           "connection refused\n"
-    assert not (tmp_path / "reports" / "report.json").exists()
+    # the reports say so too, so a CI that reads junit.xml sees why nothing ran
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert report["exit_code"] == 3 and "connection refused" in report["aborted"]
+    assert report["summary"]["run"] == 0 and report["headline"].startswith("NOT VERIFIED")
+    suite = ET.parse(tmp_path / "reports" / "junit.xml").getroot()  # noqa: S314 - our own file
+    cases = list(suite.iter("testcase"))
+    assert len(cases) == 1 and suite.get("errors") == "1" and suite.get("tests") == "1"
+    error = cases[0].find("error")
+    assert error is not None and "connection refused" in error.get("message", "")
+    assert cases[0].get("name") == "the run stopped before any scenario"

@@ -194,9 +194,13 @@ class Context:
         """A step as a person would describe it; shows in the report between exchanges."""
         self.trace.step(text)
 
-    def check(self, ok: bool, message: str) -> None:
-        """Fail the scenario with `message` (what the target did wrong) unless `ok`."""
-        self.trace.check(message, ok)
+    def check(self, ok: bool, message: str, *, expected: str = "", got: str = "") -> None:
+        """Fail the scenario with `message` (what the target did wrong) unless `ok`.
+
+        `expected` and `got`, when given, are shown apart in the reports (JUnit's failure body).
+        """
+        detail = {"expected": expected, "got": got} if expected or got else None
+        self.trace.check(message, ok, detail)
         if not ok:
             raise NonConformance(message)
 
@@ -220,13 +224,15 @@ class Context:
             got = f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}"
             if refusal.code == "unknown":  # a page whose words no mapping names: say them
                 got += f" (the page said: {refusal.message!r})"
-            self.check(refusal.code in codes, f"{why or 'expected'}: {what}, got {got}")
+            self.check(refusal.code in codes, f"{why or 'expected'}: {what}, got {got}",
+                       expected=what, got=f"refused with {got}")
             if reasons:
                 self._reason(refusal, reasons, why or "the refusal", essential)
             return
         if reasons:
             what += f" ({' or '.join(reasons)})"
-        self.check(False, f"{why or 'expected'}: {what}, but it was accepted")
+        self.check(False, f"{why or 'expected'}: {what}, but it was accepted", expected=what,
+                   got="accepted")
 
     @contextmanager
     def expect(self, *codes: str) -> Iterator[None]:
@@ -261,7 +267,8 @@ class Context:
             yield
         except Refused as refusal:
             got = f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}"
-            self.check(False, f"{what} should be accepted, got {got}: {refusal.message}")
+            self.check(False, f"{what} should be accepted, got {got}: {refusal.message}",
+                       expected=f"{what}: accepted", got=f"refused with {got}")
 
     # -- the guide's steps, composed ----------------------------------------------------------
 

@@ -31,6 +31,12 @@ NOT_SHOWN = frozenset({"known"})  # an Account's harness notes (core/accounts.py
 MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 digits
 
 
+def _elapsed() -> float:
+    """Real monotonic seconds, even while freezegun holds the system clock (a python: target):
+    freezegun replaces time.monotonic, not clock_gettime."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
 @dataclass
 class Entry:
     kind: str  # "step" | "call" | "check" | "note" | "unverified"
@@ -49,22 +55,23 @@ class Trace:
     policy: dict[str, Any] = field(default_factory=dict)  # declared values the scenario read
 
     def step(self, text: str) -> None:
-        self.entries.append(Entry("step", text, at=time.monotonic()))
+        self.entries.append(Entry("step", text, at=_elapsed()))
 
     def note(self, text: str) -> None:
-        self.entries.append(Entry("note", text, at=time.monotonic()))
+        self.entries.append(Entry("note", text, at=_elapsed()))
 
     def unverified(self, text: str) -> None:
         """A part of a check the deployment gives no answer to ("it does not say why")."""
-        self.entries.append(Entry("unverified", text, at=time.monotonic()))
+        self.entries.append(Entry("unverified", text, at=_elapsed()))
 
     @property
     def not_verified(self) -> list[str]:
         """The parts of the scenario's checks that could not be seen, in order."""
         return [e.text for e in self.entries if e.kind == "unverified"]
 
-    def check(self, text: str, ok: bool) -> None:
-        self.entries.append(Entry("check", text, ok, at=time.monotonic()))
+    def check(self, text: str, ok: bool, detail: dict[str, Any] | None = None) -> None:
+        """`detail` may say what was `expected` and what the target did (`got`)."""
+        self.entries.append(Entry("check", text, ok, dict(detail or {}), at=_elapsed()))
 
     def call(self, action: str, args: dict[str, Any], result: Any, refusal: Refused | None,
              ) -> None:
@@ -75,7 +82,7 @@ class Trace:
             detail["refused"] = {"code": refusal.code, "reason": refusal.reason}
         else:
             detail["result"] = REDACTED if action in SECRET_RESULTS else redact(result)
-        self.entries.append(Entry("call", action, refusal is None, detail, time.monotonic()))
+        self.entries.append(Entry("call", action, refusal is None, detail, _elapsed()))
 
     def to_list(self) -> list[dict[str, Any]]:
         return [asdict(e) for e in self.entries]

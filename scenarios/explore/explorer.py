@@ -28,6 +28,7 @@ from clinic2fa.scenarios.core.verdicts import ExitCode
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.explore.pair import Divergence, Finding, Pair, shortest
 from clinic2fa.scenarios.explore.sides import PASSKEY_TRICKS, ROLES, SECOND_STEPS, Action, Person
+from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.targets import factory
 
 DEFAULT_EXAMPLES = 300
@@ -89,6 +90,8 @@ class Explorer(RuleBasedStateMachine):
     """
 
     provider: ClassVar[Provider]
+    # called after each example (the command's n/N and time left); None: quiet
+    on_example: ClassVar[Callable[[], None] | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,6 +101,8 @@ class Explorer(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.pair.close()
+        if type(self).on_example is not None:
+            type(self).on_example()  # type: ignore[misc]
 
     def _fit(self, fits: Fits) -> list[str]:
         return [role for role, p in self.pair.sides[0].people.items() if fits(p)]
@@ -268,11 +273,13 @@ def open_target(target: str) -> Provider:
     return provider
 
 
-def explore(target: str, *, examples: int | None = None,
-            seed_value: int | None = None) -> Finding | None:
+def explore(target: str, *, examples: int | None = None, seed_value: int | None = None,
+            on_example: Callable[[], None] | None = None) -> Finding | None:
     """The first divergence hypothesis finds in `examples` examples, shortened; or None."""
     provider = open_target(target)
-    machine = type("Explore", (Explorer,), {"provider": provider})
+    machine = type("Explore", (Explorer,), {"provider": provider,
+                                            "on_example": staticmethod(on_example)
+                                            if on_example else None})
     chosen = settings(settings.get_profile(PROFILE),
                       max_examples=examples or DEFAULT_EXAMPLES,
                       derandomize=seed_value is None)
@@ -380,6 +387,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hypothesis seed (default: derandomized, the same run each time)")
 
 
+def example_progress(total: int, console: Console | None = None) -> Callable[[], None]:
+    """n/N examples and the time left: a line every tenth of the run, redrawn on a terminal."""
+    console = console or Console()
+    eta, every = Eta(total), max(1, total // 10)
+    count = 0
+
+    def tick() -> None:
+        nonlocal count
+        count += 1
+        if count > total:  # hypothesis shortens a divergence with more examples
+            console.status(f"shortening the divergence: example {count}")
+        elif count % every == 0 or count == total:
+            console.say(eta.says(count, "examples"))
+        else:
+            console.status(eta.says(count, "examples"))
+
+    return tick
+
+
 def command(args: argparse.Namespace) -> int:
     """Entry point for `clinic2fa explore`: 0 none found, 1 divergence, 2 usage, 3 unreachable."""
     if args.examples < 1:
@@ -389,7 +415,8 @@ def command(args: argparse.Namespace) -> int:
                                            else "")
     print(f"exploring {args.target} against the reference: {how}, up to {STEPS} actions each")
     try:
-        finding = explore(args.target, examples=args.examples, seed_value=args.seed)
+        finding = explore(args.target, examples=args.examples, seed_value=args.seed,
+                          on_example=example_progress(args.examples))
     except UsageError as exc:
         print(f"clinic2fa explore: {exc}", file=sys.stderr)
         return ExitCode.USAGE

@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +22,7 @@ from typing import Any, TextIO
 from clinic2fa.scenarios.contract import Unreachable
 from clinic2fa.scenarios.core.model import Needs
 from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.running.console import Console, seconds_left
 from clinic2fa.scenarios.targets import config as config_mod
 from clinic2fa.scenarios.targets.http import provider as http_provider
 from clinic2fa.scenarios.targets.traffic import may_flood, refusal
@@ -111,17 +114,41 @@ def prepare(options: LoadOptions, config: config_mod.TargetConfig | None) -> lis
     return extra
 
 
-def run_locust(options: LoadOptions, extra: list[str]) -> dict[str, Any]:
+def wait_for(command: list[str], planned: int, say: Callable[[str], None],
+             every: float = 5.0) -> subprocess.CompletedProcess[str]:
+    """Run Locust, saying every `every` seconds how far along the planned run time it is.
+
+    No sleep: the wait is Popen.communicate's own timeout. Past the grace period it is killed.
+    """
+    limit = planned + GRACE
+    started = time.monotonic()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603
+                          text=True) as proc:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=every)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - started
+                if elapsed > limit:
+                    proc.kill()
+                    proc.communicate()
+                    raise RuntimeError(f"Locust did not stop within {limit} s; "
+                                       "it was killed") from None
+                left = max(0.0, planned - elapsed)
+                say(f"[{min(int(elapsed), planned)}/{planned} s] load running, "
+                    f"{seconds_left(left)} left" if left else
+                    f"[{planned}/{planned} s] load done, Locust is writing its figures")
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+def run_locust(options: LoadOptions, extra: list[str],
+               say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run Locust to its end (or kill it past the grace period); the summary it wrote."""
     with tempfile.TemporaryDirectory(prefix="clinic2fa-load-") as tmp:
         summary = Path(tmp) / "summary.json"
         command = locust_command(options, extra, summary)
-        try:
-            done = subprocess.run(command, capture_output=True, text=True,  # noqa: S603
-                                  timeout=run_time(options) + GRACE, check=False)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"Locust did not stop within {run_time(options) + GRACE} s; "
-                               "it was killed") from None
+        done = wait_for(command, run_time(options), say or (lambda _: None))
         if done.returncode == 2 or not summary.exists():
             lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
             why = next((ln for ln in lines if "clinic2fa:" in ln), lines[-1] if lines else "")
@@ -196,7 +223,7 @@ def run(options: LoadOptions, *, out: TextIO | None = None, err: TextIO | None =
     try:
         config = check(options)
         extra = prepare(options, config)
-        result = figures(run_locust(options, extra), options.endpoint)
+        result = figures(run_locust(options, extra, Console(err).say), options.endpoint)
     except UsageError as exc:
         print(f"clinic2fa load: {exc}", file=err)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from clinic2fa.scenarios.core.verdicts import (
     spec_verdict,
     verdict_kind,
 )
+from clinic2fa.scenarios.reports.words import describe_target, headline
 from clinic2fa.scenarios.targets.clock import ClockEstimate
 
 SCHEMA_VERSION = "1.2"
@@ -34,6 +36,8 @@ SCHEMA_VERSION = "1.2"
 SKIPPED = (Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
            Outcome.CONFIG_EXHAUSTED, Outcome.WAIVED_FAIL)
 JSON_NAME, JUNIT_NAME, HTML_NAME = "report.json", "junit.xml", "report.html"
+FAILED_OUTCOMES = (Outcome.FAIL, Outcome.FEATURE_ABSENT, Outcome.WAIVED_FAIL, Outcome.ERROR)
+TRACE_TAIL = 8  # the last trace entries a JUnit failure shows
 
 
 @dataclass
@@ -58,6 +62,7 @@ class RunRecord:
     secrets: set[str] = field(default_factory=set)  # run-wide literals (config passwords)
     browser: dict[str, Any] | None = None  # a browser target's mapping and evidence, if any
     policy: Policy | None = None  # what the deployment declared (None: the reference's)
+    user_tests: dict[str, int] | None = None  # plugin mode: the user's own tests beside these
 
 
 def harness_version() -> str:
@@ -96,6 +101,8 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
         return [{"key": key, "value": value, "declared": _declared(policy, key)}
                 for key, value in sorted(merged.items())]
 
+    guide_ids = [item.id for item in loaded.guide_items]
+
     def behind(spec_id: str, direct: bool) -> list[dict[str, Any]]:
         return [{"id": sid, "outcome": outcomes[sid].value if sid in outcomes else "not_run",
                  **({"feature": absent[sid]} if sid in absent else {})}
@@ -126,10 +133,11 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
     spec_summary = {v.value: 0 for v in Verdict}
     for entry in (*items, *requirements):
         spec_summary[entry["verdict"]] += 1
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "harness": {"name": "clinic2fa", "version": harness_version()},
         "target": {"name": run.target, "kind": run.target_kind, "reference": run.reference,
+                   "description": describe_target(run.target_kind, run.reference),
                    "capabilities": sorted(run.capabilities),
                    "policy": _policy(policy),
                    **({"browser": run.browser} if run.browser is not None else {})},
@@ -147,9 +155,12 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
         "spec_summary": spec_summary,
         "guide_items": items,
         "requirements": requirements,
-        "scenarios": [_scrubbed(_scenario(r), r.trace.secrets | run.secrets)
+        "scenarios": [_scrubbed(_scenario(r, loaded, guide_ids), r.trace.secrets | run.secrets)
                       for r in run.results],
+        **({"user_tests": dict(run.user_tests)} if run.user_tests is not None else {}),
     }
+    report["headline"] = headline(report)
+    return report
 
 
 def _declared(policy: Policy, key: str) -> bool:
@@ -163,13 +174,18 @@ def _policy(policy: Policy) -> dict[str, Any]:
             "values": {key: shown(policy.value(key)) for key in policy_keys()}}
 
 
-def _scenario(result: ScenarioResult) -> dict[str, Any]:
+def _scenario(result: ScenarioResult, loaded: spec.Spec, guide_ids: list[str]
+              ) -> dict[str, Any]:
     scen = result.scenario
     entries = result.trace.entries
     first = entries[0].at if entries else 0.0
+    serves = spec_ids(scen, loaded)
     entry: dict[str, Any] = {
         "id": scen.id, "title": scen.title, "level": scen.level.value,
         "verifies": list(scen.verifies), "quote": scen.quote, "module": scen.module,
+        "guide_items": [g for g in guide_ids if g in serves],
+        "source": source_of(scen),
+        "failure": failure_of(result),
         "needs": [n.value for n in scen.needs], "outcome": result.outcome.value,
         "blocking": result.blocking, "warning": result.warning,
         "duration_seconds": round(result.duration, 4), "message": result.message,
@@ -182,6 +198,36 @@ def _scenario(result: ScenarioResult) -> dict[str, Any]:
     if result.evidence:  # a browser target's screenshots and traces (files in the report dir)
         entry["evidence"] = result.evidence
     return entry
+
+
+def source_of(scen: Scenario) -> dict[str, Any] | None:
+    """Where the scenario is written, for CI annotations: a path relative to the current folder
+    when it is under it (this repository), else from the installed `clinic2fa/` folder on."""
+    try:
+        file = Path(inspect.getsourcefile(scen.run) or "")
+        line = scen.run.__code__.co_firstlineno
+    except (TypeError, AttributeError, OSError):
+        return None
+    if not file.name:
+        return None
+    try:
+        shown = str(file.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        parts = file.parts
+        shown = str(Path(*parts[parts.index("clinic2fa"):])) if "clinic2fa" in parts \
+            else str(file)
+    return {"file": shown, "line": line}
+
+
+def failure_of(result: ScenarioResult) -> dict[str, str] | None:
+    """What the scenario expected and what the target did, for a failure; None otherwise."""
+    if result.outcome not in FAILED_OUTCOMES:
+        return None
+    failed = next((e for e in reversed(result.trace.entries)
+                   if e.kind == "check" and e.ok is False), None)
+    if failed is not None and failed.detail.get("expected"):
+        return {"expected": failed.detail["expected"], "got": failed.detail.get("got", "")}
+    return {"expected": result.scenario.title, "got": result.message}
 
 
 def _scrubbed(value: Any, handled: Iterable[str]) -> Any:
@@ -207,41 +253,94 @@ def _scrubbed(value: Any, handled: Iterable[str]) -> Any:
 
 
 def junit_xml(report: dict[str, Any]) -> str:
-    """One testcase per scenario: failure (blocking fail), error, skipped (n/a, waived)."""
+    """One testcase per scenario: failure (blocking fail), error, skipped (n/a, waived).
+
+    Each carries its spec IDs, level and guide items as properties and `file`/`line` of the
+    scenario's source (for CI annotations); a failure's body quotes the rule, says what was
+    expected and what the target did, and ends with the last trace entries. A run that stopped
+    early (the target unreachable at the start, interrupted) adds one error case saying why.
+    """
     summary = report["summary"]
+    stopped = bool(report["aborted"]) and (summary["not_run"] > 0 or not summary["run"])
     suite = ET.Element("testsuite", {
-        "name": "clinic2fa", "tests": str(summary["run"]),
-        "failures": str(sum(s["outcome"] == "fail" and s["blocking"]
+        "name": "clinic2fa", "tests": str(summary["run"] + stopped),
+        "failures": str(sum(s["outcome"] in ("fail", "feature_absent") and s["blocking"]
                             for s in report["scenarios"])),
-        "errors": str(summary["error"]),
+        "errors": str(summary["error"] + stopped),
         "skipped": str(sum(summary[o.value] for o in SKIPPED)),
         "time": str(report["duration_seconds"]), "timestamp": report["started"] or ""})
     props = ET.SubElement(suite, "properties")
     for name, value in (("target", report["target"]["name"]),
                         ("harness_version", report["harness"]["version"]),
-                        ("strict", str(report["options"]["strict"]).lower())):
+                        ("strict", str(report["options"]["strict"]).lower()),
+                        ("headline", report.get("headline", ""))):
         ET.SubElement(props, "property", {"name": name, "value": value})
     for scen in report["scenarios"]:
+        _testcase(suite, scen)
+    if stopped:
         case = ET.SubElement(suite, "testcase", {
-            "classname": f"clinic2fa.{scen['module'].rpartition('.')[2] or 'scenarios'}",
-            "name": scen["id"], "time": str(scen["duration_seconds"])})
-        outcome, message = scen["outcome"], scen["message"]
-        if outcome in ("fail", "feature_absent") and scen["blocking"]:
-            kind = "feature absent: " if outcome == "feature_absent" else ""
-            ET.SubElement(case, "failure", {"message": f"{kind}{message}",
-                                            "type": scen["level"]}).text = \
-                f"{scen['id']} ({scen['level']}): {kind}{message}"
-        elif outcome == "error":
-            ET.SubElement(case, "error", {"message": message}).text = scen["detail"] or message
-        elif outcome in {o.value for o in SKIPPED}:
-            word = outcome.replace("_", " ")
-            ET.SubElement(case, "skipped", {"message": f"{word}: {message}", "type": outcome})
-        if outcome in ("fail", "feature_absent") and not scen["blocking"]:
-            ET.SubElement(case, "system-out").text = f"WARNING (SHOULD): {message}"
-        elif outcome == "waived_pass":
-            ET.SubElement(case, "system-out").text = message
+            "classname": "clinic2fa.run", "time": "0",
+            "name": "the run stopped before any scenario" if not summary["run"]
+            else "the run stopped early"})
+        ET.SubElement(case, "error", {"message": report["aborted"], "type": "stopped"}).text = \
+            (f"{report['aborted']}\n{summary['not_run']} of {summary['scenarios']} scenarios "
+             f"did not run (exit {report['exit_code']})")
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _testcase(suite: ET.Element, scen: dict[str, Any]) -> None:
+    attributes = {"classname": f"clinic2fa.{scen['module'].rpartition('.')[2] or 'scenarios'}",
+                  "name": scen["id"], "time": str(scen["duration_seconds"])}
+    if scen.get("source"):
+        attributes |= {"file": scen["source"]["file"], "line": str(scen["source"]["line"])}
+    case = ET.SubElement(suite, "testcase", attributes)
+    props = ET.SubElement(case, "properties")
+    for name, values in (("spec_id", scen["verifies"]), ("level", [scen["level"]]),
+                         ("guide_item", scen.get("guide_items", [])),
+                         ("outcome", [scen["outcome"]])):
+        for value in values:
+            ET.SubElement(props, "property", {"name": name, "value": value})
+    outcome, message = scen["outcome"], scen["message"]
+    if outcome in ("fail", "feature_absent") and scen["blocking"]:
+        kind = "feature absent: " if outcome == "feature_absent" else ""
+        ET.SubElement(case, "failure", {"message": f"{kind}{message}",
+                                        "type": scen["level"]}).text = failure_body(scen)
+    elif outcome == "error":
+        ET.SubElement(case, "error", {"message": message}).text = failure_body(scen)
+    elif outcome in {o.value for o in SKIPPED}:
+        word = outcome.replace("_", " ")
+        ET.SubElement(case, "skipped", {"message": f"{word}: {message}", "type": outcome})
+    if outcome in ("fail", "feature_absent") and not scen["blocking"]:
+        ET.SubElement(case, "system-out").text = f"WARNING (SHOULD): {message}\n" + \
+            failure_body(scen)
+    elif outcome == "waived_pass":
+        ET.SubElement(case, "system-out").text = message
+
+
+def failure_body(scen: dict[str, Any]) -> str:
+    """The rule, expected and got, the spec IDs, the traceback of an error, the last steps."""
+    lines = [f"{scen['id']} [{scen['level']}] {scen['outcome'].replace('_', ' ')}: "
+             f"{scen['message']}", f"rule: {scen['quote']}"]
+    failure = scen.get("failure")
+    if failure:
+        lines += [f"expected: {failure['expected']}", f"got: {failure['got']}"]
+    lines.append(f"spec: {', '.join(scen['verifies'])}"
+                 + (f"; guide: {', '.join(scen['guide_items'])}" if scen.get("guide_items")
+                    else ""))
+    if scen.get("source"):
+        lines.append(f"scenario: {scen['source']['file']}:{scen['source']['line']}")
+    if scen["detail"]:
+        lines.append(scen["detail"].rstrip())
+    tail = scen["trace"][-TRACE_TAIL:]
+    if tail:
+        lines.append(f"last {len(tail)} of {len(scen['trace'])} trace entries:")
+    for entry in tail:
+        mark = "" if entry["ok"] is None else (" ok" if entry["ok"] else " FAILED")
+        refused = entry["detail"].get("refused") if entry["kind"] == "call" else None
+        said = f" -> refused {refused['code']}" if refused else ""
+        lines.append(f"  {entry['at']:7.3f}s {entry['kind']}: {entry['text']}{said}{mark}")
+    return "\n".join(lines)
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""report.html: one self-contained page, the traceability matrix first, then every trace."""
+"""report.html: one self-contained page: the verdict and a picture of it, the traceability
+matrix, then the scenarios, failures first, filtered by verdict and guide item without script.
+
+The filters are radio buttons styled as buttons: `#v-bad:checked ~ .scenarios .sc:not(.v-bad)`
+hides the rest, so the page reads and filters with scripts off and nothing fetched.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 
 from clinic2fa.scenarios.core.verdicts import Outcome
 from clinic2fa.scenarios.reports import evidence as report_evidence
+from clinic2fa.scenarios.reports import words
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;
@@ -34,6 +40,13 @@ color:#3d4755}ol.trace{padding-left:1.6rem}ol.trace li{margin:.15rem 0}
 .step{font-weight:600}.note{color:#5a6475;font-style:italic}.ok{color:#135d22}.bad{color:#8a1414}
 .meta{color:#5a6475}dl.head{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem}
 dl.head dt{font-weight:600}
+.headline{margin-left:.4rem}svg.picture{max-width:100%;height:auto;margin:.3rem 0}
+details.sc{border:1px solid #d8dee8;border-radius:4px;padding:.4rem .8rem;margin:.5rem 0}
+details.sc>summary{cursor:pointer}details.sc>summary h3{display:inline}
+.filter-input{position:absolute;opacity:0;pointer-events:none}
+.filters{margin:.5rem 0 1rem}.filters label{display:inline-block;border:1px solid #b7c2d3;
+border-radius:3px;padding:0 .45rem;margin:2px;cursor:pointer;font-size:12px;background:#f6f8fa}
+.filters .legend{font-weight:600;margin-right:.3rem}
 """
 
 _WORDS = {"pass": "pass", "fail": "fail", "error": "error", "feature_absent": "feature absent",
@@ -64,14 +77,7 @@ def _scenario_links(rows: list[dict[str, Any]]) -> str:
 def _header(report: dict[str, Any]) -> str:
     verdict = ("aborted" if report["aborted"] else
                "conforms" if report["conforms"] else "does_not_conform")
-    clock = report["clock"]
-    if not clock:
-        clock_text = "not measured"
-    elif clock["source"] == "memory":
-        clock_text = "none: the in-memory reference runs on the suite's own clock"
-    else:
-        clock_text = (f"{clock['offset_seconds']:+.3f} s ± {clock['uncertainty_seconds']:.3f} s "
-                      f"({clock['source']}, {clock['samples']} samples)")
+    clock_text = words.describe_clock(report["clock"])
     summary = report["summary"]
     counts = ", ".join(f"{summary[k]} {_WORDS[k]}" for k in _OUTCOMES if summary[k])
     if summary["warnings"]:
@@ -80,9 +86,10 @@ def _header(report: dict[str, Any]) -> str:
         counts += f", {summary['not_run']} not run"
     spec_counts = ", ".join(f"{n} {_WORDS[k]}" for k, n in report["spec_summary"].items())
     rows = [("Verdict", _badge(verdict if verdict != "aborted" else "error",
-                               label=verdict.replace("_", " "))),
-            ("Target", f"<code>{escape(report['target']['name'])}</code>"
-                       f"{' (reference)' if report['target']['reference'] else ''}"),
+                               label=verdict.replace("_", " "))
+             + f' <b class="headline">{escape(report.get("headline", ""))}</b>'),
+            ("Target", f"<code>{escape(report['target']['name'])}</code> "
+                       f"({escape(report['target'].get('description', ''))})"),
             ("Capabilities", escape(", ".join(report["target"]["capabilities"]) or "none")),
             ("Declared policy", escape(", ".join(
                 f"{k} = {json.dumps(report['target']['policy']['values'][k])}"
@@ -164,17 +171,54 @@ def _entry(entry: dict[str, Any]) -> str:
     return f"<li>{when}<code>{text}({args})</code> {answer}</li>"
 
 
+# Scenario order: what blocks first, then warnings, then what decided nothing, passes last.
+_RANK = {"error": 0, "fail": 1, "feature_absent": 2, "waived_fail": 4, "inconclusive": 5,
+         "config_exhausted": 6, "unsupported": 7, "waived_pass": 8, "not_applicable": 9,
+         "pass": 10}
+# The verdict filter: its buttons, and which outcomes each shows.
+_GROUPS = (("bad", "failures and errors"), ("warn", "warnings"), ("waived", "waived"),
+           ("undecided", "not decided"), ("pass", "passed"))
+_FILL = {"conforms": "#2e9b48", "does_not_conform": "#c62828", "not_verified": "#9aa5b4",
+         "gap": "#1d2430"}
+
+
+def _rank(scen: dict[str, Any]) -> int:
+    return 3 if scen["warning"] else _RANK.get(scen["outcome"], 5)
+
+
+def _group(scen: dict[str, Any]) -> str:
+    if scen["warning"]:
+        return "warn"
+    outcome = scen["outcome"]
+    if outcome in ("error", "fail", "feature_absent"):
+        return "bad"
+    if outcome in ("waived_fail", "waived_pass"):
+        return "waived"
+    return "pass" if outcome == "pass" else "undecided"
+
+
 def _scenario(scen: dict[str, Any], directory: Path | None = None) -> str:
     outcome = scen["outcome"]
     badge = _badge("warn", label="fail (SHOULD: warning)") if scen["warning"] else \
         _badge(outcome)
     verifies = " ".join(f'<a href="#spec-{escape(v)}">{escape(v)}</a>' for v in scen["verifies"])
-    parts = [f'<section class="sc" id="sc-{escape(scen["id"])}"><h3>{escape(scen["id"])} '
-             f'{badge}</h3><div>{escape(scen["title"])}</div>'
+    classes = " ".join(["sc", f"v-{_group(scen)}",
+                        *(f"g-{escape(g)}" for g in scen.get("guide_items", []))])
+    failing = _group(scen) in ("bad", "warn") or outcome == "waived_fail"
+    source = scen.get("source")
+    where = f' · <code>{escape(source["file"])}:{source["line"]}</code>' if source else ""
+    parts = [f'<details class="{classes}" id="sc-{escape(scen["id"])}"'
+             f'{" open" if failing else ""}><summary><h3>{escape(scen["id"])} '
+             f'{badge}</h3> {escape(scen["title"])}</summary>'
              f'<div class="meta">{escape(scen["level"])} · verifies {verifies} · '
              f'{scen["duration_seconds"]:.3f} s'
-             f'{" · needs " + escape(", ".join(scen["needs"])) if scen["needs"] else ""}</div>',
+             f'{" · needs " + escape(", ".join(scen["needs"])) if scen["needs"] else ""}'
+             f'{where}</div>',
              f'<blockquote>{escape(scen["quote"])}</blockquote>']
+    failure = scen.get("failure")
+    if failure:
+        parts.append(f'<p><b>Expected:</b> {escape(failure["expected"])}<br>'
+                     f'<b>Got:</b> {escape(failure["got"])}</p>')
     if scen["message"]:
         parts.append(f'<p><b>{escape(_WORDS[outcome])}:</b> {escape(scen["message"])}</p>')
     if scen["waiver"]:
@@ -188,8 +232,72 @@ def _scenario(scen: dict[str, Any], directory: Path | None = None) -> str:
     steps = report_evidence.interleave(scen, _entry, directory)
     opened = " open" if outcome in ("fail", "error", "feature_absent", "waived_fail") else ""
     parts.append(f'<details{opened}><summary>Trace ({len(scen["trace"])} entries)</summary>'
-                 f'<ol class="trace">{steps}</ol></details></section>')
+                 f'<ol class="trace">{steps}</ol></details></details>')
     return "".join(parts)
+
+
+def picture(report: dict[str, Any]) -> str:
+    """Inline SVG: one square per guide item in its verdict's colour (linked to its row in the
+    matrix), and a bar of every spec item by verdict. Readable without any script."""
+    items = report["guide_items"]
+    size, gap, top = 66, 4, 24
+    width = max(len(items) * (size + gap), 480)
+    shapes = ['<text x="0" y="14" font-size="13" font-weight="600">Guide items</text>']
+    for i, item in enumerate(items):
+        x = i * (size + gap)
+        word = _WORDS[item["verdict"]]
+        shapes.append(
+            f'<a href="#spec-{escape(item["id"])}"><rect x="{x}" y="{top}" width="{size}" '
+            f'height="{size}" rx="4" fill="{_FILL[item["verdict"]]}"><title>'
+            f'{escape(item["id"])}: {escape(item["title"])} ({word})</title></rect>'
+            f'<text x="{x + size / 2}" y="{top + size / 2 + 4}" font-size="9.5" '
+            f'text-anchor="middle" fill="#fff">{escape(item["id"])}</text></a>')
+    counts = report["spec_summary"]
+    total = sum(counts.values()) or 1
+    bar_y = top + size + 34
+    shapes.append(f'<text x="0" y="{bar_y - 8}" font-size="13" font-weight="600">'
+                  f'All {total} spec items</text>')
+    x = 0.0
+    for verdict, fill in _FILL.items():
+        n = counts.get(verdict, 0)
+        if not n:
+            continue
+        w = width * n / total
+        shapes.append(f'<rect x="{x:.1f}" y="{bar_y}" width="{w:.1f}" height="22" '
+                      f'fill="{fill}"><title>{n} {_WORDS[verdict]}</title></rect>')
+        label = f"{n} {_WORDS[verdict]}"
+        if w > 7 * len(label) + 12:
+            shapes.append(f'<text x="{x + 6:.1f}" y="{bar_y + 15}" font-size="11" fill="#fff">'
+                          f'{label}</text>')
+        x += w
+    height = bar_y + 30
+    return (f'<svg class="picture" xmlns="http://www.w3.org/2000/svg" role="img" '
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'aria-label="{escape(report.get("headline", "verdicts"))}">'
+            f'{"".join(shapes)}</svg>')
+
+
+def _filters(report: dict[str, Any], scenarios: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """(the radio inputs, their labels, the CSS that makes them filter): no script needed."""
+    groups = [("all", "all")] + [(g, w) for g, w in _GROUPS
+                                  if any(_group(s) == g for s in scenarios)]
+    guide = [("any", "any")] + [(i["id"], i["id"]) for i in report["guide_items"]
+                                if any(i["id"] in s.get("guide_items", []) for s in scenarios)]
+    inputs, labels, css = [], [], []
+    for name, choices, legend in (("v", groups, "Show"), ("g", guide, "Guide item")):
+        labels.append(f'<div><span class="legend">{legend}:</span>')
+        for index, (value, word) in enumerate(choices):
+            ident = f"{name}-{escape(value)}"
+            inputs.append(f'<input class="filter-input" type="radio" name="{name}" '
+                          f'id="{ident}"{" checked" if index == 0 else ""}>')
+            labels.append(f'<label for="{ident}">{escape(word)}</label>')
+            css.append(f"#{ident}:checked~.filters label[for={ident}]"
+                       "{background:#1d2430;color:#fff}")
+            if index:
+                css.append(f"#{ident}:checked~.scenarios .sc:not(.{name}-{escape(value)})"
+                           "{display:none}")
+        labels.append("</div>")
+    return "".join(inputs), f'<div class="filters">{"".join(labels)}</div>', "".join(css)
 
 
 def render(report: dict[str, Any], directory: Path | None = None) -> str:
@@ -197,8 +305,18 @@ def render(report: dict[str, Any], directory: Path | None = None) -> str:
 
     `directory` is where the report's files are: a browser run's screenshots are embedded.
     """
-    scenarios = "".join(_scenario(s, directory) for s in report["scenarios"])
+    ordered = sorted(report["scenarios"], key=_rank)  # stable: catalogue order within a rank
+    scenarios = "".join(_scenario(s, directory) for s in ordered)
+    inputs, labels, filter_css = _filters(report, ordered)
+    failing = [s for s in ordered if _group(s) == "bad"]
+    first = ""
+    if failing:
+        links = " ".join(_badge(s["outcome"], f"#sc-{s['id']}", s["id"]) for s in failing)
+        first = f'<p><b>{len(failing)} failing or in error, shown first:</b> {links}</p>'
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>clinic2fa report: {escape(report['target']['name'])}</title>"
-            f"<style>{CSS}{report_evidence.CSS}</style></head><body>{_header(report)}{_matrix(report)}"
-            f"<h2>Scenarios</h2>{scenarios or '<p>No scenario ran.</p>'}</body></html>\n")
+            f"<style>{CSS}{report_evidence.CSS}{filter_css}</style></head><body>"
+            f"{_header(report)}{picture(report)}{first}{_matrix(report)}"
+            f"<h2>Scenarios</h2>{inputs}{labels}"
+            f'<div class="scenarios">{scenarios or "<p>No scenario ran.</p>"}</div>'
+            "</body></html>\n")

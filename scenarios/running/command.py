@@ -14,8 +14,14 @@ from clinic2fa.scenarios.contract import Provider, Unreachable
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.verdicts import ExitCode
 from clinic2fa.scenarios.errors import UsageError
-from clinic2fa.scenarios.running.plan import RunOptions, add_run_arguments, options_from, prepare
-from clinic2fa.scenarios.running.plugin import ConformancePlugin, Printer
+from clinic2fa.scenarios.running.plan import (
+    RunOptions,
+    TargetDown,
+    add_run_arguments,
+    options_from,
+    prepare,
+)
+from clinic2fa.scenarios.running.plugin import ConformancePlugin, Printer, write_stopped
 
 INTERRUPTED = ExitCode.INTERRUPTED
 
@@ -50,10 +56,14 @@ def run(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
     except UsageError as exc:
         print(f"clinic2fa: {exc}", file=err)
         return ExitCode.USAGE
+    except TargetDown as exc:  # the reports say so too: junit.xml with one error case
+        print(f"clinic2fa: {exc}", file=err)
+        write_stopped(exc.plan, str(exc), ExitCode.UNREACHABLE)
+        return ExitCode.UNREACHABLE
     except Unreachable as exc:
         print(f"clinic2fa: {exc}", file=err)
         return ExitCode.UNREACHABLE
-    plugin = ConformancePlugin(plan, Printer(out))
+    plugin = ConformancePlugin(plan, Printer(out, verbosity=options.verbosity))
     try:
         status = pytest.main(pytest_args(options), plugins=[plugin])
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from clinic2fa import spec
 from clinic2fa.scenarios import catalogue as catalogue_mod
-from clinic2fa.scenarios.contract import Provider
+from clinic2fa.scenarios.contract import Provider, Unreachable
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.running import waivers as waivers_mod
@@ -35,6 +35,8 @@ class RunOptions:
     waivers: Path | None = None
     report_dir: Path | None = DEFAULT_REPORT_DIR  # None: write no report
     exitfirst: bool = False
+    verbosity: int = 0  # -1 quiet (-q), 0 a line per scenario, 1 failures in full (-v)
+    last_failed: Path | None = None  # a previous report.json (or its folder): rerun its failures
 
 
 @dataclass
@@ -64,17 +66,51 @@ def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = N
         raise UsageError("the scenario catalogue is empty "
                          "(no module of scenarios/catalogue/ registered any)")
     selected = catalogue_mod.select(catalogue, options.select, loaded)
+    if options.last_failed is not None:
+        failed = previous_failures(options.last_failed)
+        if failed:  # none: run what was selected, as pytest --last-failed does
+            selected = [s for s in selected if s.id in failed]
     if options.waivers:
         waivers_mod.check_known(waivers, catalogue, f"waivers file {options.waivers}")
     if options.report_dir is not None:
         check_writable(options.report_dir)
         provider.keep_evidence_in(options.report_dir)  # screenshots, traces (browser)
+    plan = Plan(options, provider, catalogue, selected, waivers, loaded)
     try:
         provider.open()
+    except Unreachable as exc:
+        provider.close()
+        raise TargetDown(str(exc), plan) from exc
     except BaseException:
         provider.close()
         raise
-    return Plan(options, provider, catalogue, selected, waivers, loaded)
+    return plan
+
+
+class TargetDown(Unreachable):
+    """The target did not answer at the start; the plan stays, so the reports can say why."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+
+# What --last-failed reruns: failures, errors, missing features and runs that could not decide.
+RERUN = frozenset({"fail", "error", "feature_absent", "inconclusive"})
+
+
+def previous_failures(path: Path) -> set[str]:
+    """Scenario IDs that did not pass in a previous report.json (or the one in a folder)."""
+    import json
+
+    file = path / "report.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return {s["id"] for s in data["scenarios"] if s["outcome"] in RERUN}
+    except OSError as exc:
+        raise UsageError(f"--last-failed: cannot read {file}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"--last-failed: {file} is not a clinic2fa report.json") from None
 
 
 def check_writable(directory: Path) -> None:
@@ -109,9 +145,24 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where report.json, junit.xml and report.html go (./reports)")
     parser.add_argument("-x", "--exitfirst", action="store_true",
                         help="stop at the first blocking failure or error")
+    parser.add_argument("--last-failed", "--lf", nargs="?", const=True, default=None,
+                        metavar="REPORT",
+                        help="rerun only the scenarios that failed, errored or were "
+                             "inconclusive in a previous report.json (default: the one in "
+                             "--report-dir); all when it has none")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
+                      default=0, help="print only what did not pass, and the summary")
+    loud.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1,
+                      help="under each failure: its rule, expected and got, the last steps")
 
 
 def options_from(args: argparse.Namespace) -> RunOptions:
+    last = getattr(args, "last_failed", None)
+    if last is True:  # --last-failed alone: the previous report in --report-dir
+        last = args.report_dir
     return RunOptions(target=args.target, config=args.config, select=list(args.select or []),
                       strict=args.strict, waivers=args.waivers, report_dir=args.report_dir,
-                      exitfirst=getattr(args, "exitfirst", False))
+                      exitfirst=getattr(args, "exitfirst", False),
+                      verbosity=getattr(args, "verbosity", 0),
+                      last_failed=Path(last) if last else None)

@@ -1,13 +1,14 @@
 """The conformance suite as pytest items, for `clinic2fa run` and `pytest -p <this module>`.
 
-With --c2f-target, pytest collects the scenario catalogue and nothing else; each scenario is one
-item whose outcome core.verdicts decides. Reports are written when the session ends.
+Under `clinic2fa run` the scenarios are the whole session. As a plugin (`--c2f-target`) they are
+added to the user's own session after their tests, so a failing test of theirs still fails the
+run. Each scenario is one item whose outcome core.verdicts decides; reports are written when the
+session ends, and the exit codes are the CLI's (2 usage, 3 target unreachable).
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import inspect
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from clinic2fa.scenarios.contract import Unreachable
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.verdicts import (
+    FAILING,
     UNDECIDED,
     ExitCode,
     Outcome,
@@ -27,8 +29,10 @@ from clinic2fa.scenarios.core.verdicts import (
 )
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
+from clinic2fa.scenarios.reports import words
+from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.running.execute import run_scenario
-from clinic2fa.scenarios.running.plan import Plan, RunOptions, prepare
+from clinic2fa.scenarios.running.plan import Plan, RunOptions, TargetDown, prepare
 
 INTERRUPTED = ExitCode.INTERRUPTED
 # How pytest shows each status word: its progress letter and its summary category.
@@ -69,11 +73,15 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir=Path(config.getoption("c2f_report_dir")))
     try:
         plan = prepare(options)
-    except UsageError as exc:
-        raise pytest.UsageError(f"clinic2fa: {exc}") from None
+    except UsageError as exc:  # the CLI's exit 2, not pytest's 4
+        pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.USAGE)
+    except TargetDown as exc:
+        write_stopped(exc.plan, str(exc), ExitCode.UNREACHABLE)
+        pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.UNREACHABLE)
     except Unreachable as exc:
         pytest.exit(f"clinic2fa: {exc}", returncode=ExitCode.UNREACHABLE)
-    config.pluginmanager.register(ConformancePlugin(plan, None), "clinic2fa-run")
+    config.pluginmanager.register(ConformancePlugin(plan, None, own_session=False),
+                                  "clinic2fa-run")
     config.add_cleanup(plan.provider.close)
 
 
@@ -102,6 +110,9 @@ class ScenarioItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.plugin = plugin
+        # pytest's own --junitxml shows these as the testcase's properties
+        self.user_properties += [("spec_id", v) for v in scenario.verifies]
+        self.user_properties.append(("level", scenario.level.value))
 
     def runtest(self) -> None:
         result = self.plugin.execute(self)
@@ -121,7 +132,14 @@ class ScenarioItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.scenario.id}: {self.scenario.title}"
+        """The scenario's own file and line, so pytest's failure headers point at it."""
+        what = f"{self.scenario.id}: {self.scenario.title}"
+        try:
+            file = inspect.getsourcefile(self.scenario.run)
+            line = self.scenario.run.__code__.co_firstlineno - 1
+        except (TypeError, AttributeError):
+            return self.path, None, what
+        return (Path(file), line, what) if file else (self.path, None, what)
 
 
 def failure_text(result: ScenarioResult) -> str:
@@ -140,78 +158,134 @@ def failure_text(result: ScenarioResult) -> str:
 
 
 class Printer:
-    """`clinic2fa run`'s own progress: one line per scenario, then the summary."""
+    """`clinic2fa run`'s own progress: one line per scenario with n/N and time left, then the
+    summary. `verbosity` -1 (-q) shows only what did not pass; 1 (-v) adds each failure's rule,
+    expected and got, and last steps under its line."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
-        self.out = out or sys.stdout
+    def __init__(self, out: TextIO | None = None, *, verbosity: int = 0,
+                 colour: bool | None = None) -> None:
+        self.console = Console(out, colour=colour)
+        self.verbosity = verbosity
         self.width = 30
+        self.eta = Eta(0)
         self._said_na = ""  # the last not-applicable reason shown: a run of them shows it once
 
     def say(self, text: str = "") -> None:
-        try:
-            print(text, file=self.out, flush=True)
-        except BrokenPipeError:  # `clinic2fa run | head`: the run and its reports go on
-            self.out = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the run
+        self.console.say(text)
 
     def start(self, plugin: ConformancePlugin, count: int) -> None:
         record = plugin.record
         self.width = max([len(s.id) for s in record.selected] + [20])
-        kind = "reference" if record.reference else "deployment"
+        self.eta = Eta(count)
+        kind = words.describe_target(record.target_kind, record.reference)
         caps = ", ".join(sorted(record.capabilities)) or "none"
         self.say(f"clinic2fa {report_mod.harness_version()}: {count} scenarios against "
                  f"{record.target} ({kind}; offers: {caps})")
         clock = record.clock
-        if clock is not None and clock.source != "memory":
+        if clock is not None and clock.source == "freezegun":
+            self.say(f"server clock: {words.describe_clock(clock.to_dict())}")
+        elif clock is not None and clock.source != "memory":
             self.say(f"server clock offset {clock.offset_seconds:+.3f} s "
                      f"± {clock.uncertainty_seconds:.3f} s ({clock.source})")
 
     def line(self, index: int, total: int, result: ScenarioResult) -> None:
         digits = len(str(total))
+        word = status_word(result)
+        progress = self.eta.says(index)
+        quiet = self.verbosity < 0 and (result.outcome in (Outcome.PASS, Outcome.WAIVED_PASS)
+                                        or result.outcome in UNDECIDED)
+        if quiet:
+            self.console.status(f"{progress}, last: {result.scenario.id}")
+            return
+        left = progress.partition("]")[2]
         self.say(f"[{index:>{digits}}/{total}] {result.scenario.id:<{self.width}} "
-                 f"{status_word(result):<11} {result.duration:7.3f}s")
+                 f"{self.console.paint(f'{word:<11}', word)} {result.duration:7.3f}s"
+                 f"{'  ' + left.strip() if left else ''}")
         if result.outcome is Outcome.PASS or not result.message:
             return
         if result.outcome is Outcome.NOT_APPLICABLE:
             if result.message == self._said_na:
                 return
             self._said_na = result.message
+        if self.verbosity > 0 and (result.outcome in FAILING or result.outcome is Outcome.ERROR):
+            for text in failure_text(result).splitlines():
+                self.say(f"{'':>{2 * digits + 3}} {text}")
+            return
         self.say(f"{'':>{2 * digits + 3}} {result.message}")
 
     def finish(self, summary_lines: list[str]) -> None:
         self.say()
-        for text in summary_lines:
+        for text in summary_lines[:-1]:
             self.say(text)
+        if summary_lines:
+            last = summary_lines[-1]
+            style = next((k for k in ("DOES NOT CONFORM", "CONFORMS", "NOT VERIFIED",
+                                      "INTERRUPTED") if last.startswith(k)), "")
+            self.say(self.console.paint(last, style))
 
 
 # -- the run ------------------------------------------------------------------------------------
 
 
-class ConformancePlugin:
-    """Collects the plan's scenarios as items, runs them, writes the reports, sets the exit."""
+def record_for(plan: Plan, *, opened: bool = True) -> report_mod.RunRecord:
+    """What the reports will say about this run, before any scenario has run.
 
-    def __init__(self, plan: Plan, printer: Printer | None) -> None:
+    A provider that never `opened` is not asked what only the target knows (its clock).
+    """
+    provider, options = plan.provider, plan.options
+    return report_mod.RunRecord(
+        target=provider.name, target_kind=provider.kind, reference=provider.reference,
+        capabilities=[n.value for n in provider.capabilities],
+        clock=provider.clock() if opened else None,
+        catalogue=plan.catalogue, selected=list(plan.selected), strict=options.strict,
+        select=list(options.select),
+        waivers_file=str(options.waivers) if options.waivers else None,
+        secrets=set(provider.secrets()),
+        browser=provider.details() if opened else None,
+        policy=provider.policy() if opened else None)
+
+
+def write_stopped(plan: Plan, why: str, code: int) -> list[Path]:
+    """The reports of a run that stopped before any scenario: each says why (JUnit: one error).
+
+    Nothing is written without a report directory, and a failure to write is not raised: the
+    run already has a reason to stop, which the caller prints.
+    """
+    if plan.options.report_dir is None:
+        return []
+    record = record_for(plan, opened=False)
+    record.aborted, record.exit_code = why, code
+    record.finished = record.started
+    try:
+        return report_mod.write(report_mod.build(record, plan.spec), plan.options.report_dir)
+    except OSError:
+        return []
+
+
+class ConformancePlugin:
+    """Collects the plan's scenarios as items, runs them, writes the reports, sets the exit.
+
+    `own_session`: the scenarios are the whole session (`clinic2fa run`); otherwise they join
+    the user's session after its own tests (`pytest -p ... --c2f-target`).
+    """
+
+    def __init__(self, plan: Plan, printer: Printer | None, *, own_session: bool = True) -> None:
         self.plan = plan
         self.printer = printer
+        self.own_session = own_session
         self.exit_code: int | None = None  # set once the verdict is in
         self.report: dict[str, Any] | None = None
         self.files: list[Path] = []
         self._by_nodeid: dict[str, ScenarioResult] = {}
-        provider = plan.provider
-        options = plan.options
-        self.record = report_mod.RunRecord(
-            target=provider.name, target_kind=provider.kind, reference=provider.reference,
-            capabilities=[n.value for n in provider.capabilities], clock=provider.clock(),
-            catalogue=plan.catalogue, selected=list(plan.selected), strict=options.strict,
-            select=list(options.select),
-            waivers_file=str(options.waivers) if options.waivers else None,
-            secrets=set(provider.secrets()),
-            browser=provider.details(), policy=provider.policy())
+        # plugin mode: the user's own tests in the session, and how many failed
+        self.user_tests = {"collected": 0, "failed": 0, "collection_errors": 0}
+        self._user_failed: set[str] = set()
+        self.record = record_for(plan)
         self._total = 0
 
-    # collection: the scenarios, not files
+    # collection: the scenarios alone (clinic2fa run), or added to the user's tests (plugin)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection(self, session: pytest.Session) -> bool:
+    def _items(self, session: pytest.Session) -> list[pytest.Item]:
         groups: dict[str, ScenarioGroup] = {}
         items: list[pytest.Item] = []
         for scen in self.plan.selected:
@@ -225,15 +299,46 @@ class ConformancePlugin:
             mine = [i for i in items if i.parent is group]
             hook.pytest_collectreport(report=pytest.CollectReport(
                 group.nodeid, "passed", None, list(mine)))
+        return items
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> bool | None:
+        if not self.own_session:
+            return None  # pytest collects the user's tests; modifyitems adds the scenarios
+        items = self._items(session)
+        hook = session.config.hook
         hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
         session.items = items
         session.testscollected = len(items)
         hook.pytest_collection_finish(session=session)
-        self.record.selected = [i.scenario for i in items if isinstance(i, ScenarioItem)]
+        return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session,
+                                      items: list[pytest.Item]) -> None:
+        """Plugin mode: the scenarios after the user's tests, before -k, -m and --deselect."""
+        if not self.own_session:
+            self.user_tests["collected"] = len(items)
+            items.extend(self._items(session))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.user_tests["collection_errors"] += 1
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        chosen = [i for i in session.items if isinstance(i, ScenarioItem)]
+        if not self.own_session:
+            self.user_tests["collected"] = len(session.items) - len(chosen)
+        self.record.selected = [i.scenario for i in chosen]
         self._total = len(self.record.selected)
         if self.printer:
             self.printer.start(self, self._total)
-        return True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and report.nodeid not in self._by_nodeid:
+            self._user_failed.add(report.nodeid)
+            self.user_tests["failed"] = len(self._user_failed)
 
     def execute(self, item: ScenarioItem) -> ScenarioResult:
         result = run_scenario(item.scenario, self.plan.provider,
@@ -267,22 +372,33 @@ class ConformancePlugin:
         unreachable = any(r.unreachable for r in record.results)
         # shouldstop (the target dropped) ends a session as "interrupted" too; it is not Ctrl-C
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED and not unreachable
-        if interrupted and not record.aborted:
+        errors = self.user_tests["collection_errors"]
+        if interrupted and errors and not self.own_session:
+            record.aborted = f"{errors} error(s) collecting the user's tests: no scenario ran"
+        elif interrupted and not record.aborted:
             record.aborted = "interrupted"
+        elif (session.shouldfail or session.shouldstop) and len(record.results) < self._total:
+            record.aborted = record.aborted or \
+                f"the session stopped early ({session.shouldfail or session.shouldstop})"
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                               pytest.ExitCode.INTERRUPTED, pytest.ExitCode.NO_TESTS_COLLECTED):
             return  # pytest itself broke: its status stands, no verdict
         if session.config.option.collectonly:
             return  # nothing ran: no verdict, no report
-        code = exit_code(record.results, unreachable=unreachable)
-        record.exit_code = INTERRUPTED if interrupted else int(code)
+        code = int(exit_code(record.results, unreachable=unreachable))
+        if not self.own_session and code == ExitCode.CONFORMS and (
+                self.user_tests["failed"] or exitstatus == pytest.ExitCode.TESTS_FAILED):
+            code = int(ExitCode.DOES_NOT_CONFORM)  # the user's own test failed: so does the run
+        record.exit_code = INTERRUPTED if interrupted else code
+        if not self.own_session:
+            record.user_tests = dict(self.user_tests)
         report = report_mod.build(record, self.plan.spec)
         self.report = report
         if self.plan.options.report_dir is not None:
             self.files = report_mod.write(report, self.plan.options.report_dir)
         self.exit_code = record.exit_code
         if not interrupted:
-            session.exitstatus = int(code)
+            session.exitstatus = code
         if self.printer:
             self.printer.finish(self.summary_lines())
 
@@ -305,11 +421,7 @@ class ConformancePlugin:
             lines.append("reports: " + ", ".join(str(p) for p in self.files))
         if report["aborted"]:
             lines.append(f"ABORTED: {report['aborted']}")
-        verdict = {0: "CONFORMS", 1: "DOES NOT CONFORM", 3: "NOT VERIFIED: target unreachable",
-                   INTERRUPTED: "INTERRUPTED"}.get(report["exit_code"], "")
-        if report["exit_code"] == 1:
-            verdict += f" ({counts['blocking']} blocking: failures or errors)"
-        lines.append(f"{verdict} (exit {report['exit_code']})")
+        lines.append(f"{report['headline']} (exit {report['exit_code']})")
         return lines
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -21,6 +21,7 @@ from clinic2fa.scenarios.core.verdicts import ExitCode, Outcome
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
 from clinic2fa.scenarios.running.command import run
+from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.running.plan import DEFAULT_REPORT_DIR, RunOptions, check_writable
 from clinic2fa.scenarios.selfcheck.defects import CATALOGUE, Defect
 from clinic2fa.scenarios.selfcheck.serve import served
@@ -212,21 +213,37 @@ _NOT_RUN = Finding("", "", False, [], [], SuiteRun("", -1, {}, None, "not run"))
 
 
 def check(defects: Sequence[Defect], targets: Sequence[str], root: Path,
-          say: Callable[[str], None] = print) -> Check:
-    """The clean reference on memory, then each defect on each target, a line for each."""
+          say: Callable[[str], None] = print,
+          status: Callable[[str], None] = lambda _: None) -> Check:
+    """The clean reference on memory, then each defect on each target, a line for each.
+
+    Each line starts with n/N and the time left; `status` shows what runs now (a terminal's
+    redrawn line), so a long run is never silent there.
+    """
     catalogue = catalogue_mod.load()
     result = Check(list(targets), list(defects))
+    eta = Eta(1 + ("http" in targets) + len(defects) * len(targets))
+    done = 0
+
+    def said(line: str) -> None:
+        nonlocal done
+        done += 1
+        say(f"{eta.says(done)}  {line}")
+
+    status(f"{eta.says(done)} the clean reference on memory, every scenario")
     clean = result.clean["memory"] = check_clean("memory", root)
-    say(progress_clean("memory", clean))
+    said(progress_clean("memory", clean))
     if "http" in targets:  # the scenarios run over HTTP must pass on a clean server too
         chosen = sorted({sid for d in defects for sid in naming(d, catalogue)})
+        status(f"{eta.says(done)} the clean reference over http, {len(chosen)} scenarios")
         clean = result.clean["http"] = check_clean("http", root, chosen)
-        say(progress_clean("http", clean))
+        said(progress_clean("http", clean))
     for defect in defects:
         for target in targets:
+            status(f"{eta.says(done)} {defect.name} on {target}")
             finding = CHECKS[target](defect, catalogue, root)
             result.findings.setdefault(defect.name, {})[target] = finding
-            say(progress(finding))
+            said(progress(finding))
     result.finished = datetime.now(UTC)
     return result
 
@@ -375,11 +392,12 @@ def command(args: argparse.Namespace, out: TextIO | None = None,
         print(listing(defects), file=out)
         return ExitCode.CONFORMS
 
-    def say(line: str) -> None:
-        print(line, file=out, flush=True)
-
-    say(f"checking {len(defects)} defects on {', '.join(targets)}")
-    result = check(defects, targets, root, say)
+    console = Console(out)
+    say = console.say
+    runs = len(defects) * len(targets) + 1 + ("http" in targets)
+    say(f"checking {len(defects)} defects on {', '.join(targets)}: {runs} runs of the suite, "
+        "the clean reference first")
+    result = check(defects, targets, root, say, console.status)
     path = write(result, root)
     say("")
     say(summary_table(result))

@@ -25,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "https": "clinic2fa.scenarios.targets.http:provider",
     "browser+http": "clinic2fa.scenarios.targets.browser.provider:provider",
     "browser+https": "clinic2fa.scenarios.targets.browser.provider:provider",
+    "python": "clinic2fa.scenarios.targets.python:provider",
 }
 _REGISTERED: dict[str, Builder] = {}
 
@@ -53,7 +54,7 @@ def build(target: str, config: TargetConfig | None = None) -> Provider:
         module, _, function = BUILTIN[scheme].partition(":")
         builder = getattr(importlib.import_module(module), function)
     if builder is None:
-        raise UsageError(f"unknown target {target!r}: use memory, http://HOST:PORT or "
-                         f"browser+http://HOST:PORT "
+        raise UsageError(f"unknown target {target!r}: use memory, http://HOST:PORT, "
+                         f"browser+http://HOST:PORT or python:MODULE:FACTORY "
                          f"(known schemes: {', '.join(schemes())})")
     return builder(target, config)

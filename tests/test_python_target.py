@@ -1,0 +1,100 @@
+"""`--target python:MODULE:FACTORY`: a developer's own implementation, in this process.
+
+The worked example (examples/python-target: ToothDesk, on the system clock) passes the suite,
+clock scenarios included, because the harness moves its clock with freezegun; a ToothDesk whose
+pending sign-ins never expire fails the scenario that needs the clock moved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from runner_support import run_here
+
+from clinic2fa.scenarios.errors import UsageError
+from clinic2fa.scenarios.targets import python as python_target
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "python-target"
+TARGET = f"python:{EXAMPLE / 'clinic2fa_target.py'}:make_target"
+CLOCK_SCENARIOS = ("SIGNIN-PENDING-EXPIRES", "TOTP-RATE-LIMIT-LOCKOUT-ENDS")
+
+
+@pytest.fixture
+def example(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+
+
+def run_python(tmp_path: Path, target: str = TARGET, **options: object):  # type: ignore[no-untyped-def]
+    from clinic2fa.scenarios import catalogue
+
+    return run_here(tmp_path, catalogue.load(), target=target, **options)
+
+
+@pytest.mark.usefixtures("example")
+def test_the_example_passes_the_suite_clock_scenarios_included(tmp_path: Path) -> None:
+    done = run_python(tmp_path)
+    assert done.code == 0, done.out + done.err
+    outcomes = done.outcomes()
+    assert all(outcomes[s] == "pass" for s in CLOCK_SCENARIOS), outcomes
+    assert {o for o in outcomes.values()} <= {"pass", "not_applicable"}
+    report = done.report()
+    assert report["target"]["kind"] == "python" and report["target"]["reference"] is False
+    assert report["target"]["description"] == "your implementation, in this process"
+    assert report["clock"]["source"] == "freezegun"
+    assert "clock" in report["target"]["capabilities"]  # the harness lends it one
+    assert "your implementation, in this process" in done.out
+    assert "(reference)" not in done.out and "memory" not in report["target"]["name"]
+
+
+@pytest.mark.usefixtures("example")
+def test_frozen_time_really_moves_a_pending_sign_in_that_never_expires_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import toothdesk.desk
+
+    monkeypatch.setattr(toothdesk.desk, "PENDING_TTL", 10**9)
+    done = run_python(tmp_path, select=list(CLOCK_SCENARIOS), strict=True)  # a SHOULD rule
+    assert done.code == 1
+    assert done.outcomes() == {"SIGNIN-PENDING-EXPIRES": "fail",
+                               "TOTP-RATE-LIMIT-LOCKOUT-ENDS": "pass"}
+
+
+def test_an_implementation_with_its_own_clock_uses_it(tmp_path: Path) -> None:
+    done = run_python(tmp_path, "python:clinic2fa.scenarios.targets.memory:MemoryTarget",
+                      select=list(CLOCK_SCENARIOS))
+    assert done.code == 0, done.out + done.err
+    assert done.report()["clock"]["source"] == "in-process"
+
+
+class Half:
+    """Half a target: sign-in only, and a capability nobody knows."""
+
+    capabilities = frozenset({"passkeys"})
+
+    def sign_in(self, email: str, password: str) -> None: ...
+
+
+def half() -> Half:
+    return Half()
+
+
+class Psychic(Half):
+    capabilities = frozenset({"telepathy"})
+
+
+@pytest.mark.parametrize(("target", "said"), [
+    ("python:nowhere_at_all:make", "cannot import nowhere_at_all"),
+    ("python:tests_only", "expected python:MODULE:FACTORY"),
+    ("python:clinic2fa.scenarios.targets.python:no_such_factory", "has no callable"),
+    (f"python:{__name__}:half", "lacks account, enter_code"),
+    (f"python:{__name__}:half", "begin_passkey_setup (for passkeys)"),
+])
+def test_a_target_that_breaks_the_contract_is_a_usage_error(
+        tmp_path: Path, target: str, said: str) -> None:
+    done = run_python(tmp_path, target)
+    assert done.code == 2 and said in done.err, done.err
+
+
+def test_an_unknown_capability_is_named() -> None:
+    with pytest.raises(UsageError, match="unknown capability 'telepathy'"):
+        python_target.declared(Psychic(), "python:x:psychic")
