@@ -38,7 +38,8 @@ def test_list_json_has_every_scenario_with_spec_ids_level_and_needs() -> None:
     replay = next(r for r in rows if r["id"] == "TOTP-REPLAY-TWO-SIGN-INS")
     assert replay["verifies"] == ["TOTP-REPLAY"] and replay["level"] == "MUST"
     assert "STEP-6" in replay["guide_items"] and replay["needs"] == []
-    assert next(r for r in rows if r["id"] == "SIGNIN-PENDING-EXPIRES")["needs"] == ["clock"]
+    assert next(r for r in rows if r["id"] == "PASSKEY-CHALLENGE-EXPIRES")["needs"] == [
+        "passkeys", "clock"]
     text = cli("list", "--select", "TOTP-REPLAY*")
     assert text.returncode == 0
     assert re.search(r"^TOTP-REPLAY-TWO-SIGN-INS +MUST +TOTP-REPLAY +-$", text.stdout, re.M)

@@ -56,6 +56,7 @@ def test_frozen_time_really_moves_a_pending_sign_in_that_never_expires_fails(
     done = run_python(tmp_path, select=list(CLOCK_SCENARIOS), strict=True)  # a SHOULD rule
     assert done.code == 1
     assert done.outcomes() == {"SIGNIN-PENDING-EXPIRES": "fail",
+                               "SIGNIN-PENDING-EXPIRES-DECLARED": "pass",
                                "TOTP-RATE-LIMIT-LOCKOUT-ENDS": "pass"}
 
 
