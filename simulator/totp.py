@@ -59,17 +59,22 @@ def _qr(uri: str) -> segno.QRCode:
     return segno.make(uri, error="m")
 
 
+QUIET_ZONE = 4  # modules of light around the symbol (ISO/IEC 18004; QR-READABLE)
+DARK, LIGHT = "#000", "#fff"  # both painted: the image never relies on what it is shown on
+
+
 def qr_svg(uri: str, scale: int = 4) -> str:
-    """Inline SVG of the Key URI's QR code."""
+    """SVG of the Key URI's QR code: dark modules on its own white, quiet zone included."""
     out = io.BytesIO()
-    _qr(uri).save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
+    _qr(uri).save(out, kind="svg", scale=scale, border=QUIET_ZONE, dark=DARK, light=LIGHT,
+                  xmldecl=False, svgns=True)
     return out.getvalue().decode("utf-8")
 
 
 def qr_png(uri: str, scale: int = 4) -> bytes:
-    """PNG of the Key URI's QR code."""
+    """PNG of the Key URI's QR code, on its own white with the quiet zone."""
     out = io.BytesIO()
-    _qr(uri).save(out, kind="png", scale=scale)
+    _qr(uri).save(out, kind="png", scale=scale, border=QUIET_ZONE, dark=DARK, light=LIGHT)
     return out.getvalue()
 
 

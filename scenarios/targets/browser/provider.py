@@ -30,11 +30,13 @@ from clinic2fa.scenarios.targets.http import HttpProvider
 from clinic2fa.scenarios.targets.http import provider as http_provider
 
 if TYPE_CHECKING:
-    from clinic2fa.scenarios.targets.browser.target import BrowserTarget
     from playwright.sync_api import Browser, Playwright
 
+    from clinic2fa.scenarios.targets.browser.target import BrowserTarget
+
 PREFIX = "browser+"
-OFFERED = frozenset({Needs.CLOCK, Needs.PASSKEYS})  # never PARALLEL: one person, one browser
+# never PARALLEL: one person, one browser; SESSIONS: its cookies; HTTP: its pages' answers
+OFFERED = frozenset({Needs.CLOCK, Needs.PASSKEYS, Needs.SESSIONS, Needs.HTTP})
 SCREENSHOTS, TRACES = "screenshots", "traces"
 SHOTS_NOTE = ("screenshots of a test clinic, one after every action, with the QR code, the "
               "manual-entry secret and backup codes masked")
@@ -71,7 +73,7 @@ class BrowserProvider(Provider):
     def open(self) -> None:
         self.http.open()
         self.reference = self.http.reference
-        self.capabilities = self.http.capabilities & OFFERED
+        self.capabilities = (self.http.capabilities & OFFERED) | {Needs.SESSIONS, Needs.HTTP}
         if self._own_browser:
             from playwright.sync_api import sync_playwright
 
