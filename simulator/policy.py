@@ -40,4 +40,4 @@ class Policy:
     password_lockout_seconds: int = _spec("PASSWORD-RATE-LIMIT", "lockout_seconds").number
     max_consecutive_failures: int = _spec("RATE-LIMIT-CAP", "max_consecutive").number
     max_body_bytes: int = _spec("REQUEST-SIZE-LIMIT", "max_body_bytes").number
-    secret_cache_control: str = _spec("SECRET-NO-STORE", "cache_control").text  # web answers
+    cache_control: str = _spec("SECRET-NO-STORE", "cache_control").text  # web answers

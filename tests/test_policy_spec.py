@@ -37,7 +37,7 @@ POLICY_PARAMETERS: dict[str, Where] = {
     "password_lockout_seconds": ("PASSWORD-RATE-LIMIT", "lockout_seconds"),
     "max_consecutive_failures": ("RATE-LIMIT-CAP", "max_consecutive"),
     "max_body_bytes": ("REQUEST-SIZE-LIMIT", "max_body_bytes"),
-    "secret_cache_control": ("SECRET-NO-STORE", "cache_control"),
+    "cache_control": ("SECRET-NO-STORE", "cache_control"),
 }
 HASH_COST_PARAMETERS: dict[str, Where] = {
     "time_cost": ("PASSWORD-HASH", "time_cost"),

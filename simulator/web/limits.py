@@ -3,7 +3,7 @@
 REQUEST-SIZE-LIMIT: a body whose Content-Length is over the clinic's `max_body_bytes` is
 refused before a byte of it is read; one without a length is counted as it arrives and refused
 once it passes the limit. SECRET-NO-STORE: every answer but a static file carries the clinic's
-`secret_cache_control` (no-store): sign-in answers hold tokens, the setup screen a secret,
+`cache_control` (no-store): sign-in answers hold tokens, the setup screen a secret,
 backup codes are shown once, and a redirect may set the session cookie.
 """
 
@@ -73,7 +73,7 @@ class NoStore:
         if scope["type"] != "http" or scope.get("path", "").startswith(CACHEABLE):
             await self.app(scope, receive, send)
             return
-        directive = str(_policy(scope).secret_cache_control).encode()  # type: ignore[attr-defined]
+        directive = str(_policy(scope).cache_control).encode()  # type: ignore[attr-defined]
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
