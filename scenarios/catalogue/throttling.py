@@ -147,18 +147,43 @@ def _pending_after_waiting(ctx: Context, enrolled: Enrolled) -> str | None:
 
 @scenario("SIGNIN-NO-ENUMERATION-TIMING", verifies=["SIGNIN-NO-ENUMERATION"], level=Level.SHOULD,
           quote="with the same error and message, and in about the same time (over 15 "
-                "interleaved attempts of each kind, neither median below half the other)")
+                "interleaved attempts of each kind, neither median below half the other, a "
+                "difference counting only when a second such sample shows it too)")
 def unknown_and_known_alike(ctx: Context) -> None:
     """A wrong password and an unknown email are refused alike, in about the same time"""
     known = ctx.account("staff")
+    messages: dict[str, set[str]] = {"known": set(), "unknown": set()}
+    ctx.step(f"{params.TIMING_SAMPLES} wrong passwords for an account and as many for unknown "
+             "emails, alternating; the right password between groups")
+    medians = _timing_sample(ctx, known, messages)
+    ctx.check(messages["known"] == messages["unknown"] and len(messages["known"]) == 1,
+              f"an unknown email is refused otherwise than a wrong password: "
+              f"{sorted(messages['unknown'])} against {sorted(messages['known'])}")
+    if not _close(medians):
+        ctx.step("The medians are far apart: a second sample, to confirm it")
+        medians = _timing_sample(ctx, known, messages)
+    ctx.check(_close(medians),
+              f"an unknown email's sign-in takes {medians['unknown'] * 1000:.2f} ms against "
+              f"{medians['known'] * 1000:.2f} ms for a known one (median): more than "
+              f"{params.TIMING_MARGIN_PERCENT}% apart in two samples, so timing tells which "
+              "accounts exist")
+
+
+def _close(medians: dict[str, float]) -> bool:
+    """Neither median below (100 - margin)% of the other."""
+    least = 1 - params.TIMING_MARGIN_PERCENT / 100
+    return min(medians.values()) >= least * max(medians.values())
+
+
+def _timing_sample(ctx: Context, known: Account,
+                   messages: dict[str, set[str]]) -> dict[str, float]:
+    """One bounded sample: the median time of each kind of refused sign-in, interleaved."""
     domain = known.email.rpartition("@")[2]
     group = max(1, min(3, params.PASSWORD_MAX_FAILURES - 1))  # never near the throttle
     timings: dict[str, list[float]] = {"known": [], "unknown": []}
-    messages: dict[str, set[str]] = {"known": set(), "unknown": set()}
 
     def attempt(kind: str) -> float:
-        email = known.email if kind == "known" else \
-            f"nobody-{secrets.token_hex(6)}@{domain}"
+        email = known.email if kind == "known" else f"nobody-{secrets.token_hex(6)}@{domain}"
         started = time.perf_counter()
         try:
             ctx.target.sign_in(email, _wrong(known))
@@ -172,8 +197,6 @@ def unknown_and_known_alike(ctx: Context) -> None:
         ctx.check(False, f"a wrong password for the {kind} email signed in")
         return 0.0
 
-    ctx.step(f"{params.TIMING_SAMPLES} wrong passwords for an account and as many for unknown "
-             "emails, alternating; the right password between groups")
     attempt("known"), attempt("unknown")  # warm-up: first-use costs fall on neither kind
     for turn in range(params.TIMING_SAMPLES):
         order = ("known", "unknown") if turn % 2 == 0 else ("unknown", "known")
@@ -181,19 +204,11 @@ def unknown_and_known_alike(ctx: Context) -> None:
             timings[kind].append(attempt(kind))
         if (turn + 1) % group == 0:  # the right password resets the count of wrong ones
             ctx.target.sign_out(ctx.signed_in(known))
-    ctx.check(messages["known"] == messages["unknown"] and len(messages["known"]) == 1,
-              f"an unknown email is refused otherwise than a wrong password: "
-              f"{sorted(messages['unknown'])} against {sorted(messages['known'])}")
     medians = {kind: statistics.median(values) for kind, values in timings.items()}
-    slower, faster = max(medians.values()), min(medians.values())
     ctx.trace.note(f"median of {params.TIMING_SAMPLES}: known account "
                    f"{medians['known'] * 1000:.2f} ms, unknown email "
                    f"{medians['unknown'] * 1000:.2f} ms")
-    least = 1 - params.TIMING_MARGIN_PERCENT / 100
-    ctx.check(faster >= least * slower,
-              f"an unknown email's sign-in takes {medians['unknown'] * 1000:.2f} ms against "
-              f"{medians['known'] * 1000:.2f} ms for a known one (median): more than "
-              f"{params.TIMING_MARGIN_PERCENT}% apart, so timing tells which accounts exist")
+    return medians
 
 
 def _wrong(account: Account) -> str:
