@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clinic2fa.scenarios.contract import Refused
 from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
@@ -28,8 +29,17 @@ def other_scripts_malformed(ctx: Context) -> None:
     scripts = [*SCRIPTS, "superscript"][:max(1, params.MAX_FAILURES - 1)]  # never locks
     for script in scripts:
         ctx.step(f"Type the right code in {script} digits")
-        with ctx.refused("code_rejected", "malformed", why=f"the code in {script} digits"):
+        try:
             ctx.target.enter_code(pending.session, _in_script(right, script))
+        except Refused as refusal:
+            got = (refusal.code, refusal.reason)
+            # invalid_request: the request's shape refused (a page's own field may not even
+            # send it); code_rejected must then say malformed, not a code it compared
+            ctx.check(got == ("code_rejected", "malformed") or refusal.code == "invalid_request",
+                      f"the code in {script} digits: expected a refusal as malformed, got "
+                      f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}")
+        else:
+            ctx.check(False, f"the code in {script} digits was accepted")
     ctx.step("The same code in ASCII digits")
     with ctx.accepted("the right code in ASCII digits"):
         ctx.target.enter_code(pending.session, right)
