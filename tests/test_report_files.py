@@ -69,7 +69,7 @@ def _clockless() -> Any:
 def test_the_report_validates_against_its_schema(mixed: runner_support.Outcome) -> None:
     data = mixed.report()
     validate(data)
-    assert data["schema_version"] == "1.1"
+    assert data["schema_version"] == "1.2"
     assert mixed.outcomes() == {
         "T-SIGN-IN": "pass", "T-REPLAY": "waived_pass", "T-SKEW": "pass", "T-CLOCK": "pass",
         "T-LEAKY": "fail", "T-CRASHY": "error", "T-WARN": "fail", "T-WAIVED": "waived_fail"}

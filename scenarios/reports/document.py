@@ -21,7 +21,7 @@ from clinic2fa.scenarios.targets.clock import ClockEstimate
 from clinic2fa.scenarios.core.trace import REDACTED
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult, Verdict, spec_verdict
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 # Outcomes JUnit shows as skipped: nothing decided, or a failure the waivers file expects.
 SKIPPED = (Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
            Outcome.CONFIG_EXHAUSTED, Outcome.WAIVED_FAIL)
