@@ -112,5 +112,6 @@ def test_clinic2fa_run_launches_its_own_chromium(site: str, tmp_path: Path) -> N
          "--select", "STEP-2-SETUP-SCREEN", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"against browser+{site} (reference; offers: clock, passkeys)" in done.stdout
+    assert f"against browser+{site} (reference; offers: clock, http, passkeys, sessions)" \
+        in done.stdout
     assert "STEP-2-SETUP-SCREEN" in done.stdout and "PASS" in done.stdout
