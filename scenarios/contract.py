@@ -6,7 +6,8 @@ Everything a person adding a target has to know is here, in one file:
   `Refused` when the deployment refuses it.
 - The capabilities a target may declare (`Needs`), each with the protocol it then implements:
   `ClockControl` (Needs.CLOCK), `PasskeyCeremonies` (Needs.PASSKEYS), `Inspection`
-  (Needs.INSPECT); Needs.PARALLEL needs no methods, only leave to send many requests at once.
+  (Needs.INSPECT), `SessionReplay` (Needs.SESSIONS), `HttpExchanges` (Needs.HTTP);
+  Needs.PARALLEL needs no methods, only leave to send many requests at once.
   A scenario that needs a capability the target did not declare is "not applicable", decided
   before it runs.
 - What a target raises when it cannot give an answer, each its own outcome in the reports:
@@ -52,6 +53,12 @@ class Needs(StrEnum):
     # read what the clinic keeps: an account's stored password and backup-code records, and
     # the audit log (the reference, or a deployment's test support: see spec/http-contract.md)
     INSPECT = "inspect"
+    # see what a client holds for a session (a bearer token, cookies) and present it again, as
+    # whoever copied it would (SESSION-NEW-TOKEN): any target with a client of its own
+    SESSIONS = "sessions"
+    # the deployment's HTTP answers as they came (status, headers) and requests the harness
+    # shapes itself (SECRET-NO-STORE, REQUEST-SIZE-LIMIT): not the in-memory reference
+    HTTP = "http"
 
 
 # -- what a target answers ------------------------------------------------------------------------
@@ -87,6 +94,7 @@ class SetupScreen:
     uri: str
     manual_entry: str
     qr_png: bytes
+    qr_svg: str | None = None  # the QR code as SVG, where the deployment hands one out
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,16 @@ class Security:
     passkeys: tuple[str, ...]
     enforcement_required: bool
     extra: dict[str, Any] = field(default_factory=dict)  # anything else the target showed
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer as the harness saw it: status, headers (lower-case names; cookies and
+    credentials left out) and, for a request the harness shaped itself, its JSON body."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any = None
 
 
 @dataclass(frozen=True)
@@ -250,8 +268,35 @@ class Inspection(Protocol):
     def audit_log(self) -> list[dict[str, Any]]: ...
 
 
+class SessionReplay(Protocol):
+    """Needs.SESSIONS: a session's credentials as its client holds them now, and a new session
+    handle that presents exactly those (a copied token, replayed cookies).
+
+    A session handle names one client's session for the whole scenario: when the deployment
+    gives that client a new token (after the second step, SESSION-NEW-TOKEN), the handle
+    follows it, as a browser follows its cookie; only these methods show the token itself.
+    """
+
+    def session_credentials(self, session: str) -> tuple[str, ...]: ...
+    def replay_session(self, credentials: tuple[str, ...]) -> str: ...
+
+
+class HttpExchanges(Protocol):
+    """Needs.HTTP: the deployment's HTTP answers themselves."""
+
+    def last_answer(self, session: str | None = None) -> Answer | None:
+        """The last answer this session's client got (its last page, in a browser)."""
+        ...
+
+    def send_raw(self, method: str, path: str, body: bytes,
+                 headers: dict[str, str]) -> Answer:
+        """A request shaped by the harness (a body too large, ...), sent as it is."""
+        ...
+
+
 CAPABILITY_PROTOCOLS: dict[Needs, type] = {
-    Needs.CLOCK: ClockControl, Needs.PASSKEYS: PasskeyCeremonies, Needs.INSPECT: Inspection}
+    Needs.CLOCK: ClockControl, Needs.PASSKEYS: PasskeyCeremonies, Needs.INSPECT: Inspection,
+    Needs.SESSIONS: SessionReplay, Needs.HTTP: HttpExchanges}
 
 
 # -- the Provider: a target for a whole run -----------------------------------------------------

@@ -12,6 +12,8 @@ class Event(StrEnum):
     SECOND_STEP_PASSED = "second_step_passed"
     SECOND_STEP_FAILED = "second_step_failed"
     LOCKED_OUT = "locked_out"
+    BLOCKED = "blocked"  # RATE-LIMIT-CAP: a factor refused until the owner or an admin acts
+    UNBLOCKED = "unblocked"
     SETUP_STARTED = "setup_started"
     ENROLMENT_CONFIRMED = "enrolment_confirmed"
     BACKUP_CODE_USED = "backup_code_used"

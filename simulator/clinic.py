@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import wraps
@@ -17,6 +17,7 @@ from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.hashing import Hasher
 from clinic2fa.simulator.passkeys import CLONE_WARNING, Passkeys
 from clinic2fa.simulator.policy import Policy
+from clinic2fa.simulator.throttle import Limits, PasswordGuard, Refusal
 from clinic2fa.simulator.users import PasskeyCredential, Role, User
 
 P = ParamSpec("P")
@@ -45,6 +46,16 @@ class SignIn:
 
     token: str
     stage: Stage
+
+
+class BackupCodes(list[str]):
+    """Backup codes as shown this once; `session` is the session's new token when the step
+    that issued them also raised the session (SESSION-NEW-TOKEN: enrolment under
+    enforcement), else None. A list, so everything that only wants the codes just has them."""
+
+    def __init__(self, codes: Iterable[str] = (), session: str | None = None) -> None:
+        super().__init__(codes)
+        self.session = session
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,12 @@ class StaffEntry:
     name: str
     role: Role
     two_factor_enabled: bool
+    sign_in_blocked: bool = False  # RATE-LIMIT-CAP: only the owner or an admin can lift it
+
+
+BLOCKED_MESSAGE = ("Too many failed attempts in a row: ask the clinic's owner or an admin to "
+                   "unblock your account.")
+PASSWORD_LOCKED_MESSAGE = "Too many wrong passwords. Try again later."  # noqa: S105
 
 
 def _locked(method: Callable[P, R]) -> Callable[P, R]:
@@ -111,7 +128,12 @@ class Clinic:
         "_count_failure",  # the wrong-code count: no-locking reads and writes it apart
         "_pass_second_step",  # remembers-devices notes who passed; no-locking calls it
         "_promote",  # a session to signed in: second-step-skipped, remembers-devices call it
+        "_renew",  # SESSION-NEW-TOKEN: session-kept keeps the old token instead
+        "_check_password",  # one password check: unknown-email-skips-hash skips the hash
         "_require_password",  # re-authentication: disable-without-password skips it
+        "_well_formed",  # TOTP-ASCII-DIGITS: unicode-digits takes any script's digits
+        "_note_skewed",  # TOTP-SKEW-NO-ORACLE: skew-oracle forgets skewed steps
+        "_qr_images",  # QR-READABLE: qr-without-background draws on nothing
         "_fresh_backup_codes",  # called by no-locking's own confirmation
         "_new_backup_codes",  # backup-codes-retrievable keeps them in plain; no-locking calls it
         "_strip_factors",  # admin-disable-keeps-factors skips it for Settings -> Staff
@@ -120,6 +142,7 @@ class Clinic:
         "_users",  # accounts by email, read (and a role swapped) by several defects
         "_sessions",  # sessions by token, read and promoted by sign-in defects
         "_lock",  # replaced by no-locking with a counter that lets every caller in
+        "_passwords",  # PASSWORD-RATE-LIMIT's counts: replaced by reentry-not-throttled
         "_hasher",  # replaced by the storage defects (SHA-256, plain, one salt)
         "_passkeys",  # the relying party: the passkey defects swap its class (Passkeys.SEAMS)
     )
@@ -137,6 +160,9 @@ class Clinic:
         self._users: dict[str, User] = {}
         self._sessions: dict[str, Session] = {}
         self._lock = threading.RLock()
+        self._passwords = PasswordGuard(Limits(self.policy.password_max_failures,
+                                               self.policy.password_lockout_seconds,
+                                               self.policy.max_consecutive_failures))
         # passkeys: the relying party; rp_id and origin must match where the pages are served
         self._passkeys = Passkeys(rp_id=rp_id, rp_name=name, origin=origin, clock=self.clock.now,
                                   ttl=self.policy.pending_ttl,
@@ -182,14 +208,20 @@ class Clinic:
     # -- sign-in ------------------------------------------------------------------------------
 
     def sign_in(self, email: str, password: str) -> SignIn:
-        """Check the password; with 2FA on, open only the second step (SIGNIN-SECOND-STEP)."""
+        """Check the password; with 2FA on, open only the second step (SIGNIN-SECOND-STEP).
+
+        Counted before it is checked, for an unknown email too, so wrong passwords are
+        throttled alike for every email (PASSWORD-RATE-LIMIT, SIGNIN-NO-ENUMERATION).
+        """
         key = email.strip().lower()
         with self._lock:
             user = self._users.get(key)
+            self._begin_password(key, user)
         # argon2 outside the lock; a password hash never changes once the account exists
-        if user is None or not self._hasher.verify(user.password_hash, password):
-            with self._lock:
-                self._log(Event.SIGN_IN_FAILED, key)
+        right = self._check_password(user, password)
+        with self._lock:
+            self._end_password(key, user, right)
+        if user is None or not right:
             raise TwoFactorError(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
         with self._lock:  # 2FA and enforcement as they are now, after the hashing
             now = self.clock.now()
@@ -274,11 +306,15 @@ class Clinic:
         uri = totp.provisioning_uri(user.pending_secret, user.email, self.policy.issuer,
                                     self.params)
         self._log(Event.SETUP_STARTED, user.email)
-        return Setup(uri, totp.manual_entry(user.pending_secret), totp.qr_svg(uri),
-                     totp.qr_png(uri))
+        return Setup(uri, totp.manual_entry(user.pending_secret), *self._qr_images(uri))
 
-    def confirm_authenticator(self, token: str, code: str) -> list[str]:
-        """A valid code turns 2FA on and returns the backup codes, shown this once.
+    def _qr_images(self, uri: str) -> tuple[str, bytes]:
+        """The Key URI's QR code as SVG and PNG, each on its own white, with a quiet zone."""
+        return totp.qr_svg(uri), totp.qr_png(uri)
+
+    def confirm_authenticator(self, token: str, code: str) -> BackupCodes:
+        """A valid code turns 2FA on and returns the backup codes, shown this once; under
+        enforcement the enrolment session goes on, signed in, under a new token.
 
         The code is first checked on a copy of the user, so a refused code costs no hashing;
         the backup codes are hashed outside the lock, and the check then counts for real.
@@ -292,10 +328,12 @@ class Clinic:
             self._accept_setup_code(user, code)  # again: another request may have come first
             user.totp_secret, user.pending_secret = user.pending_secret, None
             codes = self._new_backup_codes(user, fresh)
+            renewed = None
             if session.stage is Stage.ENROLMENT:
                 self._promote(session)
+                renewed = self._renew(session).token  # SESSION-NEW-TOKEN
             self._log(Event.ENROLMENT_CONFIRMED, user.email)
-            return codes  # BACKUP-SHOWN-ONCE: only hashes stay behind
+            return BackupCodes(codes, renewed)  # BACKUP-SHOWN-ONCE: only hashes stay behind
 
     def regenerate_backup_codes(self, token: str, password: str) -> list[str]:
         """New backup codes replace every old one (BACKUP-REGENERATE); needs the password."""
@@ -351,8 +389,23 @@ class Clinic:
         _, user = self._session(token, Stage.SIGNED_IN)
         if user.role is Role.STAFF:
             raise TwoFactorError(ErrorCode.NOT_PERMITTED, "Only the owner and admins see Staff.")
-        return [StaffEntry(u.email, u.name, u.role, u.two_factor_enabled)
+        return [StaffEntry(u.email, u.name, u.role, u.two_factor_enabled, self._blocked(u))
                 for u in self._users.values()]
+
+    @_locked
+    def unblock(self, token: str, email: str) -> None:
+        """Settings -> Staff -> Unblock: lift RATE-LIMIT-CAP's block on a user's password and
+        second step; owner or admin, once they know who asked (the count starts again)."""
+        _, actor = self._session(token, Stage.SIGNED_IN)
+        target = self._users.get(email.strip().lower())
+        if actor.role is Role.STAFF:
+            raise TwoFactorError(ErrorCode.NOT_PERMITTED, "Only the owner and admins unblock.")
+        if target is None:
+            raise TwoFactorError(ErrorCode.UNKNOWN_USER, "No such user in this clinic.")
+        self._passwords.clear(target.email)
+        target.failures = target.failed_in_a_row = 0
+        target.locked_until = 0.0
+        self._log(Event.UNBLOCKED, actor.email, target.email, detail=f"by {actor.role.value}")
 
     @_locked
     def disable_2fa_for(self, token: str, email: str) -> None:
@@ -392,7 +445,7 @@ class Clinic:
         return self._passkeys.registration_options(session.token, user)  # PASSKEY-CHALLENGE
 
     def finish_passkey_setup(self, token: str, credential: dict[str, Any] | str,
-                             name: str) -> list[str]:
+                             name: str) -> BackupCodes:
         """Verify the authenticator's answer and keep the passkey under `name`.
 
         Returns backup codes when this passkey is the user's first factor and they have none,
@@ -415,7 +468,7 @@ class Clinic:
                                  "Give the passkey a name you have not used yet.")
 
     def _add_passkey(self, token: str, credential: dict[str, Any] | str, label: str,
-                     fresh: backup_codes.Issue | None) -> list[str]:
+                     fresh: backup_codes.Issue | None) -> BackupCodes:
         """The rest of finish_passkey_setup, under the lock."""
         session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
         self._check_passkey_name(user, label)
@@ -434,10 +487,12 @@ class Clinic:
         codes: list[str] = []
         if first_factor and not user.backup_hashes:  # hashed here only if things changed
             codes = self._new_backup_codes(user, fresh or self._fresh_backup_codes())
+        renewed = None
         if session.stage is Stage.ENROLMENT:
             self._promote(session)  # PASSKEY-FACTOR: enforcement is satisfied
+            renewed = self._renew(session).token  # SESSION-NEW-TOKEN
         self._log(Event.PASSKEY_ADDED, user.email, detail=label)
-        return codes
+        return BackupCodes(codes, renewed)
 
     @_locked
     def begin_passkey_sign_in(self, token: str) -> dict[str, Any]:
@@ -529,7 +584,7 @@ class Clinic:
     def _accept_totp(self, user: User, secret: str, code: str) -> None:
         """Accept a code once, inside the window, never an earlier or the same step again."""
         code = "".join(code.split())
-        if not (code.isdigit() and len(code) == self.policy.digits):
+        if not self._well_formed(code):  # TOTP-ASCII-DIGITS
             raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.MALFORMED)
         now_step = totp.step_of(self.clock.now(), self.params)
         reach = max(self.policy.window, self.policy.skew_horizon)
@@ -537,29 +592,51 @@ class Clinic:
         if step is None:
             raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.WRONG_CODE)
         if abs(step - now_step) > self.policy.window:  # TOTP-WINDOW, SKEW-REASON
+            self._note_skewed(user, step, now_step)
             raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.TIME_SKEW)
-        if step <= user.last_step:  # TOTP-REPLAY
+        if step <= user.last_step or step in user.skewed_steps:  # TOTP-REPLAY, -SKEW-NO-ORACLE
             raise TwoFactorError(ErrorCode.CODE_REJECTED, reason=Reason.ALREADY_USED)
         user.last_step = step
 
+    def _well_formed(self, code: str) -> bool:
+        """Exactly `digits` ASCII digits: str.isdigit() alone takes any script's digits."""
+        return len(code) == self.policy.digits and code.isascii() and code.isdigit()
+
+    def _note_skewed(self, user: User, step: int, now_step: int) -> None:
+        """TOTP-SKEW-NO-ORACLE: a step refused as skew ahead is never accepted later, so the
+        skew answer cannot be kept for when the clock gets there. Only steps still ahead of
+        both the clock's window and the last accepted step are kept (a bounded set)."""
+        floor = max(user.last_step, now_step - self.policy.window)
+        user.skewed_steps = {s for s in user.skewed_steps if s > floor}
+        if step > floor:
+            user.skewed_steps.add(step)
+
     def _check_lockout(self, user: User) -> None:
-        if self.clock.now() < user.locked_until:  # TOTP-RATE-LIMIT
-            raise TwoFactorError(ErrorCode.LOCKED_OUT,
-                                 "Too many wrong codes. Try again later.")
+        if user.failed_in_a_row >= self.policy.max_consecutive_failures:  # RATE-LIMIT-CAP
+            raise TwoFactorError(ErrorCode.LOCKED_OUT, BLOCKED_MESSAGE)
+        now = self.clock.now()
+        if now < user.locked_until:  # TOTP-RATE-LIMIT
+            raise TwoFactorError(ErrorCode.LOCKED_OUT, "Too many wrong codes. Try again later.",
+                                 retry_after=user.locked_until - now)
 
     def _count_failure(self, user: User, refusal: TwoFactorError) -> None:
-        """TOTP-RATE-LIMIT: counted per user, so a new sign-in does not reset it."""
+        """TOTP-RATE-LIMIT: counted per user, so a new sign-in does not reset it; and
+        RATE-LIMIT-CAP: counted in a row across lock-outs, until a success or an admin."""
         user.failures += 1
+        user.failed_in_a_row += 1
         self._log(Event.SECOND_STEP_FAILED, user.email,
                   detail=refusal.reason.value if refusal.reason else refusal.code.value)
+        if user.failed_in_a_row == self.policy.max_consecutive_failures:
+            self._log(Event.BLOCKED, user.email, detail="second step")
         if user.failures >= self.policy.max_failures:
             user.failures = 0
             user.locked_until = self.clock.now() + self.policy.lockout_seconds
             self._log(Event.LOCKED_OUT, user.email, detail=f"{self.policy.lockout_seconds}s")
 
     def _pass_second_step(self, session: Session, user: User, how: str) -> SignIn:
-        user.failures = 0
+        user.failures = user.failed_in_a_row = 0
         self._promote(session)
+        session = self._renew(session)  # SESSION-NEW-TOKEN: the pending token dies here
         self._log(Event.SECOND_STEP_PASSED, user.email, detail=how)
         return SignIn(session.token, Stage.SIGNED_IN)
 
@@ -567,9 +644,56 @@ class Clinic:
         session.stage = Stage.SIGNED_IN
         session.expires_at = self.clock.now() + self.policy.session_ttl
 
+    def _renew(self, session: Session) -> Session:
+        """The session goes on under a new token; the old token is refused from now on."""
+        del self._sessions[session.token]
+        renewed = replace(session, token=secrets.token_urlsafe(32))
+        self._sessions[renewed.token] = renewed
+        return renewed
+
+    def _blocked(self, user: User) -> bool:
+        """RATE-LIMIT-CAP: the password or the second step refused until someone unblocks."""
+        return (user.failed_in_a_row >= self.policy.max_consecutive_failures
+                or self._passwords.blocked(user.email))
+
+    def _begin_password(self, key: str, user: User | None) -> None:
+        """PASSWORD-RATE-LIMIT, RATE-LIMIT-CAP: count one password attempt before checking it;
+        an unknown email is counted alike, so a lock-out says nothing about who exists."""
+        try:
+            self._passwords.begin(key, user is not None, self.clock.now())
+        except Refusal as refused:
+            self._log(Event.SIGN_IN_FAILED, key, detail="password attempts locked out")
+            raise TwoFactorError(ErrorCode.LOCKED_OUT, PASSWORD_LOCKED_MESSAGE
+                                 if refused.retry_after is not None else BLOCKED_MESSAGE,
+                                 retry_after=refused.retry_after) from None
+
+    def _end_password(self, key: str, user: User | None, right: bool, how: str = "") -> None:
+        """Judge the counted attempt; log the failure and the lock-out or block it started."""
+        started = self._passwords.end(key, user is not None, self.clock.now(), right)
+        if not right:
+            self._log(Event.SIGN_IN_FAILED, key, detail=how)
+        if started == "locked":
+            self._log(Event.LOCKED_OUT, key,
+                      detail=f"password {self.policy.password_lockout_seconds}s")
+        elif started == "blocked":
+            self._log(Event.BLOCKED, key, detail="password")
+
+    def _check_password(self, user: User | None, password: str) -> bool:
+        """One password check; argon2, so callers run it outside the lock. An unknown email
+        costs a verification of the same cost too (SIGNIN-NO-ENUMERATION)."""
+        if user is None:
+            return self._hasher.verify_nothing(password)
+        return self._hasher.verify(user.password_hash, password)
+
     def _require_password(self, user: User, password: str) -> None:
-        """Re-authentication; argon2, so callers run it outside the lock (the hash is fixed)."""
-        if not self._hasher.verify(user.password_hash, password):
+        """Re-authentication, throttled like sign-in (PASSWORD-RATE-LIMIT); argon2, so
+        callers run it outside the lock (the hash is fixed)."""
+        with self._lock:
+            self._begin_password(user.email, user)
+        right = self._check_password(user, password)
+        with self._lock:
+            self._end_password(user.email, user, right, "password re-entry")
+        if not right:
             raise TwoFactorError(ErrorCode.PASSWORD_REQUIRED, "Re-enter your password.")
 
     def _require_2fa(self, user: User) -> None:
@@ -581,8 +705,9 @@ class Clinic:
         if user.pending_secret is None:
             raise TwoFactorError(ErrorCode.NO_SETUP_IN_PROGRESS,
                                  'Click "Set up authenticator app" first.')
-        if user.totp_secret is None:
-            user.last_step = -1  # TOTP-REPLAY is per secret: a new secret's codes start afresh
+        if user.totp_secret is None:  # TOTP-REPLAY is per secret: a new one's codes start afresh
+            user.last_step = -1
+            user.skewed_steps = set()
         self._accept_totp(user, user.pending_secret, code)
 
     def _fresh_backup_codes(self) -> backup_codes.Issue:
@@ -596,6 +721,9 @@ class Clinic:
 
     def _strip_factors(self, user: User) -> None:
         user.totp_secret = user.pending_secret = None
+        user.skewed_steps = set()
+        user.failures = user.failed_in_a_row = 0  # a new factor starts with a clean count
+        user.locked_until = 0.0
         user.backup_hashes = []
         user.passkeys = []  # PASSKEY-FACTOR: disabling 2FA removes passkeys too
 

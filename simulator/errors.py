@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     PASSKEY_UNKNOWN_CREDENTIAL = "passkey_unknown_credential"
     PASSKEY_USER_VERIFICATION = "passkey_user_verification"
     PASSKEY_INVALID = "passkey_invalid"
+    REQUEST_TOO_LARGE = "request_too_large"
 
 
 class Reason(StrEnum):
@@ -51,11 +52,17 @@ _HINTS = {
 
 
 class TwoFactorError(Exception):
-    """A refusal: a stable code, an optional reason, and a message a person can act on."""
+    """A refusal: a stable code, an optional reason, and a message a person can act on.
 
-    def __init__(self, code: ErrorCode, message: str = "", reason: Reason | None = None) -> None:
+    `retry_after`: for a lock-out that ends by itself, the seconds until it does (HTTP sends
+    it as Retry-After); None for one that only the owner or an admin lifts (RATE-LIMIT-CAP).
+    """
+
+    def __init__(self, code: ErrorCode, message: str = "", reason: Reason | None = None,
+                 retry_after: float | None = None) -> None:
         self.code = code
         self.reason = reason
+        self.retry_after = retry_after
         self.message = message or (_HINTS[reason] if reason else code.value.replace("_", " "))
         super().__init__(f"{code.value}: {self.message}")
 

@@ -8,7 +8,9 @@ at most cores x memory_cost, not 64 x.
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -43,6 +45,14 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
+@functools.lru_cache(maxsize=8)
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    """A hash of a random secret nobody knows, made once per cost for verify_nothing()."""
+    ph = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism,
+                        type=Type.ID)
+    return ph.hash(secrets.token_urlsafe(24))
+
+
 class Hasher:
     """Salted argon2id hashes; verification is constant-time inside argon2."""
 
@@ -65,6 +75,14 @@ class Hasher:
 
     def verify(self, stored: str, candidate: str) -> bool:
         return _workers().submit(self._verify, stored, candidate).result()
+
+    def verify_nothing(self, candidate: str) -> bool:
+        """The work of verify() against a hash of this cost, for an email with no account
+        (SIGNIN-NO-ENUMERATION): a sign-in takes as long whether or not the account exists.
+        Always False."""
+        ph = self._ph
+        self.verify(_dummy_hash(ph.time_cost, ph.memory_cost, ph.parallelism), candidate)
+        return False
 
     def first_match(self, stored: Sequence[str | None], candidate: str) -> int | None:
         """The index of a hash in `stored` that `candidate` matches; None entries are skipped.

@@ -36,3 +36,8 @@ class Policy:
     backup_code_count: int = _spec("BACKUP-COUNT", "count").number
     session_ttl: int = 12 * 60 * 60  # no requirement sets it: the reference's own choice
     hash_cost: HashCost = HashCost()  # PASSWORD-HASH, BACKUP-HASHED
+    password_max_failures: int = _spec("PASSWORD-RATE-LIMIT", "max_failures").number
+    password_lockout_seconds: int = _spec("PASSWORD-RATE-LIMIT", "lockout_seconds").number
+    max_consecutive_failures: int = _spec("RATE-LIMIT-CAP", "max_consecutive").number
+    max_body_bytes: int = _spec("REQUEST-SIZE-LIMIT", "max_body_bytes").number
+    cache_control: str = _spec("SECRET-NO-STORE", "cache_control").text  # web answers

@@ -59,17 +59,41 @@ def _qr(uri: str) -> segno.QRCode:
     return segno.make(uri, error="m")
 
 
+QUIET_ZONE = 4  # modules of light around the symbol (ISO/IEC 18004; QR-READABLE)
+DARK, LIGHT = "#000", "#fff"  # both painted: the image never relies on what it is shown on
+
+
 def qr_svg(uri: str, scale: int = 4) -> str:
-    """Inline SVG of the Key URI's QR code."""
-    out = io.BytesIO()
-    _qr(uri).save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
-    return out.getvalue().decode("utf-8")
+    """SVG of the Key URI's QR code: dark modules on its own white, quiet zone included.
+
+    The modules are filled rectangles (a run of dark modules per row, one path), not segno's
+    stroked lines: every renderer fills a rectangle alike, while some (ImageMagick's, which
+    zbarimg reads SVG with) draw half-pixel strokes so that no reader finds the symbol.
+    """
+    matrix = _qr(uri).matrix
+    size = len(matrix) + 2 * QUIET_ZONE
+    runs = []
+    for y, row in enumerate(matrix):
+        x = 0
+        while x < len(row):
+            if row[x]:
+                start = x
+                while x < len(row) and row[x]:
+                    x += 1
+                runs.append(f"M{start + QUIET_ZONE} {y + QUIET_ZONE}h{x - start}v1h-{x - start}z")
+            else:
+                x += 1
+    pixels = size * scale
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{pixels}" height="{pixels}" '
+            f'viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
+            f'<rect width="{size}" height="{size}" fill="{LIGHT}"/>'
+            f'<path fill="{DARK}" d="{"".join(runs)}"/></svg>')
 
 
 def qr_png(uri: str, scale: int = 4) -> bytes:
-    """PNG of the Key URI's QR code."""
+    """PNG of the Key URI's QR code, on its own white with the quiet zone."""
     out = io.BytesIO()
-    _qr(uri).save(out, kind="png", scale=scale)
+    _qr(uri).save(out, kind="png", scale=scale, border=QUIET_ZONE, dark=DARK, light=LIGHT)
     return out.getvalue()
 
 

@@ -39,6 +39,8 @@ class User:
     backup_hashes: list[str | None] = field(default_factory=list)  # BACKUP-HASHED; None = spent
     failures: int = 0  # TOTP-RATE-LIMIT: consecutive wrong second-step codes, per user
     locked_until: float = 0.0
+    failed_in_a_row: int = 0  # RATE-LIMIT-CAP: across lock-outs, until a success or an admin
+    skewed_steps: set[int] = field(default_factory=set)  # TOTP-SKEW-NO-ORACLE: never accepted
     passkeys: list[PasskeyCredential] = field(default_factory=list)
 
     @property

@@ -131,12 +131,14 @@ class Enrolled:
         return self.app.code_at_step(now_step + steps, self.account)
 
     def sign_in_fully(self) -> str:
-        """Password, then a fresh code from the app (one step later, so it is not a replay)."""
+        """Password, then a fresh code from the app (one step later, so it is not a replay);
+        the full session's token, a new one (SESSION-NEW-TOKEN)."""
         next_step(self.clinic)
         token = self.pending()
         code = self.app.code(self.account)
-        assert self.clinic.enter_code(token, code).stage is Stage.SIGNED_IN
-        return token
+        done = self.clinic.enter_code(token, code)
+        assert done.stage is Stage.SIGNED_IN
+        return done.token
 
 
 def enrol(clinic: Clinic, person: Person, *, offset: float = 0.0) -> Enrolled:

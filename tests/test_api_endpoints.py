@@ -150,8 +150,12 @@ def test_sign_in_code_passes_the_second_step(api: TestClient, clock: FakeClock,
     response = api.post("/api/v1/sign-in/code", headers=headers,
                         json={"code": owner.app.code(owner.account)})
     assert response.status_code == 200
-    assert response.json() == {"session": headers["Authorization"][7:], "stage": "signed_in"}
-    assert api.get("/api/v1/profile", headers=headers).status_code == 200
+    assert response.json()["stage"] == "signed_in"
+    renewed = response.json()["session"]
+    assert renewed != headers["Authorization"][7:]  # SESSION-NEW-TOKEN
+    assert response.headers["cache-control"] == "no-store"  # SECRET-NO-STORE
+    refused(api.get("/api/v1/profile", headers=headers), 401, ErrorCode.NOT_SIGNED_IN)
+    assert api.get("/api/v1/profile", headers=bearer(renewed)).status_code == 200
 
 
 def test_sign_in_code_refusals_carry_the_reason(api: TestClient, clock: FakeClock,
@@ -211,7 +215,8 @@ def test_a_backup_code_signs_in_once(api: TestClient, clock: FakeClock, people: 
                         json={"code": owner.backup_codes[0]})
     assert response.status_code == 200
     assert response.json()["stage"] == "signed_in"
-    assert api.get("/api/v1/security", headers=headers).json()["backup_codes_left"] == 9
+    full = bearer(response.json()["session"])
+    assert api.get("/api/v1/security", headers=full).json()["backup_codes_left"] == 9
     again = pending(api, people.owner)
     refused(api.post("/api/v1/sign-in/backup-code", headers=again,
                      json={"code": owner.backup_codes[0]}),
@@ -433,16 +438,19 @@ def test_enforcement_forces_enrolment_after_sign_in(api: TestClient, clock: Fake
     setup = api.post("/api/v1/security/authenticator", headers=forced).json()
     app = AuthenticatorApp(clock.now)
     account = app.scan(base64.b64decode(setup["qr_png"]))
-    api.post("/api/v1/security/authenticator/confirm", headers=forced,
-             json={"code": app.code(account)})
-    assert api.get("/api/v1/profile", headers=forced).status_code == 200
+    confirmed = api.post("/api/v1/security/authenticator/confirm", headers=forced,
+                         json={"code": app.code(account)}).json()
+    assert len(confirmed["backup_codes"]) == 10
+    refused(api.get("/api/v1/profile", headers=forced), 401, ErrorCode.NOT_SIGNED_IN)
+    assert api.get("/api/v1/profile", headers=bearer(confirmed["session"])).status_code == 200
 
 
 def test_staff_list_for_owner_and_admin_only(api: TestClient, people: Any) -> None:
     listed = api.get("/api/v1/settings/staff", headers=sign_in(api, people.admin))
     assert listed.status_code == 200
     assert {p["email"] for p in listed.json()} == {p.email for p in people.all()}
-    assert set(listed.json()[0]) == {"email", "name", "role", "two_factor_enabled"}
+    assert set(listed.json()[0]) == {"email", "name", "role", "two_factor_enabled",
+                                     "sign_in_blocked"}
     refused(api.get("/api/v1/settings/staff", headers=sign_in(api, people.staff)), 403,
             ErrorCode.NOT_PERMITTED)
 

@@ -46,7 +46,7 @@ def test_committed_file_is_in_its_canonical_form() -> None:
 def test_contract_names_itself_and_covers_only_the_versioned_api() -> None:
     document = json.loads(SPEC.read_text(encoding="utf-8"))
     assert document["info"]["title"] == TITLE == "clinic2fa HTTP contract"
-    assert document["info"]["version"] == VERSION == "1.0.0"
+    assert document["info"]["version"] == VERSION == "1.1.0"
     assert document["paths"]
     assert all(path.startswith("/api/v1/") for path in document["paths"])
     assert not any("test-support" in path for path in document["paths"])

@@ -20,8 +20,10 @@ from playwright.sync_api import Browser
 
 from clinic2fa.scenarios.running.command import RunOptions
 from clinic2fa.scenarios.running.command import run as run_suite
+from clinic2fa.spec import load as load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
+ITEMS = len(load_spec().guide_items) + len(load_spec().requirements)  # every spec item
 # Between them: every page and control the guide names (the CLI run walks all 17).
 GUIDE = ("STEP-4-CONFIRM-ENROLMENT", "STEP-7-ADD-PASSKEY", "OUTCOME-2-BACKUP-CODE",
          "TROUBLE-3-LOST-PHONE", "TROUBLE-4-DISABLE")
@@ -110,13 +112,14 @@ def test_clinic2fa_run_launches_its_own_chromium(site: str, tmp_path: Path) -> N
          "--select", "STEP-2-SETUP-SCREEN", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"against browser+{site} (the reference; offers: clock, passkeys)" in done.stdout
+    assert (f"against browser+{site} (the reference; offers: clock, http, passkeys, sessions)"
+            in done.stdout)
     assert "STEP-2-SETUP-SCREEN" in done.stdout and "PASS" in done.stdout
     # the headline states the coverage: one scenario cannot make the whole spec conform
-    headline = re.search(r"CONFORMS on (\d+) of 51 spec items; (\d+) not verified on this "
+    headline = re.search(rf"CONFORMS on (\d+) of {ITEMS} spec items; (\d+) not verified on this "
                          r"target \(exit 0\)", done.stdout)
     assert headline, done.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["headline"] == headline.group(0).removesuffix(" (exit 0)")
-    assert int(headline.group(1)) + int(headline.group(2)) == 51
+    assert int(headline.group(1)) + int(headline.group(2)) == ITEMS
     assert "CONFORMS on" in (tmp_path / "report.html").read_text()

@@ -161,7 +161,10 @@ def test_ENFORCE_FORCES_ENROLMENT_confirming_signs_the_session_in(
     assert setup.uri != first.uri
     app = AuthenticatorApp(clinic.clock.now)
     app.scan(setup.qr_png)
-    assert len(clinic.confirm_authenticator(token, app.code())) == 10
+    codes = clinic.confirm_authenticator(token, app.code())
+    assert len(codes) == 10 and codes.session not in (None, token)  # SESSION-NEW-TOKEN
+    assert helpers.refused(lambda: clinic.profile(token)) == (ErrorCode.NOT_SIGNED_IN, None)
+    token = codes.session
     assert clinic.profile(token).two_factor_enabled
     clinic.sign_out(token)
     assert clinic.sign_in(people.staff.email, people.staff.password).stage is Stage.SECOND_STEP
@@ -292,5 +295,6 @@ def test_ADMIN_DISABLE_ENDS_SESSIONS_under_enforcement_the_user_enrols_again(
         ErrorCode.CODE_REJECTED, Reason.WRONG_CODE)
     phone = AuthenticatorApp(clinic.clock.now)
     phone.scan(setup.qr_png)
-    assert len(clinic.confirm_authenticator(signed.token, phone.code())) == 10
-    assert clinic.profile(signed.token).two_factor_enabled
+    codes = clinic.confirm_authenticator(signed.token, phone.code())
+    assert len(codes) == 10 and codes.session is not None
+    assert clinic.profile(codes.session).two_factor_enabled

@@ -33,7 +33,7 @@ def test_SECRET_NOT_DISCLOSED_status_and_staff_rows_have_no_secret_fields() -> N
         "email", "role", "two_factor_enabled", "authenticator_app", "backup_codes_left",
         "passkeys", "enforcement_required"}
     assert {f.name for f in dataclasses.fields(StaffEntry)} == {
-        "email", "name", "role", "two_factor_enabled"}
+        "email", "name", "role", "two_factor_enabled", "sign_in_blocked"}
 
 
 def test_SECRET_NOT_DISCLOSED_nothing_returned_after_enrolment_contains_it(

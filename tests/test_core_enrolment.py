@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 import zxingcpp
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from clinic2fa.scenarios.core import qr
 from clinic2fa.simulator.clinic import Clinic, Setup, Stage
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
@@ -21,36 +22,6 @@ if TYPE_CHECKING:
     from conftest import Cast, Helpers, Person
 
 BASE32 = re.compile(r"[A-Z2-7]+")
-
-
-def svg_to_png(svg: str, zoom: int = 4) -> bytes:
-    """Rasterise segno's QR SVG (one path of M/m/h strokes, 1 module wide) without a browser.
-
-    Strict on purpose: an SVG drawn any other way fails here instead of decoding by luck.
-    """
-    width = int(re.search(r'width="(\d+)"', svg).group(1))  # type: ignore[union-attr]
-    scale = int(re.search(r'transform="scale\((\d+)\)"', svg).group(1))  # type: ignore[union-attr]
-    path = re.search(r' d="([^"]+)"', svg).group(1)  # type: ignore[union-attr]
-    size = width // scale
-    image = Image.new("L", (size * zoom, size * zoom), 255)
-    draw = ImageDraw.Draw(image)
-    x = y = 0.0
-    for command, args in re.findall(r"([MmHh])([^MmHh]*)", path):
-        numbers = [float(n) for n in args.replace(",", " ").split()]
-        if command in "Mm":
-            dx, dy = numbers
-            x, y = (dx, dy) if command == "M" else (x + dx, y + dy)
-        else:
-            (length,) = numbers
-            end = length if command == "h" else length - x
-            row = int(y)  # the stroke is centred on y + 0.5
-            left, right = sorted((x, x + end))
-            draw.rectangle([left * zoom, row * zoom, right * zoom - 1, (row + 1) * zoom - 1],
-                           fill=0)
-            x += end
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 def decode(png: bytes) -> str:
@@ -119,7 +90,31 @@ def test_KEY_URI_svg_qr_code_decodes_to_the_uri(clinic: Clinic, people: Cast) ->
     _, setup = start(clinic, people.staff)
     svg: str = setup.qr_svg
     assert svg.lstrip().startswith("<svg") and "<?xml" not in svg, "inline SVG"
-    assert decode(svg_to_png(svg)) == setup.uri
+    assert qr.read(qr.from_svg(svg)).text == setup.uri
+
+
+@pytest.mark.parametrize("form", ["svg", "png"])
+def test_QR_READABLE_each_image_has_its_own_background_and_quiet_zone(
+        clinic: Clinic, people: Cast, form: str) -> None:
+    """Read on black, as a reader that takes transparency for black sees it."""
+    _, setup = start(clinic, people.staff)
+    image = qr.from_svg(setup.qr_svg) if form == "svg" else qr.from_png(setup.qr_png)
+    reading = qr.read(image)
+    assert reading.text == setup.uri
+    assert reading.quiet_zone >= 4
+
+
+def test_QR_READABLE_the_check_sees_a_transparent_image() -> None:
+    """The control: the same symbol without a background reads as nothing on black."""
+    import segno
+
+    code = segno.make("otpauth://totp/MyDentalPractice:x?secret=AAAAAAAAAAAAAAAA", error="m")
+    out = io.BytesIO()
+    code.save(out, kind="svg", scale=4, light=None, xmldecl=False)
+    assert qr.read(qr.from_svg(out.getvalue().decode())).text is None
+    out = io.BytesIO()
+    code.save(out, kind="png", scale=4, border=1)
+    assert qr.read(qr.from_png(out.getvalue())).quiet_zone == 1
 
 
 def test_KEY_URI_scanned_app_generates_codes_the_clinic_accepts(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -114,7 +115,9 @@ class BackupCodeMachine(RuleBasedStateMachine):
         self.valid: set[str] = set()
         self.ever: set[str] = set()
         self.failures = 0
+        self.in_a_row = 0  # RATE-LIMIT-CAP: across lock-outs
         self.locked_until = 0.0
+        self.passwords = PasswordModel(self.clinic)
 
     @initialize(target=issued)
     def first_codes(self) -> object:
@@ -124,7 +127,16 @@ class BackupCodeMachine(RuleBasedStateMachine):
 
     @rule(target=issued)
     def regenerate(self) -> object:
+        if self.passwords.locked(self.clock.now()):  # PASSWORD-RATE-LIMIT: the right one too
+            try:
+                self.clinic.regenerate_backup_codes(self.enrolled.token, self.person.password)
+            except TwoFactorError as refusal:
+                assert refusal.code is ErrorCode.LOCKED_OUT
+            else:
+                raise AssertionError("regenerated while password checks were locked out")
+            return multiple()
         codes = self.clinic.regenerate_backup_codes(self.enrolled.token, self.person.password)
+        self.passwords.right()
         assert len(codes) == 10 and len(set(codes)) == 10
         assert not set(codes) & self.ever, "a regenerated code repeats an earlier one"
         self.valid = set(codes)
@@ -134,12 +146,16 @@ class BackupCodeMachine(RuleBasedStateMachine):
     @rule(password=st.text(max_size=12))
     def regenerate_with_wrong_password(self, password: str) -> None:
         assume(password != self.person.password)
+        locked = self.passwords.locked(self.clock.now())
         try:
             self.clinic.regenerate_backup_codes(self.enrolled.token, password)
         except TwoFactorError as refusal:
-            assert refusal.code is ErrorCode.PASSWORD_REQUIRED
+            assert refusal.code is (ErrorCode.LOCKED_OUT if locked else
+                                    ErrorCode.PASSWORD_REQUIRED)
         else:
             raise AssertionError("regenerated without the password")
+        if not locked:
+            self.passwords.wrong(self.clock.now())
 
     @rule(code=issued, spelling=SPELLINGS)
     def use_issued(self, code: str, spelling: Callable[[str], str]) -> None:
@@ -154,7 +170,13 @@ class BackupCodeMachine(RuleBasedStateMachine):
         self.clock.advance(seconds)
 
     def use(self, typed: str) -> None:
+        if self.passwords.locked(self.clock.now()):  # not even the password step is open
+            with pytest.raises(TwoFactorError) as refused:
+                self.enrolled.pending()
+            assert refused.value.code is ErrorCode.LOCKED_OUT
+            return
         pending = self.enrolled.pending()
+        self.passwords.right()
         match = next((c for c in self.valid if normal(c) == normal(typed)), None)
         try:
             outcome: object = self.clinic.use_backup_code(pending, typed).stage
@@ -162,15 +184,16 @@ class BackupCodeMachine(RuleBasedStateMachine):
             outcome = (refusal.code, refusal.reason)
         now = self.clock.now()
         event(f"use -> {outcome}")
-        if now < self.locked_until:
+        if now < self.locked_until or self.in_a_row >= self.clinic.policy.max_consecutive_failures:
             assert outcome == (ErrorCode.LOCKED_OUT, None)
         elif match is not None:
             assert outcome is Stage.SIGNED_IN
             self.valid.discard(match)
-            self.failures = 0
+            self.failures = self.in_a_row = 0
         else:
             assert outcome == (ErrorCode.CODE_REJECTED, Reason.WRONG_CODE)
             self.failures += 1
+            self.in_a_row += 1
             if self.failures >= self.clinic.policy.max_failures:
                 self.failures, self.locked_until = 0, now + self.clinic.policy.lockout_seconds
 
@@ -204,6 +227,27 @@ ACTION = st.one_of(
 )
 
 
+class PasswordModel:
+    """PASSWORD-RATE-LIMIT and RATE-LIMIT-CAP as the model sees one account's password."""
+
+    def __init__(self, clinic: Clinic) -> None:
+        self.policy = clinic.policy
+        self.failures = self.in_a_row = 0
+        self.locked_until = 0.0
+
+    def locked(self, now: float) -> bool:
+        return now < self.locked_until or self.in_a_row >= self.policy.max_consecutive_failures
+
+    def wrong(self, now: float) -> None:
+        self.failures += 1
+        self.in_a_row += 1
+        if self.failures >= self.policy.password_max_failures:
+            self.failures, self.locked_until = 0, now + self.policy.password_lockout_seconds
+
+    def right(self) -> None:
+        self.failures = self.in_a_row = 0
+
+
 @dataclass
 class Pending:
     """A pending sign-in as the model sees it."""
@@ -229,13 +273,13 @@ def test_SIGNIN_PENDING_GRANTS_NOTHING_property_no_sequence_opens_anything(
     clinic = helpers.build_clinic(clock)
     owner = helpers.enrol(clinic, people.owner)
     spent = owner.backup_codes[0]
-    used = owner.pending()
-    clinic.use_backup_code(used, spent)  # one backup code already used
-    for full in (used, owner.token):  # from here on, no session is past the second step
+    done = clinic.use_backup_code(owner.pending(), spent)  # one backup code already used
+    for full in (done.token, owner.token):  # from here on, no session is past the second step
         clinic.sign_out(full)
     enrolled_step = int(clock.now() // PERIOD)
     ttl = clinic.policy.pending_ttl
     pendings = [Pending(owner.pending(), clock.now() + ttl)]
+    passwords = PasswordModel(clinic)
 
     def acceptable_codes() -> set[str]:
         """The codes that would be the correct second step right now: excluded by definition."""
@@ -285,10 +329,20 @@ def test_SIGNIN_PENDING_GRANTS_NOTHING_property_no_sequence_opens_anything(
         elif kind == "wait":
             clock.advance(int(str(arg)))
         elif kind == "sign_in_again":
-            pendings.append(Pending(owner.pending(), clock.now() + ttl))
+            if passwords.locked(clock.now()):
+                assert helpers.refused(lambda: owner.pending())[0] is ErrorCode.LOCKED_OUT
+            else:
+                pendings.append(Pending(owner.pending(), clock.now() + ttl))
+                passwords.right()
         elif kind == "wrong_password":
+            if str(arg) == people.owner.password:
+                continue
+            expected = ErrorCode.LOCKED_OUT if passwords.locked(clock.now()) else \
+                ErrorCode.INVALID_CREDENTIALS
             assert helpers.refused(lambda a=arg: clinic.sign_in(people.owner.email, str(a))) == (
-                ErrorCode.INVALID_CREDENTIALS, None)
+                expected, None)
+            if expected is ErrorCode.INVALID_CREDENTIALS:
+                passwords.wrong(clock.now())
         elif kind == "sign_out":
             clinic.sign_out(pending.token)
             pending.gone = True

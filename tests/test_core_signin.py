@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from argon2 import PasswordHasher
 
-from clinic2fa.simulator.clinic import Clinic, SignIn, Stage
+from clinic2fa.simulator.clinic import Clinic, Stage
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 from clinic2fa.simulator.policy import Policy
@@ -82,14 +82,15 @@ def test_SIGNIN_SECOND_STEP_code_asked_after_the_password_every_time(
         assert helpers.refused(lambda t=pending.token: clinic.profile(t)) == (
             ErrorCode.SECOND_STEP_REQUIRED, None)
         done = clinic.enter_code(pending.token, staff_enrolled.app.code(staff_enrolled.account))
-        assert done == SignIn(pending.token, Stage.SIGNED_IN)
-        assert clinic.profile(pending.token).two_factor_enabled
+        assert done.stage is Stage.SIGNED_IN and done.token != pending.token
+        assert clinic.profile(done.token).two_factor_enabled
 
 
 def test_SIGNIN_SECOND_STEP_a_backup_code_also_completes_it(staff_enrolled: Enrolled) -> None:
     clinic, token = staff_enrolled.clinic, staff_enrolled.pending()
-    assert clinic.use_backup_code(token, staff_enrolled.backup_codes[3]).stage is Stage.SIGNED_IN
-    assert clinic.profile(token).email == staff_enrolled.person.email
+    done = clinic.use_backup_code(token, staff_enrolled.backup_codes[3])
+    assert done.stage is Stage.SIGNED_IN
+    assert clinic.profile(done.token).email == staff_enrolled.person.email
 
 
 def test_SIGNIN_SECOND_STEP_cannot_be_passed_twice(staff_enrolled: Enrolled,
@@ -131,12 +132,12 @@ def test_SIGNIN_PENDING_GRANTS_NOTHING_owner_pending_session_is_refused(
 
 def test_SIGNIN_PENDING_GRANTS_NOTHING_then_the_second_step_grants_everything(
         owner_enrolled: Enrolled, people: Cast, helpers: type[Helpers]) -> None:
-    """The same token, once the code is in, reaches what it was refused (control experiment)."""
+    """The session, once the code is in, reaches what it was refused (control experiment)."""
     clinic = owner_enrolled.clinic
     helpers.next_step(clinic)
     pending = owner_enrolled.pending()
-    clinic.enter_code(pending, owner_enrolled.app.code(owner_enrolled.account))
-    actions = helpers.protected_actions(clinic, pending, people.owner)
+    done = clinic.enter_code(pending, owner_enrolled.app.code(owner_enrolled.account))
+    actions = helpers.protected_actions(clinic, done.token, people.owner)
     for name in ("profile", "security", "staff", "set_enforcement", "clear_enforcement",
                  "regenerate_backup_codes", "disable_2fa_for", "disable_2fa"):
         actions[name]()

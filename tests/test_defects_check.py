@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from clinic2fa.scenarios import catalogue as catalogue_mod
+from clinic2fa.scenarios.contract import Needs
 from clinic2fa.scenarios.selfcheck import check as dc
 from clinic2fa.scenarios.selfcheck import defects, serve
 from clinic2fa.simulator.clinic import Clinic
@@ -92,10 +93,12 @@ def test_the_clean_reference_passes_every_scenario_on_memory(tmp_path: Path) -> 
     clean = dc.check_clean("memory", tmp_path)
     assert clean.passed, clean.problem or clean.broken
     assert set(clean.outcomes) == set(CATALOGUE)
-    assert set(clean.outcomes.values()) == {"pass"}
+    assert set(clean.outcomes.values()) <= {"pass", "not_applicable"}
+    web = {s.id for s in CATALOGUE.values() if Needs.HTTP in s.needs}  # nothing travels here
+    assert {sid for sid, o in clean.outcomes.items() if o != "pass"} == web
 
 
-@pytest.mark.parametrize("name", list(defects.CATALOGUE))
+@pytest.mark.parametrize("name", [n for n, d in defects.CATALOGUE.items() if d.shows("memory")])
 def test_caught_on_memory(name: str, tmp_path: Path) -> None:
     defect = defects.CATALOGUE[name]
     finding = dc.check_memory(defect, CATALOGUE, tmp_path)
@@ -187,6 +190,16 @@ def test_a_defect_no_scenario_catches_is_missed_and_exits_1(
     assert data["missed"] == [{"defect": "harmless", "target": "memory"}]
     assert data["exit_code"] == 1
     assert data["defects"]["harmless"]["targets"]["memory"]["caught"] is False
+
+
+def test_a_defect_of_the_web_layer_is_not_run_in_memory_nor_counted_missed(
+        tmp_path: Path) -> None:
+    """secret-cacheable is a header: in memory nothing travels, so it shows only over HTTP."""
+    assert not defects.CATALOGUE["secret-cacheable"].shows("memory")
+    said = command(tmp_path, "--check", "--targets", "memory", "--select", "secret-cacheable")
+    assert said.code == 0, said.out + said.err
+    assert "n/a on memory" in said.out and "0 of 0 defect runs caught" in said.out
+    assert said.document()["missed"] == []
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -89,7 +89,7 @@ def test_the_reference_over_http_conforms_and_lends_its_clock(tmp_path: Path,
     assert set(done.outcomes().values()) == {"pass"}  # T-CLOCK too: the clock moves
     assert {k: v for k, v in report["target"].items() if k != "policy"} == {
         "name": reference, "kind": "http", "reference": True, "description": "the reference",
-        "capabilities": ["clock", "inspect", "parallel", "passkeys"]}
+        "capabilities": ["clock", "http", "inspect", "parallel", "passkeys", "sessions"]}
     assert report["target"]["policy"]["declared"] == []  # the reference's own choices
     assert report["clock"]["source"] == "test-support"
     assert report["clock"]["uncertainty_seconds"] < 0.5
@@ -137,7 +137,8 @@ def test_a_reference_without_a_movable_clock_offers_no_clock(tmp_path: Path) -> 
         done = run_here(tmp_path, catalogue(SIGN_IN, CLOCK), target=url)
         assert done.code == 0
         assert done.outcomes() == {"T-SIGN-IN": "pass", "T-CLOCK": "not_applicable"}
-        assert done.report()["target"]["capabilities"] == ["inspect", "parallel", "passkeys"]
+        assert done.report()["target"]["capabilities"] == ["http", "inspect", "parallel",
+                                                            "passkeys", "sessions"]
 
 
 # -- against a deployment -----------------------------------------------------------------------
@@ -196,7 +197,7 @@ def test_the_passkey_capability_can_be_declared(tmp_path: Path, deployment: str)
     provider.close()
     assert Needs.PASSKEYS not in provider.capabilities
     done = run_here(tmp_path, catalogue(SIGN_IN), target=deployment, config=config)
-    assert done.report()["target"]["capabilities"] == ["parallel"]  # on loopback
+    assert done.report()["target"]["capabilities"] == ["http", "parallel", "sessions"]
 
 
 # -- the client and the clock estimate ----------------------------------------------------------

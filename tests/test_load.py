@@ -72,9 +72,9 @@ def test_a_deployment_runs_on_its_staff_pool_and_is_left_as_found(tmp_path: Path
     config.write_text("[clinic]\ntest_clinic = true\n" + "".join(
         f'[[staff]]\nemail = "{e}"\npassword = "{p}"\n' for e, p in STAFF), encoding="utf-8")
     with running(create_app(clinic, test_support=False)) as url:
-        code, out, err = load(LoadOptions(url, users=3, duration=2, config=config))
-        assert code == 2 and err.count("\n") == 1 and "has 2" in err
-        code, out, err = load(LoadOptions(url, users=2, duration=2, config=config))
+        code, out, err = load(LoadOptions(url, users=5, duration=2, config=config))
+        assert code == 2 and err.count("\n") == 1 and "need 3" in err and "has 2" in err
+        code, out, err = load(LoadOptions(url, users=4, duration=2, config=config))
     assert code == 0, out + err
     assert "0 wrong (none)" in out
     for email, password in STAFF:  # each account's 2FA was turned off again at the end

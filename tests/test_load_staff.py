@@ -5,7 +5,14 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from clinic2fa.scenarios.load.staff import PERIOD, PROBE_KINDS, Span, StaffMember, Verdict
+from clinic2fa.scenarios.load.staff import (
+    PERIOD,
+    PROBE_KINDS,
+    Attempt,
+    Span,
+    StaffMember,
+    Verdict,
+)
 
 SECRET = pyotp.random_base32(32)
 MID = 1_800_000_015.0  # the middle of step 60_000_000
@@ -90,3 +97,21 @@ def test_regenerating_replaces_the_unspent_codes() -> None:
     assert staff.unspent == ["a", "b"] and staff.replaced == ["code-0", "code-1", "code-2"]
     staff.new_backup_codes(None)  # no answer: which list the server holds is unknown
     assert staff.unspent == [] and "a" not in staff.replaced
+
+
+def test_one_code_sent_at_once_by_a_crowd_signs_in_exactly_one() -> None:
+    """settle_many: a second acceptance of one code is a wrong verdict (a race the server lost)."""
+    member = StaffMember("a@b.c", "pw", SECRET, confirmed_step=-1)
+    span = Span(1000 * PERIOD, 1000 * PERIOD + 1)
+    attempt = member.attempt(span)
+    assert attempt is not None and attempt.valid
+    assert member.settle_many(attempt, [True, False, False], span) == [Verdict.RIGHT] * 3
+    raced = member.attempt(Span(1001 * PERIOD, 1001 * PERIOD + 1))
+    assert raced is not None
+    verdicts = member.settle_many(raced, [True, True, None], Span(1001 * PERIOD,
+                                                                   1001 * PERIOD + 1))
+    assert verdicts == [Verdict.RIGHT, Verdict.INVALID_ACCEPTED]
+    backup = Attempt("backup code", "spare", True, True)
+    member.unspent = ["spare"]
+    assert member.settle_many(backup, [False, False], span) == [Verdict.VALID_REFUSED]
+    assert member.unspent == []

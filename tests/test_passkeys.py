@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from clinic2fa.simulator.audit import Event
-from clinic2fa.simulator.clinic import Clinic, SignIn, Stage
+from clinic2fa.simulator.clinic import BackupCodes, Clinic, Stage
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH, Policy
@@ -55,7 +55,7 @@ def events(clinic: Clinic, event: Event) -> list[str]:
     return [e.detail for e in clinic.audit.entries() if e.event is event]
 
 
-def add_passkey(clinic: Clinic, token: str, device: VirtualPasskey, name: str) -> list[str]:
+def add_passkey(clinic: Clinic, token: str, device: VirtualPasskey, name: str) -> BackupCodes:
     return clinic.finish_passkey_setup(token, device.create(clinic.begin_passkey_setup(token)),
                                        name)
 
@@ -84,9 +84,11 @@ class Holder:
         return token, (device or self.device).get(options, **misbehaviour)
 
     def sign_in(self, device: VirtualPasskey | None = None) -> str:
+        """The full session's token (a new one: SESSION-NEW-TOKEN)."""
         token, answer = self.answer(device)
-        assert self.clinic.finish_passkey_sign_in(token, answer).stage is Stage.SIGNED_IN
-        return token
+        done = self.clinic.finish_passkey_sign_in(token, answer)
+        assert done.stage is Stage.SIGNED_IN
+        return done.token
 
 
 def holder(clinic: Clinic, person: tuple[str, str] = NURSE, **device: Any) -> Holder:
@@ -118,8 +120,9 @@ def test_PASSKEY_FACTOR_a_registered_passkey_turns_2fa_on_and_passes_the_second_
     assert refused(clinic.profile, token) is ErrorCode.SECOND_STEP_REQUIRED
     options = clinic.begin_passkey_sign_in(token)
     result = clinic.finish_passkey_sign_in(token, nurse.device.get(options))
-    assert result == SignIn(token, Stage.SIGNED_IN)
-    assert clinic.profile(token).email == nurse.email
+    assert result.stage is Stage.SIGNED_IN and result.token != token  # SESSION-NEW-TOKEN
+    assert refused(clinic.profile, token) is ErrorCode.NOT_SIGNED_IN
+    assert clinic.profile(result.token).email == nurse.email
     assert events(clinic, Event.SECOND_STEP_PASSED)[-1] == "passkey laptop"
     assert refused(clinic.enter_code, nurse.pending(), "123456") is ErrorCode.NOT_ENROLLED
 
@@ -184,9 +187,11 @@ def test_PASSKEY_FACTOR_a_passkey_alone_satisfies_enforcement() -> None:
     assert signed.stage is Stage.ENROLMENT
     assert refused(clinic.profile, signed.token) is ErrorCode.ENROLMENT_REQUIRED
     device = VirtualPasskey(ORIGIN)
-    assert len(add_passkey(clinic, signed.token, device, "key")) == 10
-    assert clinic.profile(signed.token).email == NURSE[0]  # promoted like confirm_authenticator
-    later = Holder(clinic, *NURSE, device, signed.token)
+    codes = add_passkey(clinic, signed.token, device, "key")
+    assert len(codes) == 10
+    assert refused(clinic.profile, signed.token) is ErrorCode.NOT_SIGNED_IN  # a new token:
+    assert clinic.profile(codes.session).email == NURSE[0]  # promoted like confirm_authenticator
+    later = Holder(clinic, *NURSE, device, codes.session)
     later.sign_in()
 
 

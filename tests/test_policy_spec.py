@@ -33,6 +33,11 @@ POLICY_PARAMETERS: dict[str, Where] = {
     "backup_code_count": ("BACKUP-COUNT", "count"),
     "session_ttl": None,  # how long a full session lasts: no requirement sets it
     "hash_cost": None,  # a HashCost, compared field by field below
+    "password_max_failures": ("PASSWORD-RATE-LIMIT", "max_failures"),
+    "password_lockout_seconds": ("PASSWORD-RATE-LIMIT", "lockout_seconds"),
+    "max_consecutive_failures": ("RATE-LIMIT-CAP", "max_consecutive"),
+    "max_body_bytes": ("REQUEST-SIZE-LIMIT", "max_body_bytes"),
+    "cache_control": ("SECRET-NO-STORE", "cache_control"),
 }
 HASH_COST_PARAMETERS: dict[str, Where] = {
     "time_cost": ("PASSWORD-HASH", "time_cost"),

@@ -54,9 +54,19 @@ REQUIREMENT_IDS = [
     "PASSKEY-FACTOR",
     "PASSKEY-OWN-CREDENTIAL",
     "SAME-STRENGTH-ALL-PATHS",
+    "SESSION-NEW-TOKEN",
+    "PASSWORD-RATE-LIMIT",
+    "SIGNIN-NO-ENUMERATION",
+    "TOTP-SKEW-NO-ORACLE",
+    "RATE-LIMIT-CAP",
+    "TOTP-ASCII-DIGITS",
+    "QR-READABLE",
+    "SECRET-NO-STORE",
+    "REQUEST-SIZE-LIMIT",
 ]
 
-SHOULD_IDS = {"SIGNIN-PENDING-EXPIRES", "SKEW-REASON", "AUDIT-LOG", "PASSKEY-USER-VERIFICATION"}
+SHOULD_IDS = {"SIGNIN-PENDING-EXPIRES", "SKEW-REASON", "AUDIT-LOG", "PASSKEY-USER-VERIFICATION",
+              "SIGNIN-NO-ENUMERATION", "REQUEST-SIZE-LIMIT"}
 
 # Guide items no requirement serves, and why. STEP-1 is navigation: it names where the Security
 # settings are, which a scenario checks directly against the item's `screen`; there is no
@@ -189,7 +199,7 @@ def test_format_listing_contains_every_id() -> None:
     missing = [i for i in load().all_ids() if f"\n  {i}  " not in listing]
     assert not missing
     musts = len(REQUIREMENT_IDS) - len(SHOULD_IDS)
-    assert f"Requirements ({len(REQUIREMENT_IDS)}: {musts} MUST, 4 SHOULD)" in listing
+    assert f"Requirements ({len(REQUIREMENT_IDS)}: {musts} MUST, 6 SHOULD)" in listing
     assert "RFC 6238 s5.2" in listing
     assert max(len(line) for line in listing.splitlines()) <= 100
 
@@ -340,6 +350,14 @@ PARAMETERS = {
     ("PASSWORD-HASH", "parallelism"): (1, False),
     ("PASSWORD-HASH", "salt_bits"): (128, False),
     ("PASSKEY-CHALLENGE", "challenge_bytes"): (32, False),
+    ("PASSWORD-RATE-LIMIT", "max_failures"): (10, False),
+    ("PASSWORD-RATE-LIMIT", "lockout_seconds"): (300, False),
+    ("SIGNIN-NO-ENUMERATION", "samples"): (15, True),
+    ("SIGNIN-NO-ENUMERATION", "margin_percent"): (50, True),
+    ("RATE-LIMIT-CAP", "max_consecutive"): (100, False),
+    ("QR-READABLE", "quiet_zone_modules"): (4, True),
+    ("SECRET-NO-STORE", "cache_control"): ("no-store", True),
+    ("REQUEST-SIZE-LIMIT", "max_body_bytes"): (65536, False),
 }
 
 # The bounds the standards set, where the spec's value is a choice within them.
@@ -350,6 +368,9 @@ BOUNDS = {
     ("BACKUP-HASHED", "salt_bits"): (32, None),
     ("PASSWORD-HASH", "salt_bits"): (32, None),
     ("PASSKEY-CHALLENGE", "challenge_bytes"): (16, None),
+    ("PASSWORD-RATE-LIMIT", "max_failures"): (1, 100),  # NIST SP 800-63B s5.2.2 again
+    ("RATE-LIMIT-CAP", "max_consecutive"): (1, 100),  # NIST SP 800-63B s5.2.2's ceiling
+    ("REQUEST-SIZE-LIMIT", "max_body_bytes"): (4096, 1048576),
 }
 
 

@@ -26,7 +26,8 @@ def methods(protocol: type) -> set[str]:
 
 
 @pytest.mark.parametrize(("kind", "may_declare"), [
-    (MemoryTarget, frozenset(Needs)), (HttpTarget, frozenset(Needs)), (BrowserTarget, OFFERED)])
+    (MemoryTarget, frozenset(Needs) - {Needs.HTTP}), (HttpTarget, frozenset(Needs)),
+    (BrowserTarget, OFFERED)])
 def test_each_target_has_every_action_of_the_contract_and_of_what_it_may_declare(
         kind: type, may_declare: frozenset[Needs]) -> None:
     wanted = methods(Target).union(*(methods(CAPABILITY_PROTOCOLS[n]) for n in may_declare
@@ -43,7 +44,7 @@ def test_every_capability_but_parallel_names_its_protocol() -> None:
 def test_the_memory_target_declares_what_it_offers_and_where_its_passkeys_live() -> None:
     target = MemoryTarget()
     assert isinstance(target, Target)
-    assert target.capabilities == frozenset(Needs)
+    assert target.capabilities == frozenset(Needs) - {Needs.HTTP}  # nothing travels
     assert target.origin == "http://localhost"
     device = target.new_passkey()
     options = target.begin_passkey_setup(target.sign_in(*_signed_up(target)).session)

@@ -11,6 +11,7 @@ from typing import Any, cast
 from clinic2fa.scenarios.contract import (
     Account,
     ClockControl,
+    HttpExchanges,
     Inconclusive,
     Inspection,
     Needs,
@@ -18,6 +19,7 @@ from clinic2fa.scenarios.contract import (
     PasskeyCeremonies,
     PasskeyDevice,
     Refused,
+    SessionReplay,
     Target,
 )
 from clinic2fa.scenarios.core import params
@@ -116,6 +118,18 @@ class Context:
         """The target's passkey ceremonies (Needs.PASSKEYS)."""
         self.require(Needs.PASSKEYS)
         return cast(PasskeyCeremonies, self.target)
+
+    @property
+    def replay(self) -> SessionReplay:
+        """What a client holds for a session, and replaying it (Needs.SESSIONS)."""
+        self.require(Needs.SESSIONS)
+        return cast(SessionReplay, self.target)
+
+    @property
+    def http(self) -> HttpExchanges:
+        """The deployment's HTTP answers themselves (Needs.HTTP)."""
+        self.require(Needs.HTTP)
+        return cast(HttpExchanges, self.target)
 
     def require(self, need: Needs) -> None:
         if need not in self.capabilities:

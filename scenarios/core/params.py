@@ -34,3 +34,13 @@ BACKUP_ENTROPY_MIN_BITS = _least("BACKUP-ENTROPY", "entropy_bits")
 BACKUP_SALT_MIN_BITS = _least("BACKUP-HASHED", "salt_bits")
 PASSWORD_SALT_MIN_BITS = _least("PASSWORD-HASH", "salt_bits")
 CHALLENGE_MIN_BYTES = _least("PASSKEY-CHALLENGE", "challenge_bytes")
+PASSWORD_MAX_FAILURES = _spec("PASSWORD-RATE-LIMIT", "max_failures").number
+PASSWORD_LOCKOUT_SECONDS = _spec("PASSWORD-RATE-LIMIT", "lockout_seconds").number
+# RATE-LIMIT-CAP: a deployment may block sooner; none may check more than this many in a row
+FAILURE_CAP = _spec("RATE-LIMIT-CAP", "max_consecutive").number
+FAILURE_CAP_MAX = _spec("RATE-LIMIT-CAP", "max_consecutive").max or FAILURE_CAP
+TIMING_SAMPLES = _spec("SIGNIN-NO-ENUMERATION", "samples").number
+TIMING_MARGIN_PERCENT = _spec("SIGNIN-NO-ENUMERATION", "margin_percent").number
+QUIET_ZONE_MODULES = _spec("QR-READABLE", "quiet_zone_modules").number
+CACHE_CONTROL = _spec("SECRET-NO-STORE", "cache_control").text
+MAX_BODY_BYTES_MAX = _spec("REQUEST-SIZE-LIMIT", "max_body_bytes").max or 1 << 20

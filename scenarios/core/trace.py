@@ -15,13 +15,13 @@ REDACTED = "[redacted]"
 # Arguments and result fields that carry a secret, a code or a password.
 SECRET_NAMES = frozenset({
     "password", "code", "credential", "uri", "manual_entry", "qr_png", "qr_svg", "secret",
-    "backup_codes", "session", "token",
+    "backup_codes", "session", "token", "credentials",
 })
 # Actions whose whole result is secret (backup codes, shown once; stored hashes, which a
 # report must not hand to an offline guesser).
 SECRET_RESULTS = frozenset({
     "confirm_enrolment", "regenerate_backup_codes", "finish_passkey_setup",
-    "stored_credentials"})
+    "stored_credentials", "session_credentials"})
 # Fields whose literal values the report's final pass scrubs wherever else they turn up (a
 # message, a traceback). Not the passkey `credential`: public material, full of common words.
 LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}

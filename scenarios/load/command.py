@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from clinic2fa.scenarios.contract import Unreachable
+from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.model import Needs
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.running.console import Console, seconds_left
@@ -36,6 +38,10 @@ GRACE = 120  # seconds on top of Locust's run time before the child is killed
 SETUP_SECONDS = 60.0  # run time allowed for virtual staff to set up 2FA first...
 SETUP_PER_USER = 0.5  # ...plus this per user (about 12 argon2 hashes each on the reference)
 ENDPOINTS = {"sign-in": "Staff", "healthz": "Healthz"}  # --endpoint -> Locust user class
+SHARE = 2  # virtual staff per account by default: every code sent twice at once
+# The losers of each race are refused codes: more than this at once would lock the account
+# (TOTP-RATE-LIMIT counts them), and a lock-out would then refuse the next round's valid code.
+MAX_SHARE = max(1, params.MAX_FAILURES - 1)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,12 @@ class LoadOptions:
     spawn_rate: float | None = None  # users started per second (default: all in ~1 s)
     endpoint: str = "sign-in"
     json_out: Path | None = None
+    share: int = SHARE  # virtual staff signing in to one account at once
+
+    @property
+    def accounts(self) -> int:
+        """Accounts the virtual staff need: one per `share` of them."""
+        return math.ceil(self.users / self.share)
 
 
 def check(options: LoadOptions) -> config_mod.TargetConfig | None:
@@ -59,6 +71,9 @@ def check(options: LoadOptions) -> config_mod.TargetConfig | None:
         raise UsageError(f"--duration must be 1 to {MAX_DURATION} seconds")
     if options.spawn_rate is not None and options.spawn_rate <= 0:
         raise UsageError("--spawn-rate must be positive")
+    if not 1 <= options.share <= MAX_SHARE:
+        raise UsageError(f"--share must be 1 to {MAX_SHARE}: more sign-ins of one account at "
+                         f"once would lock it ({params.MAX_FAILURES} wrong codes lock it out)")
     if options.endpoint not in ENDPOINTS:
         raise UsageError(f"--endpoint must be one of {', '.join(ENDPOINTS)}")
     if not options.target.lower().startswith(("http://", "https://")):
@@ -79,6 +94,7 @@ def locust_command(options: LoadOptions, extra: list[str], summary: Path) -> lis
             "--headless", "--users", str(options.users), "--spawn-rate", str(rate),
             "--run-time", f"{run_time(options)}s", "--c2f-duration", str(options.duration),
             "--stop-timeout", str(STOP_TIMEOUT), "--host", options.target.rstrip("/"),
+            "--c2f-share", str(options.share),
             "--only-summary", "--loglevel", "WARNING", "--c2f-summary", str(summary), *extra]
 
 
@@ -101,9 +117,10 @@ def prepare(options: LoadOptions, config: config_mod.TargetConfig | None) -> lis
         provider.close()
     if not reference and options.endpoint == "sign-in":
         staff = len(config.staff) if config else 0
-        if staff < options.users:
-            raise UsageError(f"{options.users} virtual staff need as many [[staff]] accounts "
-                             f"in the config; it has {staff}")
+        if staff < options.accounts:
+            raise UsageError(f"{options.users} virtual staff, {options.share} to an account, "
+                             f"need {options.accounts} [[staff]] accounts in the config; it has "
+                             f"{staff}")
     extra = ["--c2f-accounts", "support" if reference else "config",
              "--c2f-clock", "support" if fake_clock else "local"]
     if clock is not None:
@@ -202,8 +219,9 @@ def figures(summary: dict[str, Any], endpoint: str) -> Figures:
 def report(options: LoadOptions, result: Figures, out: TextIO) -> None:
     what = "full sign-ins" if options.endpoint == "sign-in" else "GET /healthz"
     f, h = result.flows, result.http
-    print(f"clinic2fa load: {options.users} users for {options.duration} s against "
-          f"{options.target}", file=out)
+    print(f"clinic2fa load: {options.users} users ({options.share} to an account, "
+          f"{options.accounts} accounts) for {options.duration} s against {options.target}",
+          file=out)
     print(f"  {what:<14} {f['requests']:>7}  {f['per_second']:>8.1f}/s  p50 {f['p50']} ms  "
           f"p95 {f['p95']} ms  p99 {f['p99']} ms", file=out)
     print(f"  {'HTTP requests':<14} {h['requests']:>7}  {h['per_second']:>8.1f}/s  p50 "
@@ -256,9 +274,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sign-in (default), or healthz: the same load on GET /healthz")
     parser.add_argument("--json", type=Path, dest="json_out", metavar="FILE",
                         help="also write the figures here (JSON)")
+    parser.add_argument("--share", type=int, default=SHARE, metavar="K",
+                        help=f"virtual staff per account, signing in at once and sending each "
+                             f"code together, so a race shows (1-{MAX_SHARE}; default {SHARE})")
 
 
 def load_command(args: argparse.Namespace) -> int:
     """Entry point for `clinic2fa load`."""
     return run(LoadOptions(args.target, args.users, args.duration, args.config,
-                           args.spawn_rate, args.endpoint, args.json_out))
+                           args.spawn_rate, args.endpoint, args.json_out, args.share))

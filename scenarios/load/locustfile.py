@@ -9,6 +9,10 @@ library with gevent), or by Locust itself, e.g. across machines:
 
 Every answer to a code is judged (`VERDICT` entries; a failure there is a wrong verdict) and
 every completed sign-in is timed from the password to the signed-in answer (`FLOW` entries).
+
+Virtual staff share accounts, `--c2f-share` of them each (a crowd): they sign in together and
+send each code at once, so a check-then-act race in the deployment (two sign-ins accepting one
+code) shows as wrong verdicts. Exactly one of them may sign in with a code.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -45,7 +50,7 @@ API = "/api/v1"
 FLOW = "FLOW"  # a whole sign-in, password to signed in
 VERDICT = "VERDICT"  # each judged answer to a code; a failure is a wrong verdict
 ERROR = "ERROR"  # an answer the contract does not allow at that point
-PROBE_EVERY = 5  # every 5th sign-in first sends a code that must be refused
+PROBE_EVERY = 5  # every 5th round first sends a code that must be refused
 TIMEOUT = 60.0  # seconds per request
 GATE_TIMEOUT = 600.0  # seconds a user waits for the others to finish setting up
 log = logging.getLogger("clinic2fa.load")
@@ -67,6 +72,8 @@ def _arguments(parser: Any) -> None:
                         help="how far off --c2f-offset may be, seconds")
     parser.add_argument("--c2f-summary", default="",
                         help="write the figures (JSON) here when the run ends")
+    parser.add_argument("--c2f-share", type=int, default=1,
+                        help="virtual staff per account, signing in at once (a crowd)")
     parser.add_argument("--c2f-duration", type=float, default=0.0,
                         help="seconds of sign-ins once every user has set up, then stop "
                              "(one process only; --run-time stays the upper bound)")
@@ -133,9 +140,78 @@ def _error(error: StatsError) -> dict[str, Any]:
             "error": StatsError.parse_error(error.error), "occurrences": error.occurrences}
 
 
-_POOL: list[Account] | None = None  # the config's staff accounts, each for one user
+_POOL: list[Account] | None = None  # the config's staff accounts, each for one crowd
 _SET_UP = [0]  # users of this process that finished setting up (or gave up)
 _GO = Event()  # every one of them has: sign-ins start, and are what the figures measure
+CROWD_TIMEOUT = 120.0  # seconds a member waits for the rest of its crowd at one meeting
+
+
+class Barrier:
+    """Where the greenlets of one crowd meet; the last to arrive runs `last` before anyone
+    goes on (gevent is cooperative: nothing yields inside it). A member that stops leaves."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self._count = 0
+        self._event = Event()
+        self._last: Any = None
+
+    def wait(self, last: Any = None) -> None:
+        event = self._event
+        self._count += 1
+        self._last = last or self._last
+        if self._count >= self.parties:
+            self._release()
+            return
+        if not event.wait(timeout=CROWD_TIMEOUT):
+            raise TimeoutError("the rest of the crowd did not come")
+
+    def leave(self) -> None:
+        self.parties = max(1, self.parties - 1)
+        if self._count and self._count >= self.parties:
+            self._release()
+
+    def _release(self) -> None:
+        event, last = self._event, self._last
+        self._count, self._event, self._last = 0, Event(), None
+        if last is not None:
+            last()
+        event.set()
+
+
+@dataclass
+class Crowd:
+    """The virtual staff who share one account, and what one round of theirs sent."""
+
+    size: int
+    joined: int = 0
+    member: StaffMember | None = None
+    ready: Event = field(default_factory=Event)
+    barrier: Barrier = field(init=False)
+    rounds: int = 0
+    probing: bool = False
+    idle: bool = False
+    attempt: Attempt | None = None
+    answers: list[tuple[Any, bool | None, float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.barrier = Barrier(self.size)
+
+
+_CROWDS: list[Crowd] = []
+
+
+def _join(environment: Environment) -> tuple[Crowd, bool]:
+    """The crowd this user belongs to, and whether it leads it (sets its account up)."""
+    share = max(1, int(_option(environment, "c2f_share", 1)))
+    runner = environment.runner
+    total = runner.target_user_count if runner is not None else share
+    if not _CROWDS or _CROWDS[-1].joined >= _CROWDS[-1].size:
+        left = max(1, total - sum(c.size for c in _CROWDS))
+        _CROWDS.append(Crowd(min(share, left)))
+    crowd = _CROWDS[-1]
+    crowd.joined += 1
+    return crowd, crowd.joined == 1
 
 
 def _set_up(environment: Environment) -> None:
@@ -166,16 +242,24 @@ def _json(response: Any) -> Any:
 
 
 class Staff(HttpUser):
-    """One staff member signing in again and again: password, then a code that must work.
+    """One of a crowd of virtual staff sharing an account, signing in again and again.
 
-    6-digit codes only for steps never used and surely inside the window; otherwise the next
-    backup code, with new backup codes asked for (password again) when few are left. Every
-    fifth sign-in first sends a code that must be refused: spent, wrong or replaced.
+    Each round every member enters the password, then all send the same code at once: a
+    6-digit code only for a step never used and surely inside the window, otherwise the next
+    backup code; exactly one may sign in. Every fifth round one member first sends a code that
+    must be refused (spent, wrong or replaced). New backup codes are asked for (password again)
+    by the round's winner when few are left.
     """
 
     wait_time = constant(0)
-    member: StaffMember | None = None
-    sign_ins = 0
+    crowd: Crowd | None = None
+    leader = False
+    session: str | None = None  # this member's pending, then signed-in, session in a round
+    signed = False
+
+    @property
+    def member(self) -> StaffMember | None:
+        return self.crowd.member if self.crowd else None
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -183,54 +267,113 @@ class Staff(HttpUser):
         if not may_flood(self.host or "", _config(self.environment)):
             self._error("setup", refusal(self.host or ""))
             raise StopUser()
-        account = self._account()
+        crowd, self.leader = _join(self.environment)
+        self.crowd = crowd
         try:
-            self.member = self._enrol(account) if account else None
+            if self.leader:
+                account = self._account()
+                crowd.member = self._enrol(account) if account else None
+                crowd.ready.set()
+            else:
+                crowd.ready.wait(timeout=GATE_TIMEOUT)
         finally:
             _set_up(self.environment)
-        if self.member is None:
+        if crowd.member is None:
             raise StopUser()
         _GO.wait(timeout=GATE_TIMEOUT)  # setting up is not what is measured
 
     def on_stop(self) -> None:
-        """A deployment's account is left as found: 2FA off again."""
-        if self.member is None or self._from_support():
+        """Leave the crowd; its leader leaves a deployment's account as found: 2FA off."""
+        if self.crowd is not None:
+            self.crowd.barrier.leave()
+        member = self.member
+        if member is None or not self.leader or self._from_support():
             return
-        session = self._full_sign_in(probe=False, timed=False)
-        answer = self._post(f"{API}/security/disable", {"password": self.member.password},
+        session = self._teardown_sign_in(member)
+        answer = self._post(f"{API}/security/disable", {"password": member.password},
                             session, "teardown: disable 2FA") if session else None
         if answer is None or answer[0] != 204:
-            log.warning("clinic2fa: %s was left with 2FA on", self.member.email)
+            log.warning("clinic2fa: %s was left with 2FA on", member.email)
 
     @task
     def sign_in(self) -> None:
-        member = self.member
-        assert member is not None
-        if member.attempt(self._span_ahead()) is None:  # no fresh step, no backup code left
-            gevent.sleep(PERIOD - self._server_now() % PERIOD)  # the next step brings one
+        crowd, member = self.crowd, self.member
+        assert crowd is not None and member is not None
+        try:
+            self._round(crowd, member)
+        except TimeoutError as exc:
+            self._error("crowd", str(exc))
+            raise StopUser() from None
+
+    # -- one round of a crowd ------------------------------------------------------------------
+
+    def _round(self, crowd: Crowd, member: StaffMember) -> None:
+        crowd.barrier.wait(lambda: self._begin(crowd, member))
+        if crowd.idle:  # no fresh step and no backup code: the next step brings one
+            gevent.sleep(PERIOD - self._server_now() % PERIOD)
             return
-        self.sign_ins += 1
-        session = self._full_sign_in(probe=self.sign_ins % PROBE_EVERY == 0, timed=True)
-        if session is None:
+        started = time.perf_counter()
+        self.session, self.signed = self._password(member), False
+        probed = crowd.probing
+        if probed:  # one member sends a code that must be refused
+            crowd.barrier.wait(lambda: self._choose(crowd, member.probe(self._span_ahead())))
+            if self.leader:
+                self._send(crowd)
+            crowd.barrier.wait(lambda: self._settle(crowd, member))
+        crowd.barrier.wait(lambda: self._choose(crowd, member.attempt(self._span_ahead())))
+        if not self.signed:
+            self._send(crowd)  # every member the same code, at once
+        crowd.barrier.wait(lambda: self._settle(crowd, member))
+        if self.signed and not probed:
+            self._fire(FLOW, "full sign-in", (time.perf_counter() - started) * 1000)
+        if self.signed and len(member.unspent) <= 2 and self.leader_of_round(crowd):
+            self._regenerate(member)
+        if self.session is not None:
+            self._post(f"{API}/sign-out", None, self.session, "sign-out")
+
+    def leader_of_round(self, crowd: Crowd) -> bool:
+        """The first member the round's code signed in regenerates backup codes."""
+        winners = [user for user, accepted, _, _ in crowd.answers if accepted]
+        return bool(winners) and winners[0] is self
+
+    def _begin(self, crowd: Crowd, member: StaffMember) -> None:
+        crowd.rounds += 1
+        crowd.probing = crowd.rounds % PROBE_EVERY == 0
+        crowd.idle = member.attempt(self._span_ahead()) is None
+
+    def _choose(self, crowd: Crowd, attempt: Attempt | None) -> None:
+        crowd.attempt, crowd.answers = attempt, []
+
+    def _send(self, crowd: Crowd) -> None:
+        """Send the crowd's code from this member's session; the answer waits to be judged."""
+        attempt = crowd.attempt
+        if attempt is None or self.session is None:
             return
-        if len(member.unspent) <= 2:
-            answer = self._post(f"{API}/security/backup-codes", {"password": member.password},
-                                session, "backup codes: regenerate")
-            if answer is None:
-                member.new_backup_codes(None)
-            elif answer[0] == 200:
-                member.new_backup_codes(list(answer[1]["backup_codes"]))
-            else:
-                self._error("backup codes: regenerate", f"refused: {answer[1].get('error')}")
-        self._post(f"{API}/sign-out", None, session, "sign-out")
+        path = f"{API}/sign-in/backup-code" if attempt.backup else f"{API}/sign-in/code"
+        early = self._server_now()
+        answer = self._post(path, {"code": attempt.code}, self.session,
+                            f"second step: {'valid' if attempt.valid else 'refused'} "
+                            f"{'backup code' if attempt.backup else '6-digit code'}")
+        late = self._server_now()
+        accepted = None if answer is None else answer[0] == 200
+        if accepted:  # SESSION-NEW-TOKEN: carry on with the session the answer gives
+            self.session = str(answer[1].get("session") or self.session)  # type: ignore[index]
+            self.signed = True
+        crowd.answers.append((self, accepted, early, late))
+
+    def _settle(self, crowd: Crowd, member: StaffMember) -> None:
+        """Judge the code the crowd sent, all answers together: one sign-in at most."""
+        attempt, answers = crowd.attempt, crowd.answers
+        if attempt is None or not answers:
+            return
+        span = self._span(min(a[2] for a in answers), max(a[3] for a in answers))
+        for verdict in member.settle_many(attempt, [a[1] for a in answers], span):
+            self._judge(attempt, verdict)
 
     # -- the steps -----------------------------------------------------------------------------
 
-    def _full_sign_in(self, *, probe: bool, timed: bool) -> str | None:
-        """Password, then (maybe a code that must be refused, then) a code that must work."""
-        member = self.member
-        assert member is not None
-        started = time.perf_counter()
+    def _password(self, member: StaffMember) -> str | None:
+        """The password step; the pending session, or None (an error, counted)."""
         answer = self._post(f"{API}/sign-in", {"email": member.email,
                                                "password": member.password},
                             None, "sign-in: password")
@@ -240,31 +383,29 @@ class Staff(HttpUser):
         if stage != "second_step":
             self._error("sign-in: password", f"expected the second step, got {stage}")
             return None
-        session = str(answer[1]["session"])
-        bad = member.probe(self._span_ahead()) if probe else None
-        if bad is not None and self._send(bad, session):
-            return session  # wrongly signed in (already counted): nothing left to test here
-        good = member.attempt(self._span_ahead())
-        if good is None or not self._send(good, session):
-            self._post(f"{API}/sign-out", None, session, "sign-out")
-            return None
-        if timed and bad is None:
-            self._fire(FLOW, "full sign-in", (time.perf_counter() - started) * 1000)
-        return session
+        return str(answer[1]["session"])
 
-    def _send(self, attempt: Attempt, session: str) -> bool:
-        """Send one code and judge the answer; True when it signed in."""
-        member = self.member
-        assert member is not None
+    def _regenerate(self, member: StaffMember) -> None:
+        answer = self._post(f"{API}/security/backup-codes", {"password": member.password},
+                            self.session, "backup codes: regenerate")
+        if answer is None:
+            member.new_backup_codes(None)
+        elif answer[0] == 200:
+            member.new_backup_codes(list(answer[1]["backup_codes"]))
+        else:
+            self._error("backup codes: regenerate", f"refused: {answer[1].get('error')}")
+
+    def _teardown_sign_in(self, member: StaffMember) -> str | None:
+        """A last sign-in, alone, to turn 2FA off again: not judged, not timed."""
+        session = self._password(member)
+        attempt = member.attempt(self._span_ahead())
+        if session is None or attempt is None:
+            return None
         path = f"{API}/sign-in/backup-code" if attempt.backup else f"{API}/sign-in/code"
-        early = self._server_now()
-        answer = self._post(path, {"code": attempt.code}, session,
-                            f"second step: {'valid' if attempt.valid else 'refused'} "
-                            f"{'backup code' if attempt.backup else '6-digit code'}")
-        late = self._server_now()
-        accepted = None if answer is None else answer[0] == 200
-        self._judge(attempt, member.settle(attempt, accepted, self._span(early, late)))
-        return bool(accepted)
+        answer = self._post(path, {"code": attempt.code}, session, "teardown: sign-in")
+        if answer is None or answer[0] != 200:
+            return None
+        return str(answer[1].get("session") or session)
 
     def _enrol(self, account: Account) -> StaffMember | None:
         """Set up the authenticator app (steps 1-5) and keep the secret and backup codes."""

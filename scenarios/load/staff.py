@@ -1,10 +1,11 @@
 """One virtual staff member's factors under load, and what the server must answer to each code.
 
 Kept apart from Locust (which patches the standard library when imported) so the accounting can
-be tested on its own. The accounting is exact: a code is called valid or invalid only when it is
-so whenever, inside the time the request was in flight, the server read it; otherwise the answer
-is `UNCERTAIN` and counts neither way. Nothing the server answers is trusted to update what the
-member knows beyond what the answer proves.
+be tested on its own. Several virtual staff may share one account and send one code at once
+(`settle_many`): exactly one of them may sign in. The accounting is exact: a code is called
+valid or invalid only when it is so whenever, inside the time the request was in flight, the
+server read it; otherwise the answer is `UNCERTAIN` and counts neither way. Nothing the server
+answers is trusted to update what the member knows beyond what the answer proves.
 """
 
 from __future__ import annotations
@@ -121,6 +122,26 @@ class StaffMember:
         return next((c for c in reversed(pool) if c not in known_good), None)
 
     # -- what the answer means --------------------------------------------------------------
+
+    def settle_many(self, attempt: Attempt, answers: list[bool | None],
+                    span: Span) -> list[Verdict]:
+        """Judge one code that several sign-ins of this account sent at once (a race).
+
+        Of a valid code exactly one may sign in: each acceptance past the first is a wrong
+        verdict (the check-then-act race TOTP-REPLAY and BACKUP-SINGLE-USE forbid), and the
+        other refusals are right. None accepted: judged as one refused valid code. A code that
+        must be refused is judged answer by answer. `span` covers all of them.
+        """
+        answered = [a for a in answers if a is not None]
+        if not attempt.valid:
+            verdicts = [self.settle(attempt, a, span) for a in answered]
+            return [v for v in verdicts if v is not None]
+        accepted = sum(answered)
+        first = self.settle(attempt, (accepted > 0) if answered else None, span)
+        if accepted == 0:
+            return [first] if first is not None else []
+        return [Verdict.RIGHT, *[Verdict.INVALID_ACCEPTED] * (accepted - 1),
+                *[Verdict.RIGHT] * (len(answered) - accepted)]
 
     def settle(self, attempt: Attempt, accepted: bool | None, span: Span) -> Verdict | None:
         """Judge the answer and learn from it; `accepted` None: no answer (no verdict)."""

@@ -201,7 +201,7 @@ class Check:
     def missed(self) -> list[tuple[str, str]]:
         """(defect, target) pairs no scenario caught."""
         return [(d.name, t) for d in self.defects for t in self.targets
-                if not self.findings.get(d.name, {}).get(t, _NOT_RUN).caught]
+                if d.shows(t) and not self.findings.get(d.name, {}).get(t, _NOT_RUN).caught]
 
     @property
     def exit_code(self) -> int:
@@ -241,6 +241,8 @@ def check(defects: Sequence[Defect], targets: Sequence[str], root: Path,
     for defect in defects:
         for target in targets:
             status(f"{eta.says(done)} {defect.name} on {target}")
+            if not defect.shows(target):  # a web layer's defect: nothing of it in memory
+                continue
             finding = CHECKS[target](defect, catalogue, root)
             result.findings.setdefault(defect.name, {})[target] = finding
             said(progress(finding))
@@ -302,14 +304,16 @@ def summary_table(result: Check) -> str:
     for defect in result.defects:
         found = result.findings.get(defect.name, {})
         by = list(dict.fromkeys(s for f in found.values() for s in f.catching))
-        on = [t if found.get(t, _NOT_RUN).caught else f"MISSED on {t}" for t in result.targets]
+        on = [t if found.get(t, _NOT_RUN).caught else f"n/a on {t}" if not defect.shows(t)
+              else f"MISSED on {t}" for t in result.targets]
         rows.append((defect.name, ", ".join(by) or "-", ", ".join(on)))
     return table(rows, ("defect", "caught by", "targets caught on"))
 
 
 def verdict_line(result: Check) -> str:
-    caught = len(result.defects) * len(result.targets) - len(result.missed)
-    parts = [f"{caught} of {len(result.defects) * len(result.targets)} defect runs caught"]
+    runs = sum(1 for d in result.defects for t in result.targets if d.shows(t))
+    caught = runs - len(result.missed)
+    parts = [f"{caught} of {runs} defect runs caught"]
     if result.missed:
         parts.append("MISSED: " + ", ".join(f"{d} on {t}" for d, t in result.missed))
     if not result.clean_passed:

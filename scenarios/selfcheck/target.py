@@ -6,9 +6,9 @@ from typing import Any
 
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.selfcheck import defects
-from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
+from clinic2fa.scenarios.targets.memory import MEMORY_HASH, MemoryProvider, MemoryTarget
 from clinic2fa.simulator.clock import FakeClock
-from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.policy import Policy
 
 SCHEME = "memory+defect"
 
@@ -16,7 +16,7 @@ SCHEME = "memory+defect"
 def defect_target(name: str) -> MemoryTarget:
     """A fresh broken clinic on its own FakeClock, built as `memory` builds the reference."""
     clock = FakeClock()
-    return MemoryTarget(defects.build(name, clock=clock, policy=Policy(hash_cost=FAST_HASH)),
+    return MemoryTarget(defects.build(name, clock=clock, policy=Policy(hash_cost=MEMORY_HASH)),
                         clock)
 
 

@@ -14,6 +14,7 @@ import httpx
 from clinic2fa.scenarios.contract import (
     THROTTLED,
     Account,
+    Answer,
     HookFailed,
     Needs,
     NotApplicable,
@@ -43,6 +44,14 @@ SUPPORT = "/test-support"
 CLOCK_SAMPLES = 5
 _SECURITY_FIELDS = ("two_factor_enabled", "authenticator_app", "backup_codes_left", "passkeys",
                     "enforcement_required")
+UNSHOWN_HEADERS = frozenset({"set-cookie", "authorization", "cookie"})  # credentials: not kept
+
+
+def answer_of(response: httpx.Response, body: Any = None) -> Answer:
+    """The status and headers of an answer, credentials left out."""
+    headers = {k.lower(): v for k, v in response.headers.items()
+               if k.lower() not in UNSHOWN_HEADERS}
+    return Answer(response.status_code, headers, body)
 
 
 class ProtocolError(Exception):
@@ -67,6 +76,7 @@ class Client:
         self.name = name or base_url  # as messages show it
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
                                   headers={"accept": "application/json"})
+        self.last: httpx.Response | None = None  # the last answer, for Needs.HTTP
 
     def close(self) -> None:
         self._http.close()
@@ -75,9 +85,19 @@ class Client:
              session: str | None = None) -> httpx.Response:
         headers = {"authorization": f"Bearer {session}"} if session else {}
         try:
-            return self._http.request(method, path, json=body, headers=headers)
+            self.last = self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise Unreachable(f"target {self.name} unreachable: {_why(exc)}") from None
+        return self.last
+
+    def send_raw(self, method: str, path: str, body: bytes,
+                 headers: dict[str, str]) -> httpx.Response:
+        """A request the harness shaped itself, its body sent as it is."""
+        try:
+            self.last = self._http.request(method, path, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"target {self.name} unreachable: {_why(exc)}") from None
+        return self.last
 
     def call(self, method: str, path: str, body: Any = None, session: str | None = None) -> Any:
         """The JSON answer (None for an empty one); a refusal raises `Refused`.
@@ -129,6 +149,39 @@ class HttpTarget:
         self.capabilities = provider.capabilities
         self._provider = provider
         self._client = provider.client
+        self._tokens: dict[str, str] = {}  # a session handle -> its token now, if renewed
+        self._replays = 0
+
+    # sessions: a handle follows its client's token (SESSION-NEW-TOKEN)
+
+    def _t(self, session: str) -> str:
+        return self._tokens.get(session, session)
+
+    def _follow(self, session: str, data: Any) -> None:
+        """The answer gave the client a new token for this session: carry on with it."""
+        token = data.get("session") if isinstance(data, dict) else None
+        if isinstance(token, str) and token and token != self._t(session):
+            self._tokens[session] = token
+
+    def session_credentials(self, session: str) -> tuple[str, ...]:
+        return (self._t(session),)
+
+    def replay_session(self, credentials: tuple[str, ...]) -> str:
+        self._replays += 1
+        handle = f"replayed-{self._replays}"
+        self._tokens[handle] = credentials[0] if credentials else ""
+        return handle
+
+    # the HTTP answers themselves (Needs.HTTP)
+
+    def last_answer(self, session: str | None = None) -> Answer | None:
+        last = self._client.last
+        return None if last is None else answer_of(last)
+
+    def send_raw(self, method: str, path: str, body: bytes,
+                 headers: dict[str, str]) -> Answer:
+        response = self._client.send_raw(method, path, body, headers)
+        return answer_of(response, _json(response))
 
     # accounts and time
 
@@ -168,24 +221,28 @@ class HttpTarget:
         return _signed(self._client.call("POST", f"{API}/sign-in",
                                          {"email": email, "password": password}), None)
 
+    def _second_step(self, session: str, path: str, body: Any) -> SignInResult:
+        data = self._client.call("POST", path, body, self._t(session))
+        result = _signed(data, session)
+        self._follow(session, data)
+        return SignInResult(session, result.stage)
+
     def enter_code(self, session: str, code: str) -> SignInResult:
-        return _signed(self._client.call("POST", f"{API}/sign-in/code", {"code": code}, session),
-                       session)
+        return self._second_step(session, f"{API}/sign-in/code", {"code": code})
 
     def use_backup_code(self, session: str, code: str) -> SignInResult:
-        return _signed(self._client.call("POST", f"{API}/sign-in/backup-code", {"code": code},
-                                         session), session)
+        return self._second_step(session, f"{API}/sign-in/backup-code", {"code": code})
 
     def sign_out(self, session: str) -> None:
-        self._client.call("POST", f"{API}/sign-out", None, session)
+        self._client.call("POST", f"{API}/sign-out", None, self._t(session))
 
     def profile(self, session: str) -> dict[str, Any]:
-        return dict(self._client.call("GET", f"{API}/profile", None, session))
+        return dict(self._client.call("GET", f"{API}/profile", None, self._t(session)))
 
     # Security settings
 
     def security(self, session: str) -> Security:
-        data = self._client.call("GET", f"{API}/security", None, session)
+        data = self._client.call("GET", f"{API}/security", None, self._t(session))
         if not isinstance(data, dict) or not all(k in data for k in _SECURITY_FIELDS):
             raise ProtocolError(f"GET {API}/security: the answer lacks the contract's fields")
         return Security(bool(data["two_factor_enabled"]), bool(data["authenticator_app"]),
@@ -194,61 +251,68 @@ class HttpTarget:
                         {k: v for k, v in data.items() if k not in _SECURITY_FIELDS})
 
     def start_authenticator_setup(self, session: str) -> SetupScreen:
-        data = self._client.call("POST", f"{API}/security/authenticator", None, session)
+        data = self._client.call("POST", f"{API}/security/authenticator", None,
+                                 self._t(session))
         try:
             png = base64.b64decode(data["qr_png"], validate=True)
         except (KeyError, TypeError, binascii.Error):
             raise ProtocolError("the setup screen's qr_png is not base64") from None
-        return SetupScreen(data["uri"], data["manual_entry"], png)
+        svg = data.get("qr_svg")
+        return SetupScreen(data["uri"], data["manual_entry"], png,
+                           svg if isinstance(svg, str) else None)
 
     def confirm_enrolment(self, session: str, code: str) -> list[str]:
         data = self._client.call("POST", f"{API}/security/authenticator/confirm",
-                                 {"code": code}, session)
+                                 {"code": code}, self._t(session))
+        self._follow(session, data)
         return list(data["backup_codes"])
 
     def regenerate_backup_codes(self, session: str, password: str) -> list[str]:
         data = self._client.call("POST", f"{API}/security/backup-codes",
-                                 {"password": password}, session)
+                                 {"password": password}, self._t(session))
         return list(data["backup_codes"])
 
     def disable_2fa(self, session: str, password: str) -> None:
-        self._client.call("POST", f"{API}/security/disable", {"password": password}, session)
+        self._client.call("POST", f"{API}/security/disable", {"password": password},
+                          self._t(session))
 
     # owner and admin
 
     def set_enforcement(self, session: str, required: bool) -> None:
         self._client.call("PUT", f"{API}/settings/security/enforcement", {"required": required},
-                          session)
+                          self._t(session))
 
     def staff(self, session: str) -> list[dict[str, Any]]:
-        data = self._client.call("GET", f"{API}/settings/staff", None, session)
+        data = self._client.call("GET", f"{API}/settings/staff", None, self._t(session))
         return list(data["staff"] if isinstance(data, dict) else data)
 
     def disable_2fa_for(self, session: str, email: str) -> None:
         self._client.call("POST", f"{API}/settings/staff/{quote(email, safe='@')}/disable-2fa",
-                          None, session)
+                          None, self._t(session))
 
     # passkeys
 
     def begin_passkey_setup(self, session: str) -> dict[str, Any]:
-        return dict(self._client.call("POST", f"{API}/security/passkeys/options", None, session))
+        return dict(self._client.call("POST", f"{API}/security/passkeys/options", None,
+                                      self._t(session)))
 
     def finish_passkey_setup(self, session: str, credential: dict[str, Any],
                              name: str) -> list[str]:
         answer = self._client.call("POST", f"{API}/security/passkeys",
-                                   {"credential": credential, "name": name}, session)
+                                   {"credential": credential, "name": name}, self._t(session))
+        self._follow(session, answer)
         return list(answer.get("backup_codes", [])) if isinstance(answer, dict) else []
 
     def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:
-        return dict(self._client.call("POST", f"{API}/sign-in/passkey/options", None, session))
+        return dict(self._client.call("POST", f"{API}/sign-in/passkey/options", None,
+                                      self._t(session)))
 
     def finish_passkey_sign_in(self, session: str, credential: dict[str, Any]) -> SignInResult:
-        return _signed(self._client.call("POST", f"{API}/sign-in/passkey",
-                                         {"credential": credential}, session), session)
+        return self._second_step(session, f"{API}/sign-in/passkey", {"credential": credential})
 
     def remove_passkey(self, session: str, name: str, password: str) -> None:
         self._client.call("POST", f"{API}/security/passkeys/remove",
-                          {"name": name, "password": password}, session)
+                          {"name": name, "password": password}, self._t(session))
 
 
 def _signed(data: Any, session: str | None) -> SignInResult:
@@ -299,7 +363,7 @@ class HttpProvider(Provider):
                 self.pool.reset()  # start from the seeded clinic: the hook's failure is exit 2
             except HookFailed as exc:
                 raise UsageError(str(exc)) from None
-        needs = set()
+        needs = {Needs.SESSIONS, Needs.HTTP}  # the harness is the client: it sees both
         if self._support and self._clock_movable():
             needs.add(Needs.CLOCK)
         passkeys = self.config.passkeys

@@ -21,8 +21,13 @@ from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import TwoFactorError
-from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.policy import HashCost, Policy
 from clinic2fa.simulator.virtual.passkey import VirtualPasskey
+
+# Cheap argon2id (about 1-2 ms), yet still most of what a password check costs: so an equal
+# amount of work for unknown and known emails shows in the timing (SIGNIN-NO-ENUMERATION),
+# which FAST_HASH's 8 KiB (a few microseconds, less than the rest of a sign-in) would hide.
+MEMORY_HASH = HashCost(time_cost=1, memory_cost=2048, parallelism=1)
 
 # SecurityStatus fields the Security contract carries, or that identify the page's owner.
 _SECURITY_PAGE = frozenset({"two_factor_enabled", "authenticator_app", "backup_codes_left",
@@ -47,13 +52,33 @@ class MemoryTarget:
     """Adapts a `Clinic` to the Target interface; the harness creates the accounts."""
 
     name = "memory"
-    # threads: real races; inspect: the reference lays open what it stores and its audit log
-    capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS, Needs.PARALLEL, Needs.INSPECT})
+    # threads: real races; inspect: the reference lays open what it stores and its audit log;
+    # sessions: its tokens are the session handles' own. No HTTP: nothing travels.
+    capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS, Needs.PARALLEL, Needs.INSPECT,
+                              Needs.SESSIONS})
 
     def __init__(self, clinic: Clinic | None = None, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
-        self.clinic = clinic or Clinic(clock=self.clock, policy=Policy(hash_cost=FAST_HASH))
+        self.clinic = clinic or Clinic(clock=self.clock, policy=Policy(hash_cost=MEMORY_HASH))
         self._count = 0
+        self._tokens: dict[str, str] = {}  # a session handle -> its token now, if renewed
+
+    def _t(self, session: str) -> str:
+        """The clinic's token for a session handle (the handle itself, until renewed)."""
+        return self._tokens.get(session, session)
+
+    def _follow(self, session: str, token: str | None) -> None:
+        """The clinic renewed the session (SESSION-NEW-TOKEN): the handle follows."""
+        if token and token != self._t(session):
+            self._tokens[session] = token
+
+    def session_credentials(self, session: str) -> tuple[str, ...]:
+        return (self._t(session),)
+
+    def replay_session(self, credentials: tuple[str, ...]) -> str:
+        handle = f"replayed-{len(self._tokens) + 1}-{secrets.token_hex(4)}"
+        self._tokens[handle] = credentials[0] if credentials else ""
+        return handle
 
     def account(self, role: str) -> Account:
         self._count += 1
@@ -75,27 +100,29 @@ class MemoryTarget:
 
     @_refusals
     def enter_code(self, session: str, code: str) -> SignInResult:
-        result = self.clinic.enter_code(session, code)
-        return SignInResult(result.token, result.stage.value)
+        result = self.clinic.enter_code(self._t(session), code)
+        self._follow(session, result.token)
+        return SignInResult(session, result.stage.value)
 
     @_refusals
     def use_backup_code(self, session: str, code: str) -> SignInResult:
-        result = self.clinic.use_backup_code(session, code)
-        return SignInResult(result.token, result.stage.value)
+        result = self.clinic.use_backup_code(self._t(session), code)
+        self._follow(session, result.token)
+        return SignInResult(session, result.stage.value)
 
     @_refusals
     def sign_out(self, session: str) -> None:
-        self.clinic.sign_out(session)
+        self.clinic.sign_out(self._t(session))
 
     @_refusals
     def profile(self, session: str) -> dict[str, Any]:
-        me = self.clinic.profile(session)
+        me = self.clinic.profile(self._t(session))
         return {"email": me.email, "name": me.name, "role": me.role.value,
                 "two_factor_enabled": me.two_factor_enabled}
 
     @_refusals
     def security(self, session: str) -> Security:
-        s = self.clinic.security(session)
+        s = self.clinic.security(self._t(session))
         # Anything else the page carries goes to `extra`, as the HTTP target does with unknown
         # fields, so a scenario sees what a (broken) clinic shows beyond the contract.
         extra = {k: v for k, v in vars(s).items() if k not in _SECURITY_PAGE}
@@ -105,34 +132,37 @@ class MemoryTarget:
 
     @_refusals
     def start_authenticator_setup(self, session: str) -> SetupScreen:
-        setup = self.clinic.start_authenticator_setup(session)
-        return SetupScreen(setup.uri, setup.manual_entry, setup.qr_png)
+        setup = self.clinic.start_authenticator_setup(self._t(session))
+        return SetupScreen(setup.uri, setup.manual_entry, setup.qr_png, setup.qr_svg)
 
     @_refusals
     def confirm_enrolment(self, session: str, code: str) -> list[str]:
-        return self.clinic.confirm_authenticator(session, code)
+        codes = self.clinic.confirm_authenticator(self._t(session), code)
+        self._follow(session, getattr(codes, "session", None))
+        return list(codes)
 
     @_refusals
     def regenerate_backup_codes(self, session: str, password: str) -> list[str]:
-        return self.clinic.regenerate_backup_codes(session, password)
+        return self.clinic.regenerate_backup_codes(self._t(session), password)
 
     @_refusals
     def disable_2fa(self, session: str, password: str) -> None:
-        self.clinic.disable_2fa(session, password)
+        self.clinic.disable_2fa(self._t(session), password)
 
     @_refusals
     def set_enforcement(self, session: str, required: bool) -> None:
-        self.clinic.set_enforcement(session, required)
+        self.clinic.set_enforcement(self._t(session), required)
 
     @_refusals
     def staff(self, session: str) -> list[dict[str, Any]]:
         return [{"email": e.email, "name": e.name, "role": e.role.value,
-                 "two_factor_enabled": e.two_factor_enabled}
-                for e in self.clinic.staff(session)]
+                 "two_factor_enabled": e.two_factor_enabled,
+                 "sign_in_blocked": getattr(e, "sign_in_blocked", False)}
+                for e in self.clinic.staff(self._t(session))]
 
     @_refusals
     def disable_2fa_for(self, session: str, email: str) -> None:
-        self.clinic.disable_2fa_for(session, email)
+        self.clinic.disable_2fa_for(self._t(session), email)
 
     # passkeys: WebAuthn JSON in and out, as over HTTP
 
@@ -147,25 +177,28 @@ class MemoryTarget:
 
     @_refusals
     def begin_passkey_setup(self, session: str) -> dict[str, Any]:
-        return self.clinic.begin_passkey_setup(session)
+        return self.clinic.begin_passkey_setup(self._t(session))
 
     @_refusals
     def finish_passkey_setup(self, session: str, credential: dict[str, Any],
                              name: str) -> list[str]:
-        return self.clinic.finish_passkey_setup(session, credential, name)
+        codes = self.clinic.finish_passkey_setup(self._t(session), credential, name)
+        self._follow(session, getattr(codes, "session", None))
+        return list(codes)
 
     @_refusals
     def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:
-        return self.clinic.begin_passkey_sign_in(session)
+        return self.clinic.begin_passkey_sign_in(self._t(session))
 
     @_refusals
     def finish_passkey_sign_in(self, session: str, credential: dict[str, Any]) -> SignInResult:
-        result = self.clinic.finish_passkey_sign_in(session, credential)
-        return SignInResult(result.token, result.stage.value)
+        result = self.clinic.finish_passkey_sign_in(self._t(session), credential)
+        self._follow(session, result.token)
+        return SignInResult(session, result.stage.value)
 
     @_refusals
     def remove_passkey(self, session: str, name: str, password: str) -> None:
-        self.clinic.remove_passkey(session, name, password)
+        self.clinic.remove_passkey(self._t(session), name, password)
 
     # inspection
 

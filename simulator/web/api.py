@@ -19,6 +19,7 @@ from clinic2fa.simulator.web.models import (
     EnforcementBody,
     EnforcementOut,
     ErrorBody,
+    NewFactorOut,
     NewPasskeyBody,
     PasskeyCredentialBody,
     PasswordBody,
@@ -28,6 +29,7 @@ from clinic2fa.simulator.web.models import (
     SessionOut,
     SetupOut,
     SignInBody,
+    StaffOut,
     WebAuthnOptions,
 )
 from clinic2fa.simulator.web.status import PASSKEY_REFUSALS, SESSION_REFUSALS, status_of
@@ -71,8 +73,10 @@ def refusals(*codes: E) -> dict[int | str, dict[str, Any]]:
         entry: dict[str, Any] = {"model": ErrorBody,
                                  "description": "Refused: " + ", ".join(sorted(names))}
         if status == 429:
-            entry["headers"] = {"Retry-After": {"description": "Seconds until codes are taken "
-                                                "again.", "schema": {"type": "integer"}}}
+            entry["headers"] = {"Retry-After": {
+                "description": "Seconds until attempts are taken again; absent when only the "
+                               "owner or an admin can lift the block (RATE-LIMIT-CAP).",
+                "schema": {"type": "integer"}}}
         if status == 401 and names & {E.NOT_SIGNED_IN.value, E.SIGN_IN_EXPIRED.value}:
             entry["headers"] = {"WWW-Authenticate": {"description": "Bearer challenge.",
                                                      "schema": {"type": "string"}}}
@@ -83,27 +87,43 @@ def refusals(*codes: E) -> dict[int | str, dict[str, Any]]:
 SECOND_STEP = (*SESSION_REFUSALS, E.LOCKED_OUT)
 
 
+def renewed(request: Request, response: Response, old: str, new: str | None) -> None:
+    """SESSION-NEW-TOKEN for the reference's own page scripts: when the call came with the
+    session cookie, the cookie follows the session to its new token (and the CSRF token,
+    bound to it, changes too). A bearer client reads the new token from the answer."""
+    if new and new != old and cookies.session_token(request) == old:
+        cookies.start_session(request, response, new)
+
+
 # -- sign-in ------------------------------------------------------------------------------------
 
 
-@router.post("/sign-in", tags=["sign-in"], responses=refusals(E.INVALID_CREDENTIALS))
+@router.post("/sign-in", tags=["sign-in"],
+             responses=refusals(E.INVALID_CREDENTIALS, E.LOCKED_OUT))
 def sign_in(body: SignInBody, clinic: ClinicDep) -> SessionOut:
-    """Check the password; `stage` says whether the second step or enrolment comes next."""
+    """Check the password; `stage` says whether the second step or enrolment comes next.
+    Wrong passwords are throttled per account: `locked_out` (429) for a while."""
     return SessionOut.of(clinic.sign_in(body.email, body.password))
 
 
 @router.post("/sign-in/code", tags=["sign-in"],
              responses=refusals(*SECOND_STEP, E.CODE_REJECTED, E.NOT_ENROLLED))
-def enter_code(body: CodeBody, token: Session, clinic: ClinicDep) -> SessionOut:
-    """The second step with the authenticator app's 6-digit code."""
-    return SessionOut.of(clinic.enter_code(token, body.code))
+def enter_code(body: CodeBody, token: Session, clinic: ClinicDep, request: Request,
+               response: Response) -> SessionOut:
+    """The second step with the authenticator app's 6-digit code; a new `session` token."""
+    signed = clinic.enter_code(token, body.code)
+    renewed(request, response, token, signed.token)
+    return SessionOut.of(signed)
 
 
 @router.post("/sign-in/backup-code", tags=["sign-in"],
              responses=refusals(*SECOND_STEP, E.CODE_REJECTED))
-def use_backup_code(body: CodeBody, token: Session, clinic: ClinicDep) -> SessionOut:
-    """The second step with a backup code, which is spent."""
-    return SessionOut.of(clinic.use_backup_code(token, body.code))
+def use_backup_code(body: CodeBody, token: Session, clinic: ClinicDep, request: Request,
+                    response: Response) -> SessionOut:
+    """The second step with a backup code, which is spent; a new `session` token."""
+    signed = clinic.use_backup_code(token, body.code)
+    renewed(request, response, token, signed.token)
+    return SessionOut.of(signed)
 
 
 @router.post("/sign-in/passkey/options", tags=["sign-in"],
@@ -115,10 +135,12 @@ def begin_passkey_sign_in(token: Session, clinic: ClinicDep) -> WebAuthnOptions:
 
 @router.post("/sign-in/passkey", tags=["sign-in"],
              responses=refusals(*SECOND_STEP, *PASSKEY_REFUSALS))
-def finish_passkey_sign_in(body: PasskeyCredentialBody, token: Session,
-                           clinic: ClinicDep) -> SessionOut:
-    """The second step with a passkey: the credential that get() returned."""
-    return SessionOut.of(clinic.finish_passkey_sign_in(token, body.credential))
+def finish_passkey_sign_in(body: PasskeyCredentialBody, token: Session, clinic: ClinicDep,
+                           request: Request, response: Response) -> SessionOut:
+    """The second step with a passkey: the credential that get() returned; a new `session`."""
+    signed = clinic.finish_passkey_sign_in(token, body.credential)
+    renewed(request, response, token, signed.token)
+    return SessionOut.of(signed)
 
 
 @router.post("/sign-out", tags=["sign-in"], status_code=204, response_class=Response,
@@ -158,13 +180,18 @@ def start_authenticator_setup(token: Session, clinic: ClinicDep) -> SetupOut:
 
 @router.post("/security/authenticator/confirm", tags=["security"],
              responses=refusals(*SESSION_REFUSALS, E.NO_SETUP_IN_PROGRESS, E.CODE_REJECTED))
-def confirm_authenticator(body: CodeBody, token: Session, clinic: ClinicDep) -> BackupCodesOut:
-    """A valid code turns 2FA on; the 10 backup codes come back this once."""
-    return BackupCodesOut(backup_codes=clinic.confirm_authenticator(token, body.code))
+def confirm_authenticator(body: CodeBody, token: Session, clinic: ClinicDep, request: Request,
+                          response: Response) -> NewFactorOut:
+    """A valid code turns 2FA on; the 10 backup codes come back this once. Completing
+    enrolment under enforcement answers the session's new token in `session`."""
+    codes = clinic.confirm_authenticator(token, body.code)
+    renewed(request, response, token, codes.session)
+    return NewFactorOut.of(codes)
 
 
 @router.post("/security/backup-codes", tags=["security"],
-             responses=refusals(*SESSION_REFUSALS, E.PASSWORD_REQUIRED, E.NOT_ENROLLED))
+             responses=refusals(*SESSION_REFUSALS, E.PASSWORD_REQUIRED, E.NOT_ENROLLED,
+                                E.LOCKED_OUT))
 def regenerate_backup_codes(body: PasswordBody, token: Session,
                             clinic: ClinicDep) -> BackupCodesOut:
     """New backup codes replace all old ones; needs the password."""
@@ -173,7 +200,7 @@ def regenerate_backup_codes(body: PasswordBody, token: Session,
 
 @router.post("/security/disable", tags=["security"], status_code=204, response_class=Response,
              responses=refusals(*SESSION_REFUSALS, E.ENFORCED, E.PASSWORD_REQUIRED,
-                                E.NOT_ENROLLED))
+                                E.NOT_ENROLLED, E.LOCKED_OUT))
 def disable_2fa(body: PasswordBody, token: Session, clinic: ClinicDep) -> Response:
     """Disable 2FA: needs the password; refused while the owner enforces 2FA."""
     clinic.disable_2fa(token, body.password)
@@ -189,17 +216,19 @@ def begin_passkey_setup(token: Session, clinic: ClinicDep) -> WebAuthnOptions:
 
 @router.post("/security/passkeys", tags=["security"], status_code=201,
              responses=refusals(*SESSION_REFUSALS, *PASSKEY_REFUSALS))
-def finish_passkey_setup(body: NewPasskeyBody, token: Session,
-                         clinic: ClinicDep) -> BackupCodesOut:
-    """Keep the passkey that create() made; backup codes come back if it is the first factor."""
-    return BackupCodesOut(
-        backup_codes=clinic.finish_passkey_setup(token, body.credential, body.name))
+def finish_passkey_setup(body: NewPasskeyBody, token: Session, clinic: ClinicDep,
+                         request: Request, response: Response) -> NewFactorOut:
+    """Keep the passkey that create() made; backup codes come back if it is the first factor,
+    and the session's new token in `session` if it completed enrolment under enforcement."""
+    codes = clinic.finish_passkey_setup(token, body.credential, body.name)
+    renewed(request, response, token, codes.session)
+    return NewFactorOut.of(codes)
 
 
 @router.post("/security/passkeys/remove", tags=["security"], status_code=204,
              response_class=Response,
              responses=refusals(*SESSION_REFUSALS, E.PASSWORD_REQUIRED, E.NOT_ENROLLED,
-                                E.ENFORCED))
+                                E.ENFORCED, E.LOCKED_OUT))
 def remove_passkey(body: RemovePasskeyBody, token: Session, clinic: ClinicDep) -> Response:
     """Remove one passkey by name; needs the password."""
     clinic.remove_passkey(token, body.name, body.password)
@@ -226,9 +255,10 @@ def set_enforcement(body: EnforcementBody, token: Session, clinic: ClinicDep) ->
 
 @router.get("/settings/staff", tags=["settings"],
             responses=refusals(*SESSION_REFUSALS, E.NOT_PERMITTED))
-def staff(token: Session, clinic: ClinicDep) -> list[ProfileOut]:
-    """Settings -> Staff: everyone in the clinic; owner and admins only."""
-    return [ProfileOut.of(entry) for entry in clinic.staff(token)]
+def staff(token: Session, clinic: ClinicDep) -> list[StaffOut]:
+    """Settings -> Staff: everyone in the clinic, and whose sign-in is blocked; owner and
+    admins only."""
+    return [StaffOut.of(entry) for entry in clinic.staff(token)]
 
 
 @router.post("/settings/staff/{email}/disable-2fa", tags=["settings"], status_code=204,
@@ -238,6 +268,17 @@ def disable_2fa_for(email: Annotated[str, Path(max_length=320)], token: Session,
                     clinic: ClinicDep) -> Response:
     """Settings -> Staff -> Disable 2FA for someone who lost their phone; owner or admin."""
     clinic.disable_2fa_for(token, email)
+    return Response(status_code=204)
+
+
+@router.post("/settings/staff/{email}/unblock", tags=["settings"], status_code=204,
+             response_class=Response,
+             responses=refusals(*SESSION_REFUSALS, E.NOT_PERMITTED, E.UNKNOWN_USER))
+def unblock(email: Annotated[str, Path(max_length=320)], token: Session,
+            clinic: ClinicDep) -> Response:
+    """Settings -> Staff -> Unblock a user blocked after too many failures in a row (their
+    password or second step); owner or admin."""
+    clinic.unblock(token, email)
     return Response(status_code=204)
 
 

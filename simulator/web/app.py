@@ -16,6 +16,7 @@ from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import Clock
 from clinic2fa.simulator.web import api, handlers, pages, support
 from clinic2fa.simulator.web.contract import TITLE, VERSION
+from clinic2fa.simulator.web.limits import BodyLimit, NoStore
 from clinic2fa.simulator.web.middleware import CatchAll, ClockDate
 from clinic2fa.simulator.web.screens import SetupScreens
 
@@ -60,6 +61,8 @@ def create_app(clinic: Clinic, *, test_support: bool, clock: Clock | None = None
     if test_support:
         app.include_router(support.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimit)  # innermost: its 413 for a streamed body passes CatchAll
+    app.add_middleware(NoStore)
     app.add_middleware(CatchAll)
     app.add_middleware(ClockDate, clock=app.state.clock)
     return app

@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="port to listen on; 0 picks a free one (default: 8000)")
     parser.add_argument("--fake-clock", action="store_true",
                         help="run on a clock that only POST /test-support/clock moves")
+    parser.add_argument("--test-support", action="store_true",
+                        help="mount /test-support (anyone may make accounts and move the "
+                             "clock) even on a --host other machines reach; on loopback it "
+                             "is always on")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="worker threads for requests (default: 40)")
     parser.add_argument("--log-level", default="info",
@@ -37,7 +41,8 @@ def serve(args: argparse.Namespace, *, make_clinic: Callable[..., Clinic] | None
 
     try:
         return run(args.host, args.port, make_clinic=make_clinic or Clinic, variant=variant,
-                   fake_clock=args.fake_clock, threads=args.threads, log_level=args.log_level)
+                   fake_clock=args.fake_clock, threads=args.threads, log_level=args.log_level,
+                   test_support=True if args.test_support else None)
     except (OSError, ValueError) as exc:  # port in use, a bad address: one line, no traceback
         print(f"clinic2fa serve: {exc}", file=sys.stderr)
         return 2

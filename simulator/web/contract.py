@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 TITLE = "clinic2fa HTTP contract"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 REGENERATE = "python -m clinic2fa.simulator.web.openapi > spec/openapi.json"
 
 

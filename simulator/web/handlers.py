@@ -17,6 +17,7 @@ from clinic2fa.simulator.web.status import status_of
 log = logging.getLogger("clinic2fa.web")
 
 JSON_PREFIXES = ("/api/", "/test-support/")
+TOO_LARGE = "The request body is larger than this server takes."
 # Page redirects for refusals that only say where the person has to go next.
 NEXT_PAGE = {
     ErrorCode.NOT_SIGNED_IN: "/sign-in",
@@ -30,27 +31,23 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PREFIXES) or request.url.path == "/healthz"
 
 
-def error_json(refusal: TwoFactorError, retry_after: int | None = None) -> JSONResponse:
-    """The contract's error body, with the headers RFC 6750 and RFC 6585 ask for."""
+def error_json(refusal: TwoFactorError) -> JSONResponse:
+    """The contract's error body, with the headers RFC 6750 and RFC 6585 ask for.
+
+    A lock-out that ends by itself says when (Retry-After, whole seconds, at least 1); a
+    block that only the owner or an admin lifts (RATE-LIMIT-CAP) has no Retry-After.
+    """
     headers = {}
     if refusal.code in (ErrorCode.NOT_SIGNED_IN, ErrorCode.SIGN_IN_EXPIRED):
         headers["www-authenticate"] = 'Bearer realm="clinic2fa"'
-    if refusal.code is ErrorCode.LOCKED_OUT:
-        headers["retry-after"] = str(retry_after or 1)
+    if refusal.code is ErrorCode.LOCKED_OUT and refusal.retry_after is not None:
+        headers["retry-after"] = str(max(1, math.ceil(refusal.retry_after)))
     return JSONResponse(refusal.to_dict(), status_code=status_of(refusal.code), headers=headers)
-
-
-def retry_after(request: Request, refusal: TwoFactorError) -> int:
-    """Seconds to wait after a lock-out: exact if the refusal says, else the whole lock-out."""
-    exact = getattr(refusal, "retry_after", None)
-    if exact is not None:
-        return max(1, math.ceil(exact))
-    return int(request.app.state.clinic.policy.lockout_seconds)
 
 
 async def on_refusal(request: Request, refusal: TwoFactorError) -> Response:
     if wants_json(request):
-        return error_json(refusal, retry_after(request, refusal))
+        return error_json(refusal)
     if refusal.code in NEXT_PAGE:
         response = RedirectResponse(NEXT_PAGE[refusal.code], status_code=303)
         if refusal.code in (ErrorCode.NOT_SIGNED_IN, ErrorCode.SIGN_IN_EXPIRED):
@@ -78,9 +75,11 @@ async def on_http(request: Request, exc: HTTPException) -> Response:
     """
     status = 422 if exc.status_code == 400 else exc.status_code
     message = {404: "No such page.", 405: "That method is not allowed here.",
-               422: "The request body cannot be read."}.get(status, str(exc.detail))
+               413: TOO_LARGE, 422: "The request body cannot be read."}.get(status,
+                                                                            str(exc.detail))
     if wants_json(request):
-        body = {"error": ErrorCode.INVALID_REQUEST.value, "reason": None, "message": message}
+        code = ErrorCode.REQUEST_TOO_LARGE if status == 413 else ErrorCode.INVALID_REQUEST
+        body = {"error": code.value, "reason": None, "message": message}
         return JSONResponse(body, status_code=status, headers=exc.headers)
     return render.page(request, "error.html", status=status, error=message)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from clinic2fa.simulator.clinic import SecurityStatus, SignIn, StaffEntry
+from clinic2fa.simulator.clinic import BackupCodes, SecurityStatus, SignIn, StaffEntry
 from clinic2fa.simulator.errors import ErrorCode, Reason
 
 # Bounds keep hostile input cheap (argon2 over a megabyte password) and the schema exact.
@@ -87,6 +87,17 @@ class ProfileOut(BaseModel):
                    two_factor_enabled=entry.two_factor_enabled)
 
 
+class StaffOut(ProfileOut):
+    sign_in_blocked: bool = Field(description="Too many failed attempts in a row "
+                                  "(RATE-LIMIT-CAP): only the owner or an admin can unblock.")
+
+    @classmethod
+    def of(cls, entry: StaffEntry) -> StaffOut:
+        return cls(email=entry.email, name=entry.name, role=entry.role.value,
+                   two_factor_enabled=entry.two_factor_enabled,
+                   sign_in_blocked=entry.sign_in_blocked)
+
+
 class SecurityOut(BaseModel):
     # Whatever else the clinic's status carries goes out too, so a seeded defect that leaks a
     # secret there is visible over HTTP just as a leaking deployment would be.
@@ -116,6 +127,19 @@ class SetupOut(BaseModel):
 
 class BackupCodesOut(BaseModel):
     backup_codes: list[str] = Field(description="Shown this once; only hashes are kept.")
+
+
+class NewFactorOut(BackupCodesOut):
+    """A factor added; when that completed enrolment under enforcement, the session goes on
+    signed in under the new token in `session` (the old one is refused from then on)."""
+
+    session: str | None = Field(default=None, description="The session's new token when "
+                                "this completed enrolment (stage enrolment_required), else "
+                                "null: send it as `Authorization: Bearer <session>` from now.")
+
+    @classmethod
+    def of(cls, codes: BackupCodes) -> NewFactorOut:
+        return cls(backup_codes=list(codes), session=codes.session)
 
 
 class EnforcementOut(BaseModel):

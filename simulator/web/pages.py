@@ -117,15 +117,23 @@ def code_page(request: Request) -> Response:
     return page(request, "code.html")
 
 
+def signed_in(request: Request, token: str) -> Response:
+    """SESSION-NEW-TOKEN: on to My Profile with a new session cookie (and so a new CSRF
+    token); the pending session's cookie is dead."""
+    response = see_other("/profile")
+    cookies.start_session(request, response, token)
+    return response
+
+
 @router.post("/sign-in/code")
 def enter_code(request: Request, clinic: ClinicDep, token: Token, code: Text) -> Response:
     try:
-        clinic.enter_code(token, code)
+        signed = clinic.enter_code(token, code)
     except TwoFactorError as refusal:
         if passes_on(refusal):
             raise
         return page(request, "code.html", status=status_of(refusal.code), error=refusal.message)
-    return see_other("/profile")
+    return signed_in(request, signed.token)
 
 
 @router.get("/sign-in/backup-code")
@@ -138,13 +146,13 @@ def backup_code_page(request: Request) -> Response:
 @router.post("/sign-in/backup-code")
 def use_backup_code(request: Request, clinic: ClinicDep, token: Token, code: Text) -> Response:
     try:
-        clinic.use_backup_code(token, code)
+        signed = clinic.use_backup_code(token, code)
     except TwoFactorError as refusal:
         if passes_on(refusal):
             raise
         return page(request, "backup_code.html", status=status_of(refusal.code),
                     error=refusal.message)
-    return see_other("/profile")
+    return signed_in(request, signed.token)
 
 
 @router.post("/sign-out")
@@ -226,7 +234,15 @@ def confirm(request: Request, clinic: ClinicDep, token: Token, code: Text) -> Re
         return setup_page(request, clinic, token, status=status_of(refusal.code),
                           error=refusal.message)
     screens(request).drop(token)
-    return page(request, "backup_codes.html", viewer=clinic.profile(token), codes=codes)
+    if codes.session is None:
+        return page(request, "backup_codes.html", viewer=clinic.profile(token), codes=codes)
+    # enrolment under enforcement completed: the session goes on under a new token, whose
+    # cookie (and CSRF token) this page already carries (SESSION-NEW-TOKEN)
+    request.cookies[cookies.SESSION_COOKIE] = codes.session
+    response = page(request, "backup_codes.html", viewer=clinic.profile(codes.session),
+                    codes=codes)
+    cookies.start_session(request, response, codes.session)
+    return response
 
 
 @router.post("/settings/security/backup-codes")
@@ -302,6 +318,19 @@ def disable_for(request: Request, clinic: ClinicDep, token: Token, email: Text) 
         return staff_page(request, clinic, token, status=status_of(refusal.code),
                           error=refusal.message)
     return see_other("/settings/staff?notice=staff-disabled")
+
+
+@router.post("/settings/staff/unblock")
+def unblock(request: Request, clinic: ClinicDep, token: Token, email: Text) -> Response:
+    """Unblock someone after too many failed attempts in a row (RATE-LIMIT-CAP)."""
+    try:
+        clinic.unblock(token, email)
+    except TwoFactorError as refusal:
+        if passes_on(refusal):
+            raise
+        return staff_page(request, clinic, token, status=status_of(refusal.code),
+                          error=refusal.message)
+    return see_other("/settings/staff?notice=staff-unblocked")
 
 
 @router.get("/healthz")

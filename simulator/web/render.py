@@ -23,6 +23,7 @@ NOTICES = {
     "passkey-added": "Passkey added.",
     "passkey-removed": "Passkey removed.",
     "staff-disabled": "2FA is off for that user; they set it up again at their next sign-in.",
+    "staff-unblocked": "Unblocked: that user can sign in again.",
     "enrol": "Your clinic requires 2FA. Set up an authenticator app or a passkey to continue.",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import secrets
 import socket
@@ -25,6 +26,18 @@ from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.web.app import create_app
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "0.0.0.0", "::", "::1")  # noqa: S104 - names, not a bind
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` listens on this machine only: localhost, 127.0.0.0/8 or ::1. Not
+    0.0.0.0 or ::, which listen on every interface."""
+    name = host.strip().lower().strip("[]")
+    if name in ("localhost", "localhost.") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -69,15 +82,16 @@ def demo_clinic(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id
 
 def demo_app(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id: str,
              policy: Policy | None = None, make_clinic: ClinicFactory = Clinic,
-             threads: int | None = None) -> FastAPI:
-    """The web app `clinic2fa serve` runs: the demo clinic with test support, whose reset
-    builds a fresh one with `make_clinic` (same people, clock and relying party)."""
+             threads: int | None = None, test_support: bool = True) -> FastAPI:
+    """The web app `clinic2fa serve` runs: the demo clinic, with test support unless told
+    otherwise, whose reset builds a fresh one with `make_clinic` (same people, clock and
+    relying party)."""
 
     def fresh() -> Clinic:
         return demo_clinic(accounts, clock=clock, origin=origin, rp_id=rp_id, policy=policy,
                            make_clinic=make_clinic)
 
-    return create_app(fresh(), test_support=True, fresh_clinic=fresh, threads=threads)
+    return create_app(fresh(), test_support=test_support, fresh_clinic=fresh, threads=threads)
 
 
 @functools.lru_cache(maxsize=8)
@@ -124,8 +138,13 @@ def _config(app: ASGIApp, *, log_level: str, access_log: bool) -> uvicorn.Config
 
 def serve(host: str = "localhost", port: int = 8000, *, make_clinic: ClinicFactory = Clinic,
           variant: str | None = None, fake_clock: bool = False, threads: int | None = None,
-          log_level: str = "info", say: Callable[[str], None] | None = None) -> int:
-    """Run the demo clinic with test support until interrupted; prints its URL and accounts.
+          log_level: str = "info", say: Callable[[str], None] | None = None,
+          test_support: bool | None = None) -> int:
+    """Run the demo clinic until interrupted; prints its URL, test support and accounts.
+
+    Test support (accounts for anyone, a movable clock, stored hashes) is on only where
+    nobody else can reach it: on a loopback `host`, unless `test_support` says otherwise
+    (True: on anyway, as `--test-support` asks; False: off).
 
     `make_clinic` builds the clinic, at start and at each reset (default: the reference); the
     banner names a `variant` such as "defect totp-replay". `fake_clock` starts a FakeClock at
@@ -134,13 +153,19 @@ def serve(host: str = "localhost", port: int = 8000, *, make_clinic: ClinicFacto
     there is one process).
     """
     say = say or _say
+    support = is_loopback(host) if test_support is None else test_support
     sock = listen(host, port)
     origin, rp_id = public_origin(host, sock.getsockname()[1])
     clock: Clock = FakeClock(time.time()) if fake_clock else SystemClock()
     accounts = demo_accounts()
     app = demo_app(accounts, clock=clock, origin=origin, rp_id=rp_id, make_clinic=make_clinic,
-                   threads=threads)
-    say(f"clinic2fa reference clinic on {origin}  (test support on; "
+                   threads=threads, test_support=support)
+    said = "test support on" if support else "test support off"
+    if support and not is_loopback(host):
+        said += f", although {host} is reachable from other machines (--test-support)"
+    elif not support and test_support is None:
+        said += f": {host} is reachable from other machines (--test-support turns it on)"
+    say(f"clinic2fa reference clinic on {origin}  ({said}; "
         f"{'fake' if fake_clock else 'real'} clock{f'; {variant}' if variant else ''})")
     for person in accounts:
         say(f"  {person.role.value:<6} {person.email:<22} password: {person.password}")

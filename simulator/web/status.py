@@ -20,6 +20,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_ENROLLED: 409,
     ErrorCode.UNKNOWN_USER: 404,
     ErrorCode.INVALID_REQUEST: 422,
+    ErrorCode.REQUEST_TOO_LARGE: 413,
 }
 
 PASSKEY_REFUSALS = tuple(code for code in ErrorCode if code.value.startswith("passkey_"))

@@ -27,9 +27,10 @@ from clinic2fa.scenarios.selfcheck.defects import admin
 from clinic2fa.scenarios.selfcheck.defects import storage
 from clinic2fa.scenarios.selfcheck.defects import passkeys
 from clinic2fa.scenarios.selfcheck.defects import races
+from clinic2fa.scenarios.selfcheck.defects import hardening
 from clinic2fa.scenarios.selfcheck.defects.races import NoLocking
 # isort: on
 
-AREAS = (totp, enrolment, backup_codes, signin, admin, storage, passkeys, races)
+AREAS = (totp, enrolment, backup_codes, signin, admin, storage, passkeys, races, hardening)
 
 __all__ = ["AREAS", "CATALOGUE", "ClinicFactory", "Defect", "NoLocking", "build", "factory"]

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from clinic2fa.scenarios.selfcheck.defects.registry import defect
 from clinic2fa.simulator import backup_codes, totp
 from clinic2fa.simulator.audit import Event
-from clinic2fa.simulator.clinic import Clinic, Setup, SignIn, Stage, _locked
+from clinic2fa.simulator.clinic import BackupCodes, Clinic, Setup, SignIn, Stage, _locked
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.hashing import POOL_THREADS
 from clinic2fa.simulator.users import User
@@ -163,7 +163,7 @@ class NoLocking(Clinic):
         return setup
 
     @_locked  # counted inside, so the rendezvous sees it
-    def confirm_authenticator(self, token: str, code: str) -> list[str]:
+    def confirm_authenticator(self, token: str, code: str) -> BackupCodes:
         """Any pending setup's secret confirms; without a match, the reference's refusal."""
         session, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
         pending = self.pending_setups.get(user.email, set())
@@ -178,7 +178,9 @@ class NoLocking(Clinic):
         pending.discard(secret)
         user.totp_secret, user.pending_secret = secret, None
         codes = self._new_backup_codes(user, self._fresh_backup_codes())
+        renewed = None
         if session.stage is Stage.ENROLMENT:
             self._promote(session)
+            renewed = self._renew(session).token
         self._log(Event.ENROLMENT_CONFIRMED, user.email)
-        return codes
+        return BackupCodes(codes, renewed)

@@ -14,44 +14,58 @@ from clinic2fa.simulator.users import Role
 ClinicFactory = Callable[..., Clinic]  # takes Clinic's own keyword arguments
 
 
+WEB = ("http",)  # a defect of the web layer's answers: nothing of it shows in memory
+
+
 @dataclass(frozen=True)
 class Defect:
-    """A named broken variant, the spec IDs it violates, and how to build it."""
+    """A named broken variant, the spec IDs it violates, and how to build it.
+
+    `shows_on`: the target kinds it can show on (None: every one); a defect of what the web
+    layer answers (a header, a status) has nothing to show in memory, where nothing travels.
+    """
 
     name: str
     violates: tuple[str, ...]
     summary: str
     build: ClinicFactory
+    shows_on: tuple[str, ...] | None = None
+
+    def shows(self, target: str) -> bool:
+        return self.shows_on is None or target in self.shows_on
 
 
 CATALOGUE: dict[str, Defect] = {}
 
 
-def register(name: str, violates: tuple[str, ...], summary: str, build: ClinicFactory) -> None:
+def register(name: str, violates: tuple[str, ...], summary: str, build: ClinicFactory,
+             shows_on: tuple[str, ...] | None = None) -> None:
     """Add one defect; a name used twice is a mistake in the catalogue, not a replacement."""
     if name in CATALOGUE:
         raise ValueError(f"defect {name!r} is registered twice")
-    CATALOGUE[name] = Defect(name, violates, summary, build)
+    CATALOGUE[name] = Defect(name, violates, summary, build, shows_on)
 
 
 def defect(name: str, violates: tuple[str, ...], summary: str,
+           shows_on: tuple[str, ...] | None = None,
            ) -> Callable[[type[Clinic]], type[Clinic]]:
     """Register a Clinic subclass as a seeded defect."""
 
     def add(cls: type[Clinic]) -> type[Clinic]:
-        register(name, violates, summary, cls)
+        register(name, violates, summary, cls, shows_on)
         return cls
 
     return add
 
 
-def policy_defect(name: str, violates: tuple[str, ...], summary: str, **change: Any) -> None:
+def policy_defect(name: str, violates: tuple[str, ...], summary: str,
+                  shows_on: tuple[str, ...] | None = None, **change: Any) -> None:
     """Register a defect that is only a wrong number in the policy."""
 
     def build(*, policy: Policy | None = None, **kwargs: Any) -> Clinic:
         return Clinic(policy=replace(policy or Policy(), **change), **kwargs)
 
-    register(name, violates, summary, build)
+    register(name, violates, summary, build, shows_on)
 
 
 def factory(name: str) -> ClinicFactory:

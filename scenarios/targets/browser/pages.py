@@ -44,6 +44,11 @@ INVALID_FIELD = """(button) => {
   return {type: field.type || "", label: label.trim(), message: field.validationMessage};
 }"""
 TABLE = "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
+# The QR code's own SVG markup: the element itself, or the one <svg> inside it.
+QR_SVG = """(e) => {
+  const svg = e.tagName.toLowerCase() === "svg" ? e : e.querySelector("svg");
+  return svg ? new XMLSerializer().serializeToString(svg) : null;
+}"""
 FIELD = "e => e.tagName === 'INPUT' || e.tagName === 'TEXTAREA'"
 # An <img> is ready once loaded (or failed); anything else (svg, canvas) at once. Bounded.
 IMAGE_LOADED = """(e, ms) => new Promise((done) => {
@@ -230,7 +235,9 @@ class Pages:
                     uri = ""
                     break
                 s.page.evaluate(NEXT_FRAMES)  # the page paints again: then look again
-        return SetupScreen(uri, self._text(s, "manual_entry"), png)
+        svg = qr.evaluate(QR_SVG)  # the image itself, where the page draws it as SVG
+        return SetupScreen(uri, self._text(s, "manual_entry"), png,
+                           svg if isinstance(svg, str) and svg else None)
 
     def _codes(self, s: Session) -> list[str]:
         """The backup codes on the page: list items, or the words of the element (a form

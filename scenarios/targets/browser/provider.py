@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from clinic2fa.scenarios.targets.browser.target import BrowserTarget
 
 PREFIX = "browser+"
-OFFERED = frozenset({Needs.CLOCK})  # of the HTTP side's; never PARALLEL: one person, one browser
+# never PARALLEL: one person, one browser; SESSIONS: its cookies; HTTP: its pages' answers
+OFFERED = frozenset({Needs.CLOCK, Needs.SESSIONS, Needs.HTTP})  # of the HTTP side's
 SCREENSHOTS, TRACES = "screenshots", "traces"
 SHOTS_NOTE = ("screenshots of a test clinic, one after every action, with the QR code, the "
               "manual-entry secret and backup codes masked")
@@ -77,7 +78,9 @@ class BrowserProvider(Provider):
         # The clock from the HTTP side (test support); passkeys from Chromium's own virtual
         # authenticator, whatever endpoints the deployment has (its policy says if it offers any).
         passkeys = {Needs.PASSKEYS} if self.http.config.passkeys is not False else set()
-        self.capabilities = frozenset((self.http.capabilities & OFFERED) | passkeys)
+        # SESSIONS: the browser's cookies; HTTP: its pages' answers.
+        self.capabilities = frozenset((self.http.capabilities & OFFERED) | passkeys
+                                      | {Needs.SESSIONS, Needs.HTTP})
         if self._own_browser:
             from playwright.sync_api import sync_playwright
 

@@ -18,7 +18,7 @@ from PIL import Image
 from clinic2fa.scenarios.targets.browser.passkey import HOLD_SCRIPT
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, CDPSession, Locator, Page
+    from playwright.sync_api import Browser, BrowserContext, CDPSession, Locator, Page, Response
 
 VIEWPORT = {"width": 800, "height": 1100}  # tall enough for every page: shots show it all
 SHOT_WIDTH = 480  # pixels: screenshots are scaled down to keep report.html reasonable
@@ -47,16 +47,29 @@ class Session:
     password: str = ""
     answer: Any = None  # what the last flow's module function returned
     _cdp: CDPSession | None = field(default=None, repr=False)
+    # the last page the browser loaded: its status and headers (SECRET-NO-STORE)
+    document: tuple[int, dict[str, str]] | None = None
 
     @classmethod
-    def open(cls, browser: Browser, handle: str, *, timeout_ms: float, traced: bool) -> Session:
+    def open(cls, browser: Browser, handle: str, *, timeout_ms: float, traced: bool,
+             cookies: list[dict[str, str]] | None = None) -> Session:
+        """A fresh context (with `cookies`, to replay someone's, SESSION-NEW-TOKEN)."""
         context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         context.set_default_timeout(timeout_ms)
         context.add_init_script(HOLD_SCRIPT)
+        if cookies:
+            context.add_cookies(cookies)  # type: ignore[arg-type]
         if traced:
             context.tracing.start(title=handle, snapshots=True, screenshots=False,
                                   sources=False)
-        return cls(handle, context, context.new_page(), traced)
+        session = cls(handle, context, context.new_page(), traced)
+        session.page.on("response", session._seen)
+        return session
+
+    def _seen(self, response: Response) -> None:
+        """Keep the status and headers of each page (not images or scripts) as it loads."""
+        if response.request.resource_type == "document" and response.frame == self.page.main_frame:
+            self.document = (response.status, dict(response.headers))
 
     @property
     def cdp(self) -> CDPSession:

@@ -22,6 +22,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from clinic2fa.scenarios.contract import (
     Account,
+    Answer,
     FeatureAbsent,
     NotApplicable,
     Refused,
@@ -113,6 +114,36 @@ class BrowserTarget(Pages):
     def new_passkey(self, **flags: Any) -> BrowserPasskey:
         """A passkey in Chromium's virtual authenticator (misbehaviour it cannot: Unsupported)."""
         return browser_passkey.make(self._devices, **flags)
+
+    # -- what the browser holds and sees (Needs.SESSIONS, Needs.HTTP) ------------------------------
+
+    def session_credentials(self, session: str) -> tuple[str, ...]:
+        """The browser's cookies for the pages, name=value, sorted."""
+        s = self._session(session)
+        return tuple(sorted(f"{c['name']}={c['value']}"
+                            for c in s.context.cookies(self._provider.origin)))
+
+    def replay_session(self, credentials: tuple[str, ...]) -> str:
+        """Another browser with exactly these cookies, as whoever copied them would have."""
+        cookies = [{"name": name, "value": value, "url": self._provider.origin}
+                   for name, _, value in (c.partition("=") for c in credentials)]
+        return self._new_session(cookies).handle
+
+    def last_answer(self, session: str | None = None) -> Answer | None:
+        """The status and headers of the last page this browser loaded."""
+        if session is None or session not in self.sessions:
+            return None
+        document = self.sessions[session].document
+        if document is None:
+            return None
+        headers = {k.lower(): v for k, v in document[1].items()
+                   if k.lower() not in ("set-cookie", "cookie", "authorization")}
+        return Answer(document[0], headers)
+
+    def send_raw(self, method: str, path: str, body: bytes,
+                 headers: dict[str, str]) -> Answer:
+        raise Unsupported("a person's browser sends only the forms its pages have: a request "
+                          "shaped by the harness goes over --target http://")
 
     # -- sign-in ---------------------------------------------------------------------------------
     #
@@ -419,10 +450,10 @@ class BrowserTarget(Pages):
 
     # -- sessions and evidence -------------------------------------------------------------------
 
-    def _new_session(self) -> Session:
+    def _new_session(self, cookies: list[dict[str, str]] | None = None) -> Session:
         handle = f"browser-{len(self.sessions) + 1}"
         s = Session.open(self._provider.browser, handle, timeout_ms=self._provider.timeout * 1000,
-                         traced=self._provider.keeps_evidence)
+                         traced=self._provider.keeps_evidence, cookies=cookies)
         self.sessions[handle] = s
         return s
 

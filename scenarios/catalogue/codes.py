@@ -1,0 +1,74 @@
+"""6-digit codes as typed and as refused: ASCII digits only, and a skewed code never later."""
+
+from __future__ import annotations
+
+from clinic2fa.scenarios.contract import Refused
+from clinic2fa.scenarios.core import params
+from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.model import Level, Needs, scenario
+
+# Digits of other scripts, each as its zero's code point (the nine after it follow in order).
+SCRIPTS = {"full-width": 0xFF10, "Arabic-Indic": 0x0660}
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _in_script(code: str, script: str) -> str:
+    if script == "superscript":
+        return code.translate(SUPERSCRIPT)
+    return "".join(chr(SCRIPTS[script] + int(digit)) for digit in code)
+
+
+@scenario("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", verifies=["TOTP-ASCII-DIGITS"], level=Level.MUST,
+          quote="MUST refuse any other input as malformed, digits of other scripts (full-width, "
+                "Arabic-Indic, superscript) included")
+def other_scripts_malformed(ctx: Context) -> None:
+    """The right code typed in full-width, Arabic-Indic or superscript digits is malformed"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    right = ctx.fresh_code(enrolled)
+    scripts = [*SCRIPTS, "superscript"][:max(1, params.MAX_FAILURES - 1)]  # never locks
+    for script in scripts:
+        ctx.step(f"Type the right code in {script} digits")
+        try:
+            ctx.target.enter_code(pending.session, _in_script(right, script))
+        except Refused as refusal:
+            got = (refusal.code, refusal.reason)
+            # invalid_request: the request's shape refused (a page's own field may not even
+            # send it); code_rejected must then say malformed, not a code it compared
+            ctx.check(got == ("code_rejected", "malformed") or refusal.code == "invalid_request",
+                      f"the code in {script} digits: expected a refusal as malformed, got "
+                      f"{refusal.code}{f' ({refusal.reason})' if refusal.reason else ''}")
+        else:
+            ctx.check(False, f"the code in {script} digits was accepted")
+    ctx.step("The same code in ASCII digits")
+    with ctx.accepted("the right code in ASCII digits"):
+        ctx.target.enter_code(pending.session, right)
+
+
+@scenario("TOTP-SKEW-NO-ORACLE-LATER", verifies=["TOTP-SKEW-NO-ORACLE"], level=Level.MUST,
+          quote="when the clock reaches that step the deployment MUST refuse the same code, so "
+                "that one guess never tests more steps than the window", needs=(Needs.CLOCK,))
+def skewed_code_never_later(ctx: Context) -> None:
+    """A code refused as skewed is refused again once its time comes; the next code works"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    ahead = params.WINDOW + 2  # outside the window: a guess that matched a step to come
+    now = ctx.server_step()
+    skewed = enrolled.phone.code_at_step(now + ahead)
+    ctx.trace.secrets.add(skewed)
+    ctx.step(f"Enter the code of {ahead} steps ahead (a phone {ahead * params.PERIOD} s fast)")
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    with ctx.refused("code_rejected", why=f"a code {ahead} steps ahead"):
+        ctx.target.enter_code(pending.session, skewed)
+    ctx.step("The phone's clock is put right: its code signs in at once")
+    with ctx.accepted("the corrected phone's code"):
+        ctx.target.enter_code(pending.session, ctx.fresh_code(enrolled))
+    ctx.step(f"Wait until the server's clock reaches that step ({ahead * params.PERIOD} s)")
+    ctx.advance_clock(ahead * params.PERIOD)
+    enrolled.used_steps.add(now + ahead)  # spent by the refusal, as far as the guide goes
+    later = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    with ctx.refused("code_rejected",
+                     why="the code refused as skewed, now that its step has come"):
+        ctx.target.enter_code(later.session, skewed)
+    ctx.step("The next code still signs in")
+    with ctx.accepted("the next code after the refused one"):
+        ctx.target.enter_code(later.session, ctx.fresh_code(enrolled))
