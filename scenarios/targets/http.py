@@ -62,6 +62,8 @@ class Client:
     def __init__(self, base_url: str, timeout: float, name: str = "",
                  transport: httpx.BaseTransport | None = None) -> None:
         self.name = name or base_url  # as messages show it
+        self.timeout = timeout
+        self.silent = False  # the last request got no answer: is the target still there?
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
                                   headers={"accept": "application/json"})
 
@@ -72,9 +74,15 @@ class Client:
              session: str | None = None) -> httpx.Response:
         headers = {"authorization": f"Bearer {session}"} if session else {}
         try:
-            return self._http.request(method, path, json=body, headers=headers)
+            response = self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
-            raise Unreachable(f"target {self.name} unreachable: {_why(exc)}") from None
+            self.silent = True
+            why = _why(exc)
+            if isinstance(exc, httpx.TimeoutException):  # which request, how long it waited
+                why = f"{method} {path.split('?')[0]}: no answer within {self.timeout:g} s"
+            raise Unreachable(f"target {self.name} unreachable: {why}") from None
+        self.silent = False
+        return response
 
     def call(self, method: str, path: str, body: Any = None, session: str | None = None) -> Any:
         """The JSON answer (None for an empty one); a refusal raises `Refused`."""
@@ -344,8 +352,11 @@ class HttpProvider(Provider):
         return time.time() + (self._clock.offset_seconds if self._clock else 0.0)
 
     def target(self) -> HttpTarget:
+        """A scenario's target; Unreachable (the run ends) if the deployment is gone."""
         if self.reference:
             self.client.call("POST", f"{SUPPORT}/reset")  # a clean clinic, as memory gives
+        elif self.client.silent:  # the last scenario lost it: back, or the run ends here
+            self.client.send("GET", f"{API}/profile")
         return HttpTarget(self)
 
     def close(self) -> None:
