@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.catalogue import races
+from clinic2fa.scenarios.contract import Refused, SignInResult
+from clinic2fa.scenarios.core import parallel
 from clinic2fa.scenarios.core.model import Needs, Scenario
-from clinic2fa.scenarios.core.verdicts import Outcome
+from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult
 from clinic2fa.scenarios.running.execute import run_scenario
 from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.selfcheck.defects.backup_codes import BackupCodeReusable
 from clinic2fa.scenarios.targets.config import TargetConfig
 from clinic2fa.scenarios.targets.http import HttpProvider
 from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
 from clinic2fa.scenarios.targets.traffic import is_loopback, may_flood
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.server import running
 
 RACES = [s for s in catalogue.load().values() if s.module == "clinic2fa.scenarios.catalogue.races"]
 IDS = [s.id for s in RACES]
+BACKUP_RACE = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
 
 
 class QuickNoLocking(defects.NoLocking):
@@ -112,6 +121,88 @@ def test_in_memory_with_threads(scen: Scenario, kind: type[Clinic]) -> None:
     result = run_scenario(scen, MemoryProvider(make=make))
     expected = Outcome.PASS if kind is Clinic else Outcome.FAIL
     assert result.outcome is expected, result.message
+
+
+# -- the evidence: a pass says the requests overlapped; without overlap, inconclusive -----------
+
+
+def _evidence(result: ScenarioResult) -> list[str]:
+    return [e.text for e in result.trace.entries if e.kind == "note" and "overlap" in e.text]
+
+
+@pytest.mark.parametrize("scen", RACES, ids=IDS)
+def test_a_pass_shows_that_the_requests_overlapped(scen: Scenario) -> None:
+    result = run_scenario(scen, MemoryProvider())
+    assert result.outcome is Outcome.PASS, result.message
+    evidence = _evidence(result)
+    assert evidence and "overlapped: every one was sent before the first answer" in evidence[-1]
+    assert result.trace.entries[-1].text.startswith("evidence of a race")
+
+
+class OneAtATime(MemoryTarget):
+    """Lets a request in only once the one before it was answered: nothing ever overlaps."""
+
+    gate = threading.Lock()
+
+    def _serially(self, call: Callable[[], Any]) -> Any:
+        with self.gate:
+            sent = time.monotonic()
+            try:
+                return call()
+            except TwoFactorError as err:
+                raise Refused(err.code.value, err.reason.value if err.reason else None) from None
+            finally:
+                parallel.exchanged(sent, time.monotonic())
+
+    def use_backup_code(self, session: str, code: str) -> SignInResult:
+        done = self._serially(lambda: self.clinic.use_backup_code(session, code))
+        return SignInResult(done.token, done.stage.value)
+
+
+def _one_at_a_time(kind: type[Clinic]) -> MemoryProvider:
+    def make() -> MemoryTarget:
+        clock = FakeClock()
+        return OneAtATime(kind(clock=clock, policy=Policy(hash_cost=FAST_HASH)), clock)
+
+    return MemoryProvider("memory+serial", make)
+
+
+def test_requests_that_never_overlapped_are_inconclusive_never_a_pass() -> None:
+    result = run_scenario(BACKUP_RACE, _one_at_a_time(Clinic))
+    assert result.outcome is Outcome.INCONCLUSIVE, result.message
+    assert f"never all overlapped in {races.ATTEMPTS} attempt(s)" in result.message
+    assert "19 were sent after the first answer came back" in result.message
+    assert len(_evidence(result)) == races.ATTEMPTS  # each burst tried, each one's evidence
+
+
+def test_a_rule_broken_without_overlap_still_fails() -> None:
+    result = run_scenario(BACKUP_RACE, _one_at_a_time(BackupCodeReusable))
+    assert result.outcome is Outcome.FAIL, result.message
+    assert "parallel uses of one backup code signed in" in result.message
+
+
+def test_overlap_is_every_request_sent_before_the_first_answer() -> None:
+    def burst(*times: tuple[float, float]) -> parallel.Overlap:
+        return parallel.overlap([parallel.Outcome(sent=s, answered=a, on_the_wire=True)
+                                 for s, a in times])
+
+    assert burst((0.0, 0.5), (0.1, 0.3), (0.2, 0.4)).overlapped
+    late = burst((0.0, 0.1), (0.2, 0.3), (0.25, 0.4))
+    assert not late.overlapped and late.late == 2
+    assert str(late).startswith("the 3 requests did not all overlap: 2 were sent after")
+    assert not burst((0.0, 0.1)).overlapped  # one request races nothing
+
+
+def test_the_http_target_times_each_request_on_the_wire(reference: str) -> None:
+    provider = HttpProvider(reference, None)
+    provider.open()
+    try:
+        target = provider.target()
+        outcomes = parallel.together([partial(target.profile, "nobody")] * 3)
+    finally:
+        provider.close()
+    assert all(o.on_the_wire and o.refusal is not None for o in outcomes)
+    assert all(0 < o.sent < o.answered for o in outcomes)
 
 
 # -- where parallel traffic may go ---------------------------------------------------------------

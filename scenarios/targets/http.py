@@ -23,6 +23,7 @@ from clinic2fa.scenarios.contract import (
     SignInResult,
     Unreachable,
 )
+from clinic2fa.scenarios.core import parallel
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets.clock import (
     DATE_RESOLUTION,
@@ -56,6 +57,20 @@ def _why(exc: httpx.TransportError) -> str:
     return text[:1].lower() + text[1:]
 
 
+class _Wire:
+    """httpcore's trace hook: when the request's last byte left and the answer's head came."""
+
+    def __init__(self) -> None:
+        self.sent = 0.0
+        self.answered = 0.0
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):
+            self.sent = time.monotonic()
+        elif event.endswith("receive_response_headers.complete"):
+            self.answered = time.monotonic()
+
+
 class Client:
     """JSON over HTTP with the contract's refusals; a dead connection is `Unreachable`."""
 
@@ -73,8 +88,10 @@ class Client:
     def send(self, method: str, path: str, body: Any = None,
              session: str | None = None) -> httpx.Response:
         headers = {"authorization": f"Bearer {session}"} if session else {}
+        wire = _Wire() if parallel.recording() else None  # a race's request: its moments
         try:
-            response = self._http.request(method, path, json=body, headers=headers)
+            response = self._http.request(method, path, json=body, headers=headers,
+                                          extensions={"trace": wire} if wire else None)
         except httpx.TransportError as exc:
             self.silent = True
             why = _why(exc)
@@ -82,6 +99,8 @@ class Client:
                 why = f"{method} {path.split('?')[0]}: no answer within {self.timeout:g} s"
             raise Unreachable(f"target {self.name} unreachable: {why}") from None
         self.silent = False
+        if wire is not None and wire.sent and wire.answered:
+            parallel.exchanged(wire.sent, wire.answered)
         return response
 
     def call(self, method: str, path: str, body: Any = None, session: str | None = None) -> Any:
