@@ -181,6 +181,36 @@ def one_code_two_sign_ins(ctx: Context) -> None:
 # -- TOTP-RATE-LIMIT ----------------------------------------------------------------------------
 
 
+@scenario("TOTP-REPLAY-PER-USER", verifies=["TOTP-REPLAY"], level=Level.MUST,
+          quote="the last step it accepted for that user")
+def replay_is_per_user(ctx: Context) -> None:
+    """Two users sign in with codes of the same time step: one user's code uses up no other's"""
+    first, second = ctx.enrol(ctx.account("staff")), ctx.enrol(ctx.account("staff"))
+    step = _unused_by_both(ctx, first, second)
+    for label, enrolled in (("The first user", first), ("The second user", second)):
+        ctx.step(f"{label} signs in with the code of step {step}")
+        code = enrolled.phone.code_at_step(step)
+        ctx.trace.secrets.add(code)
+        pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+        with ctx.accepted(f"{label.lower()}'s code of a step the other user may have used"):
+            done = ctx.target.enter_code(pending.session, code)
+        ctx.check(done.stage == "signed_in", f"{label.lower()}'s code gave stage {done.stage}")
+
+
+def _unused_by_both(ctx: Context, *people: Enrolled) -> int:
+    """A time step inside the window that none of `people` has spent, marked spent for all."""
+    now = ctx.server_step()
+    for step in (now, now + 1):
+        if all(step > max(p.used_steps, default=-1) for p in people):
+            for person in people:
+                person.used_steps.add(step)
+            return step
+    if Needs.CLOCK in ctx.capabilities:
+        ctx.advance_clock(params.PERIOD)
+        return _unused_by_both(ctx, *people)
+    raise Inconclusive("no time step inside the window is unused by both users")
+
+
 @scenario("TOTP-RATE-LIMIT-FIVE-WRONG", verifies=["TOTP-RATE-LIMIT"], level=Level.MUST,
           quote="After 5 consecutive wrong second-factor codes for a user, the deployment MUST "
                 "refuse every further code for that user, right or wrong")
@@ -209,6 +239,11 @@ def failures_counted_per_user(ctx: Context) -> None:
     """Three wrong codes in one sign-in and two in another lock the user, and only that user"""
     enrolled = ctx.enrol(ctx.account("staff"))
     other = ctx.enrol(ctx.account("staff"))
+    ctx.step(f"Another user first types {params.MAX_FAILURES - 1} wrong codes: not theirs to add")
+    theirs = ctx.target.sign_in(other.account.email, other.account.password)
+    for _ in range(params.MAX_FAILURES - 1):
+        with ctx.refused("code_rejected", why="the other user's wrong code"):
+            ctx.target.enter_code(theirs.session, ctx.wrong_code(other.phone))
     wrong = ctx.wrong_code(enrolled.phone)
     first = (params.MAX_FAILURES + 1) // 2  # the failures split over two sign-ins
     for count, label in ((first, "first"), (params.MAX_FAILURES - first, "second")):
@@ -219,9 +254,9 @@ def failures_counted_per_user(ctx: Context) -> None:
                 ctx.target.enter_code(pending.session, wrong)
     ctx.step("A third sign-in with the right code")
     _locked_in_new_sign_in(ctx, enrolled)
-    ctx.step("Another user is not locked")
-    with ctx.accepted("another user's sign-in"):
-        ctx.second_step(other)
+    ctx.step("Another user is not locked, their own wrong codes counted apart")
+    with ctx.accepted("another user's right code"):
+        ctx.target.enter_code(theirs.session, ctx.fresh_code(other))
 
 
 @scenario("TOTP-RATE-LIMIT-BACKUP-CODES", verifies=["TOTP-RATE-LIMIT"], level=Level.MUST,
