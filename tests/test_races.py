@@ -36,12 +36,6 @@ IDS = [s.id for s in RACES]
 BACKUP_RACE = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
 
 
-class QuickNoLocking(defects.NoLocking):
-    """The seeded defect, with a shorter wait for a lone caller (sequential steps go faster)."""
-
-    patience = 0.2
-
-
 def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
     tied = {s.id: set(s.verifies) for s in RACES}
     assert tied == {"RACE-BACKUP-CODE-ONCE": {"BACKUP-SINGLE-USE"},
@@ -68,7 +62,7 @@ def reference() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[tuple[str, FastAPI]]:
-    app = _app(QuickNoLocking)
+    app = _app(defects.NoLocking)
     with running(app) as url:
         yield url, app
 
@@ -102,7 +96,7 @@ def test_fails_on_no_locking_over_http(scen: Scenario, broken: tuple[str, FastAP
 def test_one_worker_thread_hides_the_race() -> None:
     """The control: with one thread the same defect passes, since requests never overlap."""
     scen = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
-    app = _app(QuickNoLocking, threads=1)
+    app = _app(defects.NoLocking, threads=1)
     with running(app) as url:
         assert _run(scen, url) == (Outcome.PASS, "")
         assert app.state.clinic.gap.meetings == 0
@@ -112,7 +106,7 @@ def test_one_worker_thread_hides_the_race() -> None:
 
 
 @pytest.mark.parametrize("scen", RACES, ids=IDS)
-@pytest.mark.parametrize("kind", [Clinic, QuickNoLocking], ids=["reference", "no-locking"])
+@pytest.mark.parametrize("kind", [Clinic, defects.NoLocking], ids=["reference", "no-locking"])
 def test_in_memory_with_threads(scen: Scenario, kind: type[Clinic]) -> None:
     def make() -> MemoryTarget:
         clock = FakeClock()
@@ -135,7 +129,7 @@ def test_a_pass_shows_that_the_requests_overlapped(scen: Scenario) -> None:
     result = run_scenario(scen, MemoryProvider())
     assert result.outcome is Outcome.PASS, result.message
     evidence = _evidence(result)
-    assert evidence and "overlapped: every one was sent before the first answer" in evidence[-1]
+    assert evidence and "overlapped: at most 20 in flight at once, every one sent" in evidence[-1]
     assert result.trace.entries[-1].text.startswith("evidence of a race")
 
 
@@ -171,7 +165,7 @@ def test_requests_that_never_overlapped_are_inconclusive_never_a_pass() -> None:
     result = run_scenario(BACKUP_RACE, _one_at_a_time(Clinic))
     assert result.outcome is Outcome.INCONCLUSIVE, result.message
     assert f"never all overlapped in {races.ATTEMPTS} attempt(s)" in result.message
-    assert "19 were sent after the first answer came back" in result.message
+    assert "at most 1 in flight at once, 19 sent only after the first answer" in result.message
     assert len(_evidence(result)) == races.ATTEMPTS  # each burst tried, each one's evidence
 
 
@@ -181,15 +175,19 @@ def test_a_rule_broken_without_overlap_still_fails() -> None:
     assert "parallel uses of one backup code signed in" in result.message
 
 
-def test_overlap_is_every_request_sent_before_the_first_answer() -> None:
+def test_overlap_is_half_the_burst_in_flight_at_once() -> None:
     def burst(*times: tuple[float, float]) -> parallel.Overlap:
         return parallel.overlap([parallel.Outcome(sent=s, answered=a, on_the_wire=True)
                                  for s, a in times])
 
-    assert burst((0.0, 0.5), (0.1, 0.3), (0.2, 0.4)).overlapped
-    late = burst((0.0, 0.1), (0.2, 0.3), (0.25, 0.4))
-    assert not late.overlapped and late.late == 2
-    assert str(late).startswith("the 3 requests did not all overlap: 2 were sent after")
+    every = burst((0.0, 0.5), (0.1, 0.3), (0.2, 0.4))
+    assert every.overlapped and every.in_flight == 3 and every.late == 0
+    assert "every one sent before the first answer came back" in str(every)
+    half = burst((0.0, 0.3), (0.1, 0.2), (0.25, 0.4), (0.35, 0.5))
+    assert half.overlapped and half.in_flight == 2 and half.late == 2
+    serial = burst((0.0, 0.1), (0.1, 0.2), (0.2, 0.3))  # each sent as the one before answered
+    assert not serial.overlapped and serial.in_flight == 1
+    assert str(serial).startswith("the 3 requests did not overlap: at most 1 in flight at once")
     assert not burst((0.0, 0.1)).overlapped  # one request races nothing
 
 

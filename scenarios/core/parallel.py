@@ -5,8 +5,10 @@ and when its answer came back. A target that knows those moments reports them wi
 `exchanged()`: the HTTP target from the wire (the request's last byte written, the answer's
 head read); the in-memory target, whose calls share one interpreter, lets each request in at
 its door only once all of the burst have reached it (`arrive()`), as a server's socket holds
-requests that came together. Otherwise the call's own start and end stand in. A race scenario
-may pass only on a burst whose requests overlapped: every one sent before the first answer.
+requests that came together. Otherwise the call's own start and end stand in. A burst
+overlapped when at least half its requests were in flight at one moment (each sent before any
+of them was answered); the evidence says how many were, and how many were sent only after
+the first answer came back.
 """
 
 from __future__ import annotations
@@ -77,35 +79,43 @@ class Outcome(Generic[T]):
 
 @dataclass(frozen=True)
 class Overlap:
-    """The evidence of one burst: were all its requests in flight together?"""
+    """The evidence of one burst: how many of its requests were in flight together?"""
 
     requests: int
+    in_flight: int  # the most requests sent and not yet answered at one moment
+    late: int  # requests sent after the first answer had come back
     last_sent: float  # seconds after the first request left
     first_answer: float  # seconds after the first request left
-    late: int  # requests sent after the first answer had come back
     on_the_wire: bool
 
     @property
     def overlapped(self) -> bool:
-        return self.requests > 1 and self.late == 0
+        """At least half the burst (and at least two requests) in flight at one moment."""
+        return self.in_flight >= max(2, -(-self.requests // 2))
 
     def __str__(self) -> str:
         how = "as the target saw them" if self.on_the_wire else "by the calls' start and end"
-        times = (f"the last sent at +{self.last_sent * 1000:.1f} ms, the first answer at "
-                 f"+{self.first_answer * 1000:.1f} ms ({how})")
-        if self.overlapped:
-            return f"the {self.requests} requests overlapped: every one was sent before the " \
-                   f"first answer came back; {times}"
-        return f"the {self.requests} requests did not all overlap: {self.late} were sent " \
-               f"after the first answer came back; {times}"
+        said = "overlapped" if self.overlapped else "did not overlap"
+        every = "every one sent before the first answer came back" if not self.late else \
+            f"{self.late} sent only after the first answer came back"
+        return (f"the {self.requests} requests {said}: at most {self.in_flight} in flight at once, "
+                f"{every}; the last sent at +{self.last_sent * 1000:.1f} ms, the first answer "
+                f"at +{self.first_answer * 1000:.1f} ms ({how})")
 
 
 def overlap(outcomes: Sequence[Outcome[object]]) -> Overlap:
     """How a burst's requests lay in time against each other."""
     first_sent = min(o.sent for o in outcomes)
     first_answer = min(o.answered for o in outcomes)
-    return Overlap(len(outcomes), max(o.sent for o in outcomes) - first_sent,
-                   first_answer - first_sent, sum(o.sent >= first_answer for o in outcomes),
+    # +1 as a request leaves, -1 as its answer comes; an answer at the very moment another
+    # request leaves counts first, so touching is not overlapping.
+    events = sorted([(o.sent, 1) for o in outcomes] + [(o.answered, -1) for o in outcomes])
+    flying = most = 0
+    for _, change in events:
+        flying += change
+        most = max(most, flying)
+    return Overlap(len(outcomes), most, sum(o.sent >= first_answer for o in outcomes),
+                   max(o.sent for o in outcomes) - first_sent, first_answer - first_sent,
                    all(o.on_the_wire for o in outcomes))
 
 

@@ -22,6 +22,7 @@ from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.reports import document as report_mod
 from clinic2fa.scenarios.running.command import run
 from clinic2fa.scenarios.running.plan import DEFAULT_REPORT_DIR, RunOptions, check_writable
+from clinic2fa.scenarios.selfcheck import coverage
 from clinic2fa.scenarios.selfcheck.defects import CATALOGUE, Defect
 from clinic2fa.scenarios.selfcheck.serve import served
 
@@ -394,6 +395,10 @@ def command(args: argparse.Namespace, out: TextIO | None = None,
         return ExitCode.USAGE
     if not args.check:
         print(listing(defects), file=out)
+        if not args.select:  # the whole catalogue: and what it covers of the fault model
+            rows = coverage.coverage()
+            print(f"\n{table(coverage.shown(rows), coverage.HEADER)}\n\n{coverage.totals(rows)}",
+                  file=out)
         return ExitCode.CONFORMS
 
     def say(line: str) -> None:

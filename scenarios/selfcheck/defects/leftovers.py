@@ -201,3 +201,15 @@ def _registration_any_origin(**kwargs: Any) -> Clinic:
 register("passkey-registration-any-origin", ("PASSKEY-ORIGIN-RPID",),
          "a passkey registered on another site's page is accepted (sign-in checks the origin)",
          _registration_any_origin)
+
+
+@defect("enrolment-skipped-by-backup-code-path", ("SAME-STRENGTH-ALL-PATHS",),
+        "under enforcement, the backup-code endpoint signs an enrolment-only sign-in in")
+class EnrolmentSkippedByBackupCodePath(Clinic):
+    def use_backup_code(self, token: str, code: str) -> SignIn:
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is not None and session.stage is Stage.ENROLMENT:
+                self._promote(session)
+                return SignIn(token, Stage.SIGNED_IN)
+        return super().use_backup_code(token, code)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinic2fa.scenarios.selfcheck.defects.registry import defect, swapped
+from clinic2fa.scenarios.selfcheck.defects.registry import defect, register, swapped
 from clinic2fa.simulator import backup_codes, totp
 from clinic2fa.simulator.clinic import Clinic, Setup, SignIn, Stage
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.passkeys import Passkeys
 from clinic2fa.simulator.users import Role, User
 
 
@@ -146,3 +147,25 @@ class AdminDisablesSelf(Clinic):
                 self._end_sessions(actor.email, keep=session.token)
             return
         super().disable_2fa_for(token, email)
+
+
+class _UnregisteredAccepted(Passkeys):
+    def verify_authentication(self, key: str, user: User, credential: object) -> Any:
+        """A credential the clinic never registered is taken for the user's first passkey."""
+        try:
+            return super().verify_authentication(key, user, credential)
+        except TwoFactorError as refusal:
+            if refusal.code is not ErrorCode.PASSKEY_UNKNOWN_CREDENTIAL or not user.passkeys:
+                raise
+            return user.passkeys[0]
+
+
+def _unregistered_accepted(**kwargs: Any) -> Clinic:
+    clinic = Clinic(**kwargs)
+    clinic._passkeys.__class__ = _UnregisteredAccepted
+    return clinic
+
+
+register("passkey-unregistered-accepted", ("PASSKEY-OWN-CREDENTIAL",),
+         "a passkey the clinic never registered passes the second step of a user who has one",
+         _unregistered_accepted)

@@ -107,3 +107,18 @@ register("passkey-challenge-never-expires", ("PASSKEY-CHALLENGE",),
 register("passkey-challenge-not-bound", ("PASSKEY-CHALLENGE",),
          "an answer to any pending challenge is accepted in any ceremony",
          _relying_party(_ChallengeNotBound))
+
+
+class _SignCountNotStored(Passkeys):
+    def verify_authentication(self, key: str, user: User, credential: object) -> Any:
+        """Checks the count against the stored one, but never stores the new count."""
+        counts = [(p, p.sign_count) for p in user.passkeys]
+        used = super().verify_authentication(key, user, credential)
+        for passkey, count in counts:
+            passkey.sign_count = count
+        return used
+
+
+register("passkey-sign-count-not-stored", ("PASSKEY-SIGN-COUNT",),
+         "an accepted assertion's sign count is never stored, so a clone's repeat passes",
+         _relying_party(_SignCountNotStored))
