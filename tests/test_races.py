@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.catalogue import races
+from clinic2fa.scenarios.contract import Refused, SignInResult
+from clinic2fa.scenarios.core import parallel
 from clinic2fa.scenarios.core.model import Needs, Scenario
-from clinic2fa.scenarios.core.verdicts import Outcome
+from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult
 from clinic2fa.scenarios.running.execute import run_scenario
 from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.selfcheck.defects.backup_codes import BackupCodeReusable
 from clinic2fa.scenarios.targets.config import TargetConfig
 from clinic2fa.scenarios.targets.http import HttpProvider
 from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
 from clinic2fa.scenarios.targets.traffic import is_loopback, may_flood
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.errors import TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.server import running
 
 RACES = [s for s in catalogue.load().values() if s.module == "clinic2fa.scenarios.catalogue.races"]
 IDS = [s.id for s in RACES]
-
-
-class QuickNoLocking(defects.NoLocking):
-    """The seeded defect, with a shorter wait for a lone caller (sequential steps go faster)."""
-
-    patience = 0.2
+BACKUP_RACE = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
 
 
 def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
@@ -59,7 +62,7 @@ def reference() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[tuple[str, FastAPI]]:
-    app = _app(QuickNoLocking)
+    app = _app(defects.NoLocking)
     with running(app) as url:
         yield url, app
 
@@ -93,7 +96,7 @@ def test_fails_on_no_locking_over_http(scen: Scenario, broken: tuple[str, FastAP
 def test_one_worker_thread_hides_the_race() -> None:
     """The control: with one thread the same defect passes, since requests never overlap."""
     scen = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
-    app = _app(QuickNoLocking, threads=1)
+    app = _app(defects.NoLocking, threads=1)
     with running(app) as url:
         assert _run(scen, url) == (Outcome.PASS, "")
         assert app.state.clinic.gap.meetings == 0
@@ -103,7 +106,7 @@ def test_one_worker_thread_hides_the_race() -> None:
 
 
 @pytest.mark.parametrize("scen", RACES, ids=IDS)
-@pytest.mark.parametrize("kind", [Clinic, QuickNoLocking], ids=["reference", "no-locking"])
+@pytest.mark.parametrize("kind", [Clinic, defects.NoLocking], ids=["reference", "no-locking"])
 def test_in_memory_with_threads(scen: Scenario, kind: type[Clinic]) -> None:
     def make() -> MemoryTarget:
         clock = FakeClock()
@@ -112,6 +115,92 @@ def test_in_memory_with_threads(scen: Scenario, kind: type[Clinic]) -> None:
     result = run_scenario(scen, MemoryProvider(make=make))
     expected = Outcome.PASS if kind is Clinic else Outcome.FAIL
     assert result.outcome is expected, result.message
+
+
+# -- the evidence: a pass says the requests overlapped; without overlap, inconclusive -----------
+
+
+def _evidence(result: ScenarioResult) -> list[str]:
+    return [e.text for e in result.trace.entries if e.kind == "note" and "overlap" in e.text]
+
+
+@pytest.mark.parametrize("scen", RACES, ids=IDS)
+def test_a_pass_shows_that_the_requests_overlapped(scen: Scenario) -> None:
+    result = run_scenario(scen, MemoryProvider())
+    assert result.outcome is Outcome.PASS, result.message
+    evidence = _evidence(result)
+    assert evidence and "overlapped: at most 20 in flight at once, every one sent" in evidence[-1]
+    assert result.trace.entries[-1].text.startswith("evidence of a race")
+
+
+class OneAtATime(MemoryTarget):
+    """Lets a request in only once the one before it was answered: nothing ever overlaps."""
+
+    gate = threading.Lock()
+
+    def _serially(self, call: Callable[[], Any]) -> Any:
+        with self.gate:
+            sent = time.monotonic()
+            try:
+                return call()
+            except TwoFactorError as err:
+                raise Refused(err.code.value, err.reason.value if err.reason else None) from None
+            finally:
+                parallel.exchanged(sent, time.monotonic())
+
+    def use_backup_code(self, session: str, code: str) -> SignInResult:
+        done = self._serially(lambda: self.clinic.use_backup_code(session, code))
+        return SignInResult(done.token, done.stage.value)
+
+
+def _one_at_a_time(kind: type[Clinic]) -> MemoryProvider:
+    def make() -> MemoryTarget:
+        clock = FakeClock()
+        return OneAtATime(kind(clock=clock, policy=Policy(hash_cost=FAST_HASH)), clock)
+
+    return MemoryProvider("memory+serial", make)
+
+
+def test_requests_that_never_overlapped_are_inconclusive_never_a_pass() -> None:
+    result = run_scenario(BACKUP_RACE, _one_at_a_time(Clinic))
+    assert result.outcome is Outcome.INCONCLUSIVE, result.message
+    assert f"never all overlapped in {races.ATTEMPTS} attempt(s)" in result.message
+    assert "at most 1 in flight at once, 19 sent only after the first answer" in result.message
+    assert len(_evidence(result)) == races.ATTEMPTS  # each burst tried, each one's evidence
+
+
+def test_a_rule_broken_without_overlap_still_fails() -> None:
+    result = run_scenario(BACKUP_RACE, _one_at_a_time(BackupCodeReusable))
+    assert result.outcome is Outcome.FAIL, result.message
+    assert "parallel uses of one backup code signed in" in result.message
+
+
+def test_overlap_is_half_the_burst_in_flight_at_once() -> None:
+    def burst(*times: tuple[float, float]) -> parallel.Overlap:
+        return parallel.overlap([parallel.Outcome(sent=s, answered=a, on_the_wire=True)
+                                 for s, a in times])
+
+    every = burst((0.0, 0.5), (0.1, 0.3), (0.2, 0.4))
+    assert every.overlapped and every.in_flight == 3 and every.late == 0
+    assert "every one sent before the first answer came back" in str(every)
+    half = burst((0.0, 0.3), (0.1, 0.2), (0.25, 0.4), (0.35, 0.5))
+    assert half.overlapped and half.in_flight == 2 and half.late == 2
+    serial = burst((0.0, 0.1), (0.1, 0.2), (0.2, 0.3))  # each sent as the one before answered
+    assert not serial.overlapped and serial.in_flight == 1
+    assert str(serial).startswith("the 3 requests did not overlap: at most 1 in flight at once")
+    assert not burst((0.0, 0.1)).overlapped  # one request races nothing
+
+
+def test_the_http_target_times_each_request_on_the_wire(reference: str) -> None:
+    provider = HttpProvider(reference, None)
+    provider.open()
+    try:
+        target = provider.target()
+        outcomes = parallel.together([partial(target.profile, "nobody")] * 3)
+    finally:
+        provider.close()
+    assert all(o.on_the_wire and o.refusal is not None for o in outcomes)
+    assert all(0 < o.sent < o.answered for o in outcomes)
 
 
 # -- where parallel traffic may go ---------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinic2fa.scenarios.catalogue.disable import nothing_old_survives
 from clinic2fa.scenarios.core import stored
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
@@ -86,6 +87,20 @@ def reset_ends_sessions(ctx: Context) -> None:
     ctx.check(security.backup_codes_left == 0,
               f"{security.backup_codes_left} backup codes are still valid")
     ctx.check(not security.passkeys, f"passkeys {security.passkeys} are still registered")
+
+
+@scenario("ADMIN-DISABLE-NOTHING-OLD-SURVIVES", verifies=["ADMIN-DISABLE-ENDS-SESSIONS"],
+          level=Level.MUST,
+          quote="remove their TOTP secret, backup codes and passkeys at once")
+def nothing_old_after_admin_reset(ctx: Context) -> None:
+    """After an admin's reset and a new setup, the old app's codes, backup codes and passkey fail"""
+    admin_session = ctx.signed_in(ctx.account("admin"))
+    enrolled = ctx.enrol(ctx.account("staff"))
+    old_key = ctx.add_passkey(enrolled.session, name="Old key") \
+        if Needs.PASSKEYS in ctx.capabilities else None
+    ctx.step("The admin disables the user's 2FA from Settings -> Staff")
+    ctx.target.disable_2fa_for(admin_session, enrolled.account.email)
+    nothing_old_survives(ctx, enrolled, old_key)
 
 
 @scenario("AUDIT-LOG-RECORDED", verifies=["AUDIT-LOG"], level=Level.SHOULD,

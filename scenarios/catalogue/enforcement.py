@@ -37,6 +37,30 @@ def owner_only(ctx: Context) -> None:
               "an admin or staff member switched enforcement off")
 
 
+@scenario("ENFORCE-OWNER-ONLY-SWITCHES-BACK", verifies=["ENFORCE-OWNER-ONLY"], level=Level.MUST,
+          quote="The deployment MUST let only a user with the Owner role change Settings -> "
+                "Security -> 2FA enforcement")
+def owner_switches_back(ctx: Context) -> None:
+    """Set back to Optional by the owner, enforcement forces and forbids nothing any more"""
+    owner_session = ctx.signed_in(ctx.account("owner"))
+    enrolled = ctx.enrol(ctx.account("staff"))
+    latecomer = ctx.account("staff")
+    ctx.step("The owner sets 2FA enforcement to Required, then back to Optional")
+    ctx.target.set_enforcement(owner_session, True)
+    ctx.cleanup(lambda: ctx.target.set_enforcement(owner_session, False), "enforcement off")
+    with ctx.accepted("the owner setting enforcement back to Optional"):
+        ctx.target.set_enforcement(owner_session, False)
+    ctx.check(not ctx.target.security(owner_session).enforcement_required,
+              "Security still shows enforcement Required after the owner set it to Optional")
+    ctx.step("A user without 2FA signs in")
+    result = ctx.target.sign_in(latecomer.email, latecomer.password)
+    ctx.check(result.stage == "signed_in", "enforcement set back to Optional still sends a user "
+                                           f"without 2FA to stage {result.stage}")
+    ctx.step("A user with 2FA may disable it again")
+    with ctx.accepted("Disable 2FA once enforcement is Optional again"):
+        ctx.target.disable_2fa(enrolled.session, enrolled.account.password)
+
+
 @scenario("ENFORCE-FORCES-ENROLMENT-NEXT-SIGN-IN", verifies=["ENFORCE-FORCES-ENROLMENT"],
           level=Level.MUST,
           quote="a user without 2FA who signs in with a correct password MUST complete enrolment")

@@ -26,6 +26,7 @@ SHORT_GROUP = range(3, 9)  # characters in a "short group" of the manual-entry s
                 "<issuer>:<the user's email>")
 def key_uri_format(ctx: Context) -> None:
     """The QR code holds otpauth://totp/<declared issuer>:<email> with the agreed parameters"""
+    ctx.account("staff")  # a colleague first: the label must name this user, not another
     account = ctx.account("staff")
     setup = _setup(ctx, account.email, account.password)
     ctx.step("Read the QR code as a camera would")

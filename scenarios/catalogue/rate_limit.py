@@ -76,6 +76,9 @@ def failures_counted_per_user(ctx: Context) -> None:
                 lambda: _new_sign_in(ctx, enrolled, right))
     else:
         limit = _lock_after(ctx)
+        ctx.step(f"Another user first types {limit - 1} wrong codes: not theirs to add")
+        theirs = ctx.target.sign_in(other.account.email, other.account.password).session
+        _wrong_codes(ctx, theirs, ctx.wrong_code(other.phone), limit - 1)
         first = (limit + 1) // 2  # the failures split over two sign-ins
         for count, label in ((first, "first"), (limit - first, "second")):
             ctx.step(f"{count} wrong codes in a {label} pending sign-in")

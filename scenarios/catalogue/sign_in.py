@@ -43,6 +43,26 @@ def no_remembered_device(ctx: Context) -> None:
               f"a sign-in right after a completed one skipped 2FA (stage {again.stage})")
 
 
+@scenario("SIGNIN-SECOND-STEP-OWN-FACTOR", verifies=["SIGNIN-SECOND-STEP"], level=Level.MUST,
+          quote="after a correct password and before granting a session, ask for a second factor")
+def own_factor_only(ctx: Context) -> None:
+    """Another user's current code and unused backup code do not pass this user's second step"""
+    mine, theirs = ctx.enrol(ctx.account("staff")), ctx.enrol(ctx.account("staff"))
+    pending = ctx.target.sign_in(mine.account.email, mine.account.password)
+    ctx.step("Type the colleague's current 6-digit code")
+    code = ctx.stale_code(theirs.phone, mine.phone)  # theirs, and never also one of mine
+    ctx.trace.secrets.add(code)
+    with ctx.refused("code_rejected", why="another user's current code"):
+        ctx.target.enter_code(pending.session, code)
+    ctx.step("Type one of the colleague's unused backup codes")
+    with ctx.refused("code_rejected", why="another user's unused backup code"):
+        ctx.target.use_backup_code(pending.session, theirs.backup_codes[0])
+    ctx.step("The user's own code signs in")
+    with ctx.accepted("the user's own code after the colleague's were refused"):
+        done = ctx.target.enter_code(pending.session, ctx.fresh_code(mine))
+    ctx.check(done.stage == "signed_in", f"the user's own code gave stage {done.stage}")
+
+
 @scenario("SIGNIN-SECOND-STEP-ONLY-AFTER-PASSWORD", verifies=["SIGNIN-SECOND-STEP"],
           level=Level.MUST, quote="after a correct password")
 def only_after_correct_password(ctx: Context) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from clinic2fa.scenarios.contract import Inconclusive, Refused
 from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context, Enrolled, NonConformance
-from clinic2fa.scenarios.core.model import Level, scenario
+from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 NEAR = 30  # steps each way a code of other parameters must not match: wider than any search
 
@@ -189,6 +189,36 @@ def one_code_two_sign_ins(ctx: Context) -> None:
     ctx.step("Enter the same code in the second sign-in")
     with ctx.refused("code_rejected", "already_used", why="the same code in a second sign-in"):
         ctx.target.enter_code(second.session, code)
+
+
+@scenario("TOTP-REPLAY-PER-USER", verifies=["TOTP-REPLAY"], level=Level.MUST,
+          quote="the last step it accepted for that user")
+def replay_is_per_user(ctx: Context) -> None:
+    """Two users sign in with codes of the same time step: one user's code uses up no other's"""
+    first, second = ctx.enrol(ctx.account("staff")), ctx.enrol(ctx.account("staff"))
+    step = _unused_by_both(ctx, first, second)
+    for label, enrolled in (("The first user", first), ("The second user", second)):
+        ctx.step(f"{label} signs in with the code of step {step}")
+        code = enrolled.phone.code_at_step(step)
+        ctx.trace.secrets.add(code)
+        pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+        with ctx.accepted(f"{label.lower()}'s code of a step the other user may have used"):
+            done = ctx.target.enter_code(pending.session, code)
+        ctx.check(done.stage == "signed_in", f"{label.lower()}'s code gave stage {done.stage}")
+
+
+def _unused_by_both(ctx: Context, *people: Enrolled) -> int:
+    """A time step inside the window that none of `people` has spent, marked spent for all."""
+    now = ctx.server_step()
+    for step in (now, now + 1):
+        if all(step > max(p.used_steps, default=-1) for p in people):
+            for person in people:
+                person.used_steps.add(step)
+            return step
+    if Needs.CLOCK in ctx.capabilities:
+        ctx.advance_clock(params.PERIOD)
+        return _unused_by_both(ctx, *people)
+    raise Inconclusive("no time step inside the window is unused by both users")
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -1,8 +1,20 @@
-"""Send the same kind of request many times at once: threads released together by a barrier."""
+"""Send the same kind of request many times at once, and show whether they really overlapped.
+
+Threads released together by a barrier send the requests; each records when its request left
+and when its answer came back. A target that knows those moments reports them with
+`exchanged()`: the HTTP target from the wire (the request's last byte written, the answer's
+head read); the in-memory target, whose calls share one interpreter, lets each request in at
+its door only once all of the burst have reached it (`arrive()`), as a server's socket holds
+requests that came together. Otherwise the call's own start and end stand in. A burst
+overlapped when at least half its requests were in flight at one moment (each sent before any
+of them was answered); the evidence says how many were, and how many were sent only after
+the first answer came back.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,18 +25,98 @@ from clinic2fa.scenarios.contract import Refused
 T = TypeVar("T")
 MAX_PARALLEL = 64  # a race needs a crowd, not a flood
 DEADLINE = 60.0  # seconds for the whole burst, so a hung target cannot hang the run
+DOOR_WAIT = 10.0  # seconds a request waits at a target's door for the rest of its burst
+_wire = threading.local()  # the exchanges the current thread's call made, while recording
+
+
+def exchanged(sent: float, answered: float) -> None:
+    """A target says when one request left and its answer came (time.monotonic() seconds).
+
+    Called by the target in the calling thread; kept only while a burst's call records.
+    """
+    log = getattr(_wire, "log", None)
+    if log is not None:
+        log.append((sent, answered))
+
+
+def arrive() -> float | None:
+    """A request reaches a target that has no wire: in a burst, it waits until every request
+    of the burst has arrived (once per call) and gets the moment they all had, its "sent".
+
+    None outside a burst, or when the others never came (the door gives up after DOOR_WAIT).
+    """
+    door = getattr(_wire, "door", None)
+    if door is None:
+        return None
+    _wire.door = None
+    barrier, opened = door
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        return None
+    return opened[0]
+
+
+def recording() -> bool:
+    """Whether the current thread's call is part of a burst (timing it costs nothing else)."""
+    return getattr(_wire, "log", None) is not None
 
 
 @dataclass(frozen=True)
 class Outcome(Generic[T]):
-    """What one of the parallel calls got: a result, or the target's refusal."""
+    """What one of the parallel calls got (a result, or the target's refusal), and when."""
 
     result: T | None = None
     refusal: Refused | None = None
+    sent: float = 0.0  # when the request had left (monotonic)
+    answered: float = 0.0  # when its answer came back (monotonic)
+    on_the_wire: bool = False  # the times are the target's (else the call's start and end)
 
     @property
     def accepted(self) -> bool:
         return self.refusal is None
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """The evidence of one burst: how many of its requests were in flight together?"""
+
+    requests: int
+    in_flight: int  # the most requests sent and not yet answered at one moment
+    late: int  # requests sent after the first answer had come back
+    last_sent: float  # seconds after the first request left
+    first_answer: float  # seconds after the first request left
+    on_the_wire: bool
+
+    @property
+    def overlapped(self) -> bool:
+        """At least half the burst (and at least two requests) in flight at one moment."""
+        return self.in_flight >= max(2, -(-self.requests // 2))
+
+    def __str__(self) -> str:
+        how = "as the target saw them" if self.on_the_wire else "by the calls' start and end"
+        said = "overlapped" if self.overlapped else "did not overlap"
+        every = "every one sent before the first answer came back" if not self.late else \
+            f"{self.late} sent only after the first answer came back"
+        return (f"the {self.requests} requests {said}: at most {self.in_flight} in flight at once, "
+                f"{every}; the last sent at +{self.last_sent * 1000:.1f} ms, the first answer "
+                f"at +{self.first_answer * 1000:.1f} ms ({how})")
+
+
+def overlap(outcomes: Sequence[Outcome[object]]) -> Overlap:
+    """How a burst's requests lay in time against each other."""
+    first_sent = min(o.sent for o in outcomes)
+    first_answer = min(o.answered for o in outcomes)
+    # +1 as a request leaves, -1 as its answer comes; an answer at the very moment another
+    # request leaves counts first, so touching is not overlapping.
+    events = sorted([(o.sent, 1) for o in outcomes] + [(o.answered, -1) for o in outcomes])
+    flying = most = 0
+    for _, change in events:
+        flying += change
+        most = max(most, flying)
+    return Overlap(len(outcomes), most, sum(o.sent >= first_answer for o in outcomes),
+                   max(o.sent for o in outcomes) - first_sent, first_answer - first_sent,
+                   all(o.on_the_wire for o in outcomes))
 
 
 def together(calls: Sequence[Callable[[], T]], *, deadline: float = DEADLINE,
@@ -38,13 +130,25 @@ def together(calls: Sequence[Callable[[], T]], *, deadline: float = DEADLINE,
     if not 0 < len(calls) <= MAX_PARALLEL:
         raise ValueError(f"between 1 and {MAX_PARALLEL} parallel calls, not {len(calls)}")
     start = threading.Barrier(len(calls), timeout=deadline)
+    opened: list[float] = []
+    door = threading.Barrier(len(calls), action=lambda: opened.append(time.monotonic()),
+                             timeout=min(DOOR_WAIT, deadline))
 
     def one(call: Callable[[], T]) -> Outcome[T]:
         start.wait()
+        _wire.door = (door, opened)
+        _wire.log = wire = []
+        began = time.monotonic()
         try:
-            return Outcome(result=call())
-        except Refused as refusal:
-            return Outcome(refusal=refusal)
+            result, refusal = call(), None
+        except Refused as refused:
+            result, refusal = None, refused
+        finally:
+            ended = time.monotonic()
+            _wire.log = _wire.door = None
+        # The last exchange is the request the call was about (a call may ask more first).
+        sent, answered = wire[-1] if wire else (began, ended)
+        return Outcome(result, refusal, sent, answered, bool(wire))
 
     with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="race") as pool:
         futures = [pool.submit(one, call) for call in calls]

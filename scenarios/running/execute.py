@@ -1,11 +1,16 @@
-"""Run one scenario on a fresh target from the provider and judge what happened."""
+"""Run one scenario on a fresh target from the provider and judge what happened.
+
+A target that stops answering while a scenario runs fails that scenario (it answered when the
+scenario began, so the silence is the target's), and the run goes on: the next scenario's fresh
+target shows whether it is back. Only a target that cannot be had at all stops the run.
+"""
 
 from __future__ import annotations
 
 import time
 
 from clinic2fa.scenarios.contract import FeatureAbsent, NotApplicable, Provider, Unreachable
-from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.context import Context, NonConformance
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.policy import FEATURES, REFERENCE
 from clinic2fa.scenarios.core.trace import Trace
@@ -39,6 +44,8 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
                           reset=provider.reset_hook())
             try:
                 scenario.run(ctx)
+            except Unreachable as exc:
+                raise stopped_answering(exc, trace) from None
             finally:
                 problems = ctx.run_cleanups()
         finally:
@@ -53,3 +60,12 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
     if target is not None:
         result.evidence = provider.evidence(target, result)  # screenshots, traces (browser)
     return result
+
+
+STOPPED = "the target stopped answering in the middle of the scenario"
+
+
+def stopped_answering(exc: Unreachable, trace: Trace) -> NonConformance:
+    """The failure a mid-scenario silence is, with the request that got no answer in the trace."""
+    trace.check(f"the target answers every request of the scenario: {exc}", False)
+    return NonConformance(f"{STOPPED}: {exc}")

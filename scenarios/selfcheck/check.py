@@ -23,6 +23,7 @@ from clinic2fa.scenarios.reports import document as report_mod
 from clinic2fa.scenarios.running.command import run
 from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.running.plan import DEFAULT_REPORT_DIR, RunOptions, check_writable
+from clinic2fa.scenarios.selfcheck import coverage
 from clinic2fa.scenarios.selfcheck.defects import CATALOGUE, Defect
 from clinic2fa.scenarios.selfcheck.serve import served
 
@@ -85,35 +86,56 @@ class SuiteRun:
         return [sid for sid, outcome in self.outcomes.items() if outcome in BROKEN]
 
 
-def run_suite(target: str, report_dir: Path, select: Sequence[str] = ()) -> SuiteRun:
+def run_suite(target: str, report_dir: Path, select: Sequence[str] = (),
+              config: Path | None = None) -> SuiteRun:
     """`clinic2fa run --target TARGET [--select ...]` in this process, quietly; its outcomes."""
     out, err = io.StringIO(), io.StringIO()
     path = report_dir / report_mod.JSON_NAME
     path.unlink(missing_ok=True)  # a report left by an earlier check is not this run's
     started = time.perf_counter()
-    code = run(RunOptions(target=target, select=list(select), report_dir=report_dir),
-               out=out, err=err)
+    code = run(RunOptions(target=target, config=config, select=list(select),
+                          report_dir=report_dir), out=out, err=err)
     seconds = time.perf_counter() - started
-    if code in (ExitCode.USAGE, ExitCode.UNREACHABLE) or not path.exists():
+    if not path.exists():  # a usage error, or unreachable before the first scenario
         why = err.getvalue().strip().splitlines()
         return SuiteRun(target, code, {}, None, why[-1] if why else f"exit {code}", seconds)
+    # A run that lost its target half-way still has the verdicts it reached: a catch before
+    # the target dropped is a catch (the scenarios it could not run are simply not there).
     data = json.loads(path.read_text(encoding="utf-8"))
     outcomes = {s["id"]: s["outcome"] for s in data["scenarios"]}
-    return SuiteRun(target, code, outcomes, path, seconds=seconds)
+    return SuiteRun(target, code, outcomes, path, data.get("aborted") or "", seconds)
 
 
-def serving(defect: str | None) -> AbstractContextManager[str]:
+# Seconds the harness waits for one answer of the self-check's own server. The reference hashes
+# at full argon2id cost, and 20 parallel backup codes on a loaded 2-core machine take longer
+# than a deployment's default 10 s: slow is not broken, and a silence counts as a failure.
+SERVED_TIMEOUT = 60.0
+SERVER_LOG = "server.log"  # beside each HTTP run's reports: the server's own log
+
+
+def serving(defect: str | None, log_file: Path | None = None) -> AbstractContextManager[str]:
     """`clinic2fa serve --fake-clock [--defect NAME]` in a thread on a free port; its URL."""
-    return served(defect)
+    return served(defect, log_file)
+
+
+def served_config(report_dir: Path) -> Path:
+    """The target config of a self-check run over HTTP: the reference, its longer timeout."""
+    path = report_dir / "target.toml"
+    path.write_text(f"[target]\nreference = true\ntimeout = {SERVED_TIMEOUT}\n",
+                    encoding="utf-8")
+    return path
 
 
 def run_served(defect: str | None, report_dir: Path, select: Sequence[str]) -> SuiteRun:
-    """The scenarios `select` names (never the whole suite) on a server `serving` starts."""
+    """The scenarios `select` names (never the whole suite) on a server `serving` starts; the
+    server's log goes to server.log in `report_dir`, not to the console."""
     if not select:
         return SuiteRun("http", ExitCode.CONFORMS, {}, None, "no scenario names its spec IDs")
     try:
-        with serving(defect) as url:
-            return run_suite(url, report_dir, select)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        config = served_config(report_dir)
+        with serving(defect, report_dir / SERVER_LOG) as url:
+            return run_suite(url, report_dir, select, config)
     except (OSError, RuntimeError) as exc:  # no free port, or the server never answered
         return SuiteRun("http", ExitCode.UNREACHABLE, {}, None,
                         f"the server did not start: {exc}")
@@ -394,6 +416,10 @@ def command(args: argparse.Namespace, out: TextIO | None = None,
         return ExitCode.USAGE
     if not args.check:
         print(listing(defects), file=out)
+        if not args.select:  # the whole catalogue: and what it covers of the fault model
+            rows = coverage.coverage()
+            print(f"\n{table(coverage.shown(rows), coverage.HEADER)}\n\n{coverage.totals(rows)}",
+                  file=out)
         return ExitCode.CONFORMS
 
     console = Console(out)

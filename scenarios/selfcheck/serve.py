@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clinic2fa.simulator.web import cli as simulator_cli
@@ -47,11 +48,13 @@ def command(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def served(defect: str | None) -> Iterator[str]:
+def served(defect: str | None, log_file: Path | None = None) -> Iterator[str]:
     """`clinic2fa serve --fake-clock [--defect NAME]` in a thread on a free port; its URL.
 
     Built as serve() builds it (demo accounts, default policy, test support, each reset a fresh
     clinic from the same factory), but on a FakeClock so scenarios that move the clock run too.
+    The server's own log (a request cut off at shutdown is a traceback) goes to `log_file`,
+    when given, instead of the console.
     """
     from clinic2fa.simulator.clock import FakeClock
     from clinic2fa.simulator.web.server import (
@@ -71,5 +74,5 @@ def served(defect: str | None) -> Iterator[str]:
     except BaseException:
         sock.close()
         raise
-    with running(app, sock=sock) as url:
+    with running(app, sock=sock, log_file=log_file) as url:
         yield url

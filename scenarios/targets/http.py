@@ -25,6 +25,7 @@ from clinic2fa.scenarios.contract import (
     SignInResult,
     Unreachable,
 )
+from clinic2fa.scenarios.core import parallel
 from clinic2fa.scenarios.core.policy import Policy
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets.accounts import AccountPool
@@ -68,12 +69,28 @@ def _why(exc: httpx.TransportError) -> str:
     return text[:1].lower() + text[1:]
 
 
+class _Wire:
+    """httpcore's trace hook: when the request's last byte left and the answer's head came."""
+
+    def __init__(self) -> None:
+        self.sent = 0.0
+        self.answered = 0.0
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):
+            self.sent = time.monotonic()
+        elif event.endswith("receive_response_headers.complete"):
+            self.answered = time.monotonic()
+
+
 class Client:
     """JSON over HTTP with the contract's refusals; a dead connection is `Unreachable`."""
 
     def __init__(self, base_url: str, timeout: float, name: str = "",
                  transport: httpx.BaseTransport | None = None) -> None:
         self.name = name or base_url  # as messages show it
+        self.timeout = timeout
+        self.silent = False  # the last request got no answer: is the target still there?
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
                                   headers={"accept": "application/json"})
         self.last: httpx.Response | None = None  # the last answer, for Needs.HTTP
@@ -84,11 +101,21 @@ class Client:
     def send(self, method: str, path: str, body: Any = None,
              session: str | None = None) -> httpx.Response:
         headers = {"authorization": f"Bearer {session}"} if session else {}
+        wire = _Wire() if parallel.recording() else None  # a race's request: its moments
         try:
-            self.last = self._http.request(method, path, json=body, headers=headers)
+            response = self._http.request(method, path, json=body, headers=headers,
+                                          extensions={"trace": wire} if wire else None)
         except httpx.TransportError as exc:
-            raise Unreachable(f"target {self.name} unreachable: {_why(exc)}") from None
-        return self.last
+            self.silent = True
+            why = _why(exc)
+            if isinstance(exc, httpx.TimeoutException):  # which request, how long it waited
+                why = f"{method} {path.split('?')[0]}: no answer within {self.timeout:g} s"
+            raise Unreachable(f"target {self.name} unreachable: {why}") from None
+        self.silent = False
+        if wire is not None and wire.sent and wire.answered:
+            parallel.exchanged(wire.sent, wire.answered)
+        self.last = response
+        return response
 
     def send_raw(self, method: str, path: str, body: bytes,
                  headers: dict[str, str]) -> httpx.Response:
@@ -433,8 +460,11 @@ class HttpProvider(Provider):
         return time.time() + (self._clock.offset_seconds if self._clock else 0.0)
 
     def target(self) -> HttpTarget:
+        """A scenario's target; Unreachable (the run ends) if the deployment is gone."""
         if self.reference:
             self.client.call("POST", f"{SUPPORT}/reset")  # a clean clinic, as memory gives
+        elif self.client.silent:  # the last scenario lost it: back, or the run ends here
+            self.client.send("GET", f"{API}/profile")
         return HttpTarget(self)
 
     def release(self, target: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -17,6 +18,7 @@ from clinic2fa.scenarios.contract import (
     SetupScreen,
     SignInResult,
 )
+from clinic2fa.scenarios.core import parallel
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
@@ -35,15 +37,23 @@ _SECURITY_PAGE = frozenset({"two_factor_enabled", "authenticator_app", "backup_c
 
 
 def _refusals(method: Any) -> Any:
-    """Turn the reference's typed errors into the harness's `Refused`."""
+    """Turn the reference's typed errors into the harness's `Refused`.
+
+    In a race's burst each call first waits at the door for the rest of the burst, as requests
+    that came together wait in a server's socket, and says when they were let in.
+    """
 
     @wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
+        sent = parallel.arrive()
         try:
             return method(*args, **kwargs)
         except TwoFactorError as err:
             raise Refused(err.code.value, err.reason.value if err.reason else None,
                           err.message) from None
+        finally:
+            if sent is not None:
+                parallel.exchanged(sent, time.monotonic())
 
     return call
 

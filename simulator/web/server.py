@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import logging
+import os
 import secrets
 import socket
 import threading
@@ -12,6 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -126,10 +130,25 @@ class _NoQueryStrings(logging.Filter):
         return True
 
 
-def _config(app: ASGIApp, *, log_level: str, access_log: bool) -> uvicorn.Config:
+def _log_config(log_file: Path | None) -> dict[str, Any]:
+    """uvicorn's own logging, to the console or, with `log_file`, only to that file."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    if log_file is not None:
+        for name, formatter in (("default", "default"), ("access", "access")):
+            # delay: opened at the first line (uvicorn drops the access handler unused)
+            config["handlers"][name] = {"formatter": formatter, "class": "logging.FileHandler",
+                                        "filename": str(log_file), "encoding": "utf-8",
+                                        "delay": True}
+            config["formatters"][formatter]["use_colors"] = False
+    return config
+
+
+def _config(app: ASGIApp, *, log_level: str, access_log: bool,
+            log_file: Path | None = None) -> uvicorn.Config:
     """uvicorn without its own Date (the app dates responses by the clinic's clock)."""
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, date_header=False,
-                            server_header=False, lifespan="on", timeout_graceful_shutdown=2)
+                            server_header=False, lifespan="on", timeout_graceful_shutdown=2,
+                            log_config=_log_config(log_file))
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _NoQueryStrings) for f in access.filters):  # once per process
         access.addFilter(_NoQueryStrings())
@@ -180,16 +199,19 @@ def _say(line: str) -> None:
 
 @contextmanager
 def running(app: ASGIApp, *, sock: socket.socket | None = None, host: str = "localhost",
-            timeout: float = 10.0, log_level: str = "warning") -> Iterator[str]:
+            timeout: float = 10.0, log_level: str = "warning",
+            log_file: Path | None = None) -> Iterator[str]:
     """Serve `app` in a background thread; yields its base URL, http://localhost:PORT.
 
     Pass `sock` (from listen()) when the app must know its port first, e.g. a passkey origin.
     Readiness: the socket already listens, so one GET /healthz simply waits to be answered.
+    `log_file`: the server's log (tracebacks of requests cut off at shutdown) goes there.
     """
     sock = sock or listen(host)
     port = sock.getsockname()[1]
     base_url = f"http://{public_origin(host, port)[1]}:{port}"
-    server = uvicorn.Server(_config(app, log_level=log_level, access_log=False))
+    server = uvicorn.Server(_config(app, log_level=log_level, access_log=False,
+                                    log_file=log_file))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name=f"clinic2fa-server-{port}", daemon=True)
     thread.start()
@@ -200,6 +222,19 @@ def running(app: ASGIApp, *, sock: socket.socket | None = None, host: str = "loc
         server.should_exit = True
         thread.join(timeout)
         sock.close()
+        if log_file is not None:
+            _close_log(log_file)
+
+
+def _close_log(log_file: Path) -> None:
+    """Detach and close the handlers writing to `log_file`: the file is the caller's now."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.FileHandler) and \
+                    handler.baseFilename == os.path.abspath(log_file):
+                logger.removeHandler(handler)
+                handler.close()
 
 
 def _wait_ready(url: str, thread: threading.Thread, timeout: float) -> None:

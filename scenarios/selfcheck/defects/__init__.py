@@ -28,9 +28,13 @@ from clinic2fa.scenarios.selfcheck.defects import storage
 from clinic2fa.scenarios.selfcheck.defects import passkeys
 from clinic2fa.scenarios.selfcheck.defects import races
 from clinic2fa.scenarios.selfcheck.defects import hardening
+from clinic2fa.scenarios.selfcheck.defects import subjects
+from clinic2fa.scenarios.selfcheck.defects import leftovers
+from clinic2fa.scenarios.selfcheck.defects import values
 from clinic2fa.scenarios.selfcheck.defects.races import NoLocking
 # isort: on
 
-AREAS = (totp, enrolment, backup_codes, signin, admin, storage, passkeys, races, hardening)
+AREAS = (totp, enrolment, backup_codes, signin, admin, storage, passkeys, races, hardening,
+         subjects, leftovers, values)
 
 __all__ = ["AREAS", "CATALOGUE", "ClinicFactory", "Defect", "NoLocking", "build", "factory"]

@@ -12,7 +12,8 @@ from clinic2fa.simulator.clinic import Clinic, SecurityStatus, Setup, Stage
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 
 
-@defect("same-secret-on-retry", ("SETUP-FRESH-SECRET",), "a setup retry shows the same secret")
+@defect("same-secret-on-retry", ("SETUP-FRESH-SECRET", "TOTP-SECRET-SIZE"),
+        "a setup retry shows the same secret")
 class SameSecretOnRetry(Clinic):
     def start_authenticator_setup(self, token: str) -> Setup:
         _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
