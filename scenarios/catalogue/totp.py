@@ -210,7 +210,7 @@ def replay_is_per_user(ctx: Context) -> None:
 def _unused_by_both(ctx: Context, *people: Enrolled) -> int:
     """A time step inside the window that none of `people` has spent, marked spent for all."""
     now = ctx.server_step()
-    for step in (now, now + 1):
+    for step in range(now, now + ctx.policy.window + 1):  # within the declared window
         if all(step > max(p.used_steps, default=-1) for p in people):
             for person in people:
                 person.used_steps.add(step)
