@@ -11,7 +11,7 @@ import pytest
 from runner_support import run_here
 
 from clinic2fa.scenarios import catalogue
-from clinic2fa.scenarios.contract import Inconclusive, Needs, Refused
+from clinic2fa.scenarios.contract import Inconclusive, Needs, NotApplicable, Refused
 from clinic2fa.scenarios.core.context import Context, NonConformance
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy
 from clinic2fa.scenarios.core.trace import Trace
@@ -137,6 +137,20 @@ def test_skew_reason_is_not_met_where_skew_is_not_told_apart() -> None:
         run("TROUBLE-2-SKEW-REASON", generic(reference()), SAYS_NOTHING)
     run("TROUBLE-2-SKEW-REASON", reference())  # the reference tells it
 
+
+
+def test_a_skewed_code_refused_as_any_wrong_code_is_no_oracle() -> None:
+    """TOTP-SKEW-NO-ORACLE: one answer for every bad code tells a guesser nothing about a code's
+    step, so accepting it when its step comes is no oracle, clock or not; told apart, it is."""
+    for clock in (True, False):
+        trace, _ = run("TOTP-SKEW-NO-ORACLE-LATER", generic(broken("skew-oracle")), SAYS_NOTHING,
+                       clock=clock)
+        assert any(e.kind == "check" and e.ok and "no oracle" in e.text for e in trace.entries)
+    with pytest.raises(NonConformance, match="refused as skewed, now that its step has come"):
+        run("TOTP-SKEW-NO-ORACLE-LATER", broken("skew-oracle"))
+    with pytest.raises(NotApplicable):  # told apart, and the clock cannot be moved: not seen
+        run("TOTP-SKEW-NO-ORACLE-LATER", reference(), clock=False)
+    run("TOTP-SKEW-NO-ORACLE-LATER", reference())
 
 # -- throttles ----------------------------------------------------------------------------------
 
