@@ -138,6 +138,41 @@ def test_skew_reason_is_not_met_where_skew_is_not_told_apart() -> None:
     run("TROUBLE-2-SKEW-REASON", reference())  # the reference tells it
 
 
+class StripsPunctuation(Clinic):
+    """A deployment that drops punctuation from a code before comparing it (django-allauth's
+    normalize_user_code does): "123-456" signs in."""
+
+    def _accept_totp(self, user: Any, secret: str, code: str) -> None:
+        super()._accept_totp(user, secret, code.translate(str.maketrans("", "", "-.()")))
+
+
+def test_a_code_in_other_scripts_refused_alike_leaves_only_malformed_not_verified() -> None:
+    trace, _ = run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(reference()), SAYS_NOTHING)
+    assert any("as malformed: not verified, the deployment does not say why" in text
+               for text in trace.not_verified)
+    with pytest.raises(NonConformance, match="expected a refusal as malformed"):
+        run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(reference()))  # it says it tells
+
+
+def test_a_code_with_a_dash_that_signs_in_is_not_six_ascii_digits() -> None:
+    clock = FakeClock()
+    target = MemoryTarget(StripsPunctuation(clock=clock,
+                                            policy=ClinicPolicy(hash_cost=FAST_HASH)), clock)
+    with pytest.raises(NonConformance, match="ASCII digits with a dash was accepted"):
+        run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(target), SAYS_NOTHING)
+
+
+def test_no_skew_oracle_where_no_refusal_names_skew() -> None:
+    """A code refused with the one generic message taught the guesser nothing: accepting it
+    when its step comes tests no more steps than the window (TOTP-SKEW-NO-ORACLE)."""
+    trace, waited = run("TOTP-SKEW-NO-ORACLE-LATER", generic(broken("skew-oracle")),
+                        SAYS_NOTHING)
+    assert any("refused as time skew: not verified" in text for text in trace.not_verified)
+    assert not waited
+    with pytest.raises(NonConformance):  # where the refusal says "skew", the oracle is caught
+        run("TOTP-SKEW-NO-ORACLE-LATER", broken("skew-oracle"))
+
+
 # -- throttles ----------------------------------------------------------------------------------
 
 
