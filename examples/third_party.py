@@ -20,6 +20,7 @@ import hashlib
 import json
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -298,5 +299,14 @@ def main(argv: list[str] | None = None, apps: tuple[App, ...] = APPS) -> int:
     return 2 if 2 in statuses else max(statuses, default=0)
 
 
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # SIGTERM too runs the `finally`s: the site is stopped
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    signal.signal(signal.SIGTERM, _stopped)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: the site was stopped", flush=True)
+        sys.exit(130)

@@ -64,6 +64,22 @@ def start_authenticator_setup(page: Page, password: str) -> None:
     _reauthenticate(page, password)
 
 
+def disable_2fa(page: Page, password: str) -> None:
+    """Security -> Deactivate (the authenticator app); a key-only account has no Deactivate."""
+    _go(page, "/accounts/2fa/")
+    deactivate = page.get_by_role("link", name="Deactivate", exact=True)
+    if not deactivate.count():
+        if page.get_by_role("link", name="Activate", exact=True).count():
+            raise Refused("not_enrolled", None, "the Security page offers no Deactivate: no "
+                          "authenticator app is set up (read from the page)")
+        return  # not the Security page: the harness reads where the browser is
+    with page.expect_navigation():
+        deactivate.click()
+    _reauthenticate(page, password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Deactivate", exact=True).click()
+
+
 def staff(page: Page, password: str) -> list[dict[str, Any]] | None:
     """Every user with whether they have a second factor (an app or a key)."""
     users = _users(page)
