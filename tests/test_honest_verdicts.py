@@ -173,6 +173,35 @@ def test_no_skew_oracle_where_no_refusal_names_skew() -> None:
         run("TOTP-SKEW-NO-ORACLE-LATER", broken("skew-oracle"))
 
 
+def reentry_remembered(inner: MemoryTarget) -> Wrapped:
+    """A session that re-entered its password for setup is not asked again for a while
+    (django-allauth's 300-s re-authentication): its regeneration takes any password."""
+    passwords: dict[str, str] = {}
+    recent: set[str] = set()
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            if name == "start_authenticator_setup":
+                recent.add(args[0])
+            if name == "regenerate_backup_codes" and args[0] in recent:
+                return call(args[0], passwords[args[0]])
+            result = call(*args, **kwargs)
+            if name == "sign_in":
+                passwords[result.session] = args[1]
+            return result
+        return answer
+
+    return Wrapped(inner, change)
+
+
+def test_reentry_throttling_is_checked_where_the_password_is_asked() -> None:
+    """Not asking again within a re-authentication window is BACKUP-REGENERATE's question,
+    not a wrong password let through unthrottled (PASSWORD-RATE-LIMIT)."""
+    run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(reference()))
+    with pytest.raises(NonConformance, match="none throttled"):
+        run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(broken("reentry-not-throttled")))
+
+
 # -- throttles ----------------------------------------------------------------------------------
 
 
