@@ -81,17 +81,26 @@ def disable_2fa(page: Page, password: str) -> None:
 
 
 def staff(page: Page, password: str) -> list[dict[str, Any]] | None:
-    """Every user with whether they have a second factor (an app or a key)."""
+    """Every user, whether they have a second factor (an app or a key), and what the pages of
+    their authenticators (each row of the list links to one) show an owner or admin."""
     users = _users(page)
     if not users or not _admin_page(page, "/admin/mfa/authenticator/"):
         return None
     rows = page.locator(ROWS)
-    kinds = [(rows.nth(n).locator(".field-user").inner_text().strip(),
-              rows.nth(n).locator(".field-type").inner_text().strip())
-             for n in range(rows.count())]
-    return [{"email": email, "two_factor_enabled": any(
-                user == name and kind in ("TOTP Authenticator", "WebAuthn")
-                for user, kind in kinds)}
+    listed = [(rows.nth(n).locator(".field-user").inner_text().strip(),
+               rows.nth(n).locator(".field-type").inner_text().strip(),
+               rows.nth(n).locator("a").first.get_attribute("href") or "")
+              for n in range(rows.count())]
+    shown: dict[str, list[str]] = {}
+    for user, _, href in listed:
+        if href.startswith("/admin/"):
+            _go(page, href)
+            shown.setdefault(user, []).append(" ".join(page.locator("#content").inner_text()
+                                                       .split()))
+    return [{"email": email,
+             "two_factor_enabled": any(user == name and kind in ("TOTP Authenticator", "WebAuthn")
+                                       for user, kind, _ in listed),
+             "authenticator pages": shown.get(name, [])}
             for name, email in users.items()]
 
 
