@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 
-.PHONY: run test lint clean browser-flakes wheel-check lock check-reports example-python-target
+.PHONY: run test lint clean browser-flakes wheel-check lock check-reports example-python-target \
+  third-party
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
@@ -24,6 +25,13 @@ EXAMPLE_REPORTS ?= reports/python-target
 example-python-target: $(STAMP)
 	cd examples/python-target && ../../$(VENV)/bin/clinic2fa run \
 	  --target python:clinic2fa_target:make_target --report-dir ../../$(EXAMPLE_REPORTS)
+
+# The two third-party example sites (examples/django-allauth, examples/flask-security-too) on
+# unmodified libraries, each in its own venv, through their own pages with their profiles; every
+# spec item's verdict against the app's expected.toml. Exit 0 only when none differs. One app:
+# make third-party APP=django-allauth. Reports in reports/third-party/<app>/.
+third-party: $(STAMP)
+	$(PY) examples/third_party.py $(if $(APP),--app $(APP))
 
 # The reports the commands write, as CI sees them, against spec/report.schema.json (the test
 # suite checks every report it writes too): the suite on the reference and on the example.

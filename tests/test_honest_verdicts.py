@@ -152,6 +152,60 @@ def test_a_skewed_code_refused_as_any_wrong_code_is_no_oracle() -> None:
         run("TOTP-SKEW-NO-ORACLE-LATER", reference(), clock=False)
     run("TOTP-SKEW-NO-ORACLE-LATER", reference())
 
+
+class StripsPunctuation(Clinic):
+    """A deployment that drops punctuation from a code before comparing it (django-allauth's
+    normalize_user_code does): "123-456" signs in."""
+
+    def _accept_totp(self, user: Any, secret: str, code: str) -> None:
+        super()._accept_totp(user, secret, code.translate(str.maketrans("", "", "-.()")))
+
+
+def test_a_code_in_other_scripts_refused_alike_leaves_only_malformed_not_verified() -> None:
+    trace, _ = run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(reference()), SAYS_NOTHING)
+    assert any("as malformed: not verified, the deployment does not say why" in text
+               for text in trace.not_verified)
+    with pytest.raises(NonConformance, match="expected a refusal as malformed"):
+        run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(reference()))  # it says it tells
+
+
+def test_a_code_with_a_dash_that_signs_in_is_not_six_ascii_digits() -> None:
+    clock = FakeClock()
+    target = MemoryTarget(StripsPunctuation(clock=clock,
+                                            policy=ClinicPolicy(hash_cost=FAST_HASH)), clock)
+    with pytest.raises(NonConformance, match="ASCII digits with a dash was accepted"):
+        run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(target), SAYS_NOTHING)
+
+
+def reentry_remembered(inner: MemoryTarget) -> Wrapped:
+    """A session that re-entered its password for setup is not asked again for a while
+    (django-allauth's 300-s re-authentication): its regeneration takes any password."""
+    passwords: dict[str, str] = {}
+    recent: set[str] = set()
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            if name == "start_authenticator_setup":
+                recent.add(args[0])
+            if name == "regenerate_backup_codes" and args[0] in recent:
+                return call(args[0], passwords[args[0]])
+            result = call(*args, **kwargs)
+            if name == "sign_in":
+                passwords[result.session] = args[1]
+            return result
+        return answer
+
+    return Wrapped(inner, change)
+
+
+def test_reentry_throttling_is_checked_where_the_password_is_asked() -> None:
+    """Not asking again within a re-authentication window is BACKUP-REGENERATE's question,
+    not a wrong password let through unthrottled (PASSWORD-RATE-LIMIT)."""
+    run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(reference()))
+    with pytest.raises(NonConformance, match="none throttled"):
+        run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(broken("reentry-not-throttled")))
+
+
 # -- throttles ----------------------------------------------------------------------------------
 
 
