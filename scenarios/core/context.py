@@ -32,6 +32,9 @@ from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, Devi
 
 __all__ = ["Context", "Enrolled", "NonConformance", "NotApplicable"]
 
+# What a half-finished sign-in answers where a full one is needed: the deployment asks for the
+# second step, or (a site whose pages know only signed in or not) treats it as not signed in.
+HALF_SIGNED_IN = ("second_step_required", "not_signed_in")
 STEP_MARGIN = 1.0  # seconds past a step boundary before its code is sent (the clock estimate)
 
 
