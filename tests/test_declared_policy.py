@@ -184,7 +184,7 @@ class DropsSetupOnWrongCode(Clinic):
         except TwoFactorError as refusal:
             if refusal.code is ErrorCode.CODE_REJECTED:
                 with self._lock:
-                    _, user = self._session(token, Stage.SIGNED_IN)
+                    _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
                     user.pending_secret = None
             raise
 
@@ -199,8 +199,10 @@ class NeverConfirms(DropsSetupOnWrongCode):
 
 def test_a_setup_that_a_wrong_code_ends_is_started_again(tmp_path: Path) -> None:
     found = outcomes(run(tmp_path, REFERENCE, "STEP-4-CONFIRM-ENROLMENT",
+                         "SETUP-CONFIRM-OFF-UNTIL-CONFIRMED", "SETUP-FRESH-SECRET-OLD-CODE-REFUSED",
+                         "TROUBLE-2-SYNC-CLOCK", "TROUBLE-5-RETRY-SETUP",
                          clinic=DropsSetupOnWrongCode))
-    assert found["STEP-4-CONFIRM-ENROLMENT"] == ("pass", "")
+    assert found == {k: ("pass", "") for k in found} and len(found) == 5
     found = outcomes(run(tmp_path, REFERENCE, "STEP-4-CONFIRM-ENROLMENT", clinic=NeverConfirms))
     assert found["STEP-4-CONFIRM-ENROLMENT"][0] == "fail"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from clinic2fa.scenarios.contract import Refused
 from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
@@ -77,16 +76,7 @@ def confirm_enrolment(ctx: Context) -> None:
               "a wrong confirmation code turned 2FA on")
     ctx.step("Type the app's current code")
     with ctx.accepted("the app's current code at confirmation"):
-        try:
-            ctx.target.confirm_enrolment(session, phone.code())
-        except Refused as refusal:
-            if refusal.code != "no_setup_in_progress":
-                raise
-            # The guide leaves open whether a wrong code ends the setup; where it does, a
-            # person starts again (TROUBLE-5) and confirms the new QR code's code.
-            ctx.trace.note("the wrong code ended this setup: set up again, as a person would")
-            ctx.scan(phone, ctx.target.start_authenticator_setup(session).qr_png)
-            ctx.target.confirm_enrolment(session, phone.code())
+        ctx.confirm_again(session, phone, phone.code)
     security = ctx.target.security(session)
     ctx.check(security.two_factor_enabled and security.authenticator_app,
               "confirming with the app's code did not turn 2FA on")

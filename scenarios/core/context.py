@@ -205,6 +205,23 @@ class Context:
             self.check(False, f"the authenticator app cannot use the QR code: {exc}")
             raise  # unreachable: check raised
 
+    def confirm_again(self, session: str, phone: AuthenticatorApp,
+                      code: Callable[[], str]) -> list[str]:
+        """Confirm enrolment with `code()` after a refused confirmation.
+
+        The guide leaves open whether a refused code ends the setup; where it did (the page
+        shows no setup in progress), a person sets up again (TROUBLE-5), scans the new QR code
+        and confirms with its code.
+        """
+        try:
+            return self.target.confirm_enrolment(session, code())
+        except Refused as refusal:
+            if refusal.code != "no_setup_in_progress":
+                raise
+        self.trace.note("the refused code ended this setup: set up again, as a person would")
+        self.scan(phone, self.target.start_authenticator_setup(session).qr_png)
+        return self.target.confirm_enrolment(session, code())
+
     # -- checks -------------------------------------------------------------------------------
 
     def step(self, text: str) -> None:
