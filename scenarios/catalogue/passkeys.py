@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinic2fa.scenarios.contract import Account, NotApplicable
 from clinic2fa.scenarios.core import params
-from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.context import HALF_SIGNED_IN, Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def sign_in_origin_and_rp_id(ctx: Context) -> None:
     options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_rp_id_mismatch", why="a sign-in answer for another RP ID"):
         ctx.passkeys.finish_passkey_sign_in(pending, holder.device.get(options, rp_id=EVIL_RP_ID))
-    with ctx.refused("second_step_required", why="My Profile after the refused answers"):
+    with ctx.refused(HALF_SIGNED_IN, why="My Profile after the refused answers"):
         ctx.target.profile(pending)
 
 

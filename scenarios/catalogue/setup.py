@@ -34,7 +34,7 @@ def off_until_confirmed(ctx: Context) -> None:
               f"a refused confirmation changed sign-in: stage {result.stage}")
     ctx.step("The app's code confirms: from now on the code is asked")
     with ctx.accepted("the app's code at confirmation"):
-        ctx.target.confirm_enrolment(session, phone.code())
+        ctx.confirm_again(session, phone, phone.code)
     result = ctx.target.sign_in(account.email, account.password)
     ctx.check(result.stage == "second_step",
               f"after confirmation the code should be asked, got {result.stage}")
@@ -62,7 +62,7 @@ def old_pending_secret_refused(ctx: Context) -> None:
     ctx.check(not ctx.target.security(session).two_factor_enabled,
               "the abandoned secret's code turned 2FA on")
     with ctx.accepted("the new secret's code at confirmation"):
-        ctx.target.confirm_enrolment(session, phone.code())
+        ctx.confirm_again(session, phone, phone.code)
 
 
 @scenario("SETUP-FRESH-SECRET-KEEPS-CONFIRMED", verifies=["SETUP-FRESH-SECRET"],

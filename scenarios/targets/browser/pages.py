@@ -44,10 +44,17 @@ INVALID_FIELD = """(button) => {
   return {type: field.type || "", label: label.trim(), message: field.validationMessage};
 }"""
 TABLE = "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
-# The QR code's own SVG markup: the element itself, or the one <svg> inside it.
-QR_SVG = """(e) => {
+# The QR code's own SVG markup: the element itself, the one <svg> inside it, or the SVG an
+# <img> shows (a data: URI or an address of the site), as the browser fetched it.
+QR_SVG = """async (e) => {
   const svg = e.tagName.toLowerCase() === "svg" ? e : e.querySelector("svg");
-  return svg ? new XMLSerializer().serializeToString(svg) : null;
+  if (svg) return new XMLSerializer().serializeToString(svg);
+  if (e.tagName !== "IMG" || !e.currentSrc) return null;
+  try {
+    const answer = await fetch(e.currentSrc);
+    const type = answer.headers.get("content-type") || "";
+    return type.includes("svg") ? await answer.text() : null;
+  } catch (error) { return null; }
 }"""
 FIELD = "e => e.tagName === 'INPUT' || e.tagName === 'TEXTAREA'"
 # An <img> is ready once loaded (or failed); anything else (svg, canvas) at once. Bounded.

@@ -35,6 +35,7 @@ from clinic2fa.scenarios.targets.browser import passkey as browser_passkey
 from clinic2fa.scenarios.targets.browser.facts import digits, yes
 from clinic2fa.scenarios.targets.browser.facts import read as read_fact
 from clinic2fa.scenarios.targets.browser.flows import run as run_flow
+from clinic2fa.scenarios.targets.browser.names import PasskeyNames
 from clinic2fa.scenarios.targets.browser.pages import (
     BLOCKED,
     STAGES,
@@ -92,6 +93,7 @@ class BrowserTarget(Pages):
         self._map = provider.mapping
         self._devices: dict[str, BrowserPasskey] = {}
         self._roles: dict[str, str] = {}  # email -> role, for the accounts it lent
+        self._names = PasskeyNames()  # a site that names a passkey before its prompt
         # Actions that may change what pages show, counted: a page loaded since the last one
         # still shows the clinic as it is, so a person already on it need not open it again.
         self._changes = 0
@@ -235,7 +237,8 @@ class BrowserTarget(Pages):
                            and self._map.facts[n].page is not None)
             seen = {name: self._fact(s, name, defaults[name]) for name in order}
             return Security(bool(seen["two_factor"]), bool(seen["authenticator_app"]),
-                            int(seen["backup_codes_left"]), tuple(seen["passkeys"]),
+                            int(seen["backup_codes_left"]),
+                            self._names.shown(tuple(seen["passkeys"])),
                             bool(seen["enforcement_required"]), {"page_text": text})
 
     def start_authenticator_setup(self, session: str) -> SetupScreen:
@@ -353,6 +356,7 @@ class BrowserTarget(Pages):
         with self._acting("begin_passkey_setup", s):
             s.cdp  # noqa: B018 - the virtual environment must be on before the page asks
             if self._flow("begin_passkey_setup", s):
+                self._names.typed(s.answer)  # the name a function typed before the prompt
                 return self._held(s, "create")
             self._open(s, "security", "page_security")
             button = self._loc(s, "setup_passkey")
@@ -366,6 +370,7 @@ class BrowserTarget(Pages):
         with self._acting("finish_passkey_setup", s) as act:
             device = browser_passkey.device_of(self._devices, credential, "create")
             self._check_held(s, credential)
+            self._names.chosen(name)
             if not self._flow("finish_passkey_setup", s, name=name):
                 self._loc(s, "passkey_name_field").fill(name)
             landed = self._touch(s, device, self._marks(s, "backup_codes",
@@ -392,6 +397,7 @@ class BrowserTarget(Pages):
 
     def remove_passkey(self, session: str, name: str, password: str) -> None:
         s = self._session(session)
+        name = self._names.on_site(name)
         with self._acting("remove_passkey", s):
             if self._flow("remove_passkey", s, name=name, password=password):
                 self._settle(s, self._marks(s, "notice_passkey_removed"))
