@@ -2,11 +2,16 @@
 
 Run as `python mutation/oracle.py --target memory|http [--module NAME --source FILE]`: the module
 NAME is imported from FILE (the mutant cosmic-ray made) instead of its own file, so mutants
-never touch the working tree and several run side by side. Every scenario of the catalogue runs
-on the target through the harness's own execute path (memory: the reference in-process; http:
-the reference's web app served in this process, reached over the HTTP contract). Exit 0: every
-scenario passed (the mutant survived); 1: one did not (killed; the first one is named); 2: the
-mutant could not even be imported (incompetent).
+never touch the working tree and several run side by side. Every scenario of the catalogue (or
+those `--scenarios` names) runs on the target through the harness's own execute path (memory:
+the reference in-process; http: the reference's web app served in this process, reached over the
+HTTP contract). Exit 0: every scenario passed or decided nothing (the mutant survived); 1: one
+failed or crashed (killed; the first one is named); 2: the mutant could not even be imported
+(incompetent).
+
+`--trace FILE` runs the unmutated suite and writes which lines of the mutated modules each
+scenario runs (and which run before any scenario: imports, the server's start): a mutant needs
+only the scenarios that run its line, and one on a line no scenario runs survives unjudged.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.abc
 import importlib.util
+import json
 import os
 import sys
 import threading
@@ -21,12 +27,16 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.machinery import ModuleSpec
-from types import ModuleType
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
 
 SURVIVED, KILLED, INCOMPETENT = 0, 1, 2
 # Seconds one scenario may take: the slowest on the reference takes about 3 s on a quiet
 # machine and 10 s on a loaded one; a mutant that makes one take longer hangs.
 SCENARIO_LIMIT = 30.0
+ROOT = Path(__file__).resolve().parents[1]
+SETUP = "(setup)"  # the lines run before the first scenario: every scenario depends on them
 
 
 class _Mutant(importlib.abc.MetaPathFinder):
@@ -78,15 +88,51 @@ def _provider(target: str) -> Iterator[object]:
             provider.close()
 
 
-def judge(target: str) -> tuple[int, str]:
-    """Run the suite until a scenario does not pass: (exit code, what happened)."""
+class Lines:
+    """Which lines of `files` each scenario runs (sys.settrace, every thread: the server's too)."""
+
+    def __init__(self, files: Sequence[str]) -> None:
+        self.files = {str(ROOT / f): f for f in files}
+        self.seen: dict[str, set[tuple[str, int]]] = {SETUP: set()}
+        self.now = self.seen[SETUP]
+
+    def scenario(self, scenario_id: str) -> None:
+        self.now = self.seen.setdefault(scenario_id, set())
+
+    def _call(self, frame: FrameType, event: str, arg: Any) -> Any:
+        name = self.files.get(frame.f_code.co_filename)
+        if name is None:
+            return None
+        self.now.add((name, frame.f_lineno))
+
+        def line(frame: FrameType, event: str, arg: Any) -> Any:
+            if event == "line":
+                self.now.add((name, frame.f_lineno))
+            return line
+
+        return line
+
+    def start(self) -> None:
+        threading.settrace(self._call)
+        sys.settrace(self._call)
+
+    def write(self, path: Path) -> None:
+        data = {sid: sorted([f, n] for f, n in lines) for sid, lines in self.seen.items()}
+        path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def judge(target: str, only: set[str] | None = None,
+          lines: Lines | None = None) -> tuple[int, str]:
+    """Run the suite (or the scenarios `only` names) until one fails: (exit code, what came)."""
     from clinic2fa.scenarios import catalogue
-    from clinic2fa.scenarios.core.verdicts import Outcome
+    from clinic2fa.scenarios.core.verdicts import FAILING, Outcome
     from clinic2fa.scenarios.running.execute import run_scenario
 
-    scenarios = _order(list(catalogue.load().values()))
+    scenarios = _order([s for s in catalogue.load().values() if only is None or s.id in only])
     with _provider(target) as provider:
         for scen in scenarios:
+            if lines is not None:
+                lines.scenario(scen.id)
             watchdog = threading.Timer(SCENARIO_LIMIT, _hung, (scen.id,))
             watchdog.daemon = True
             watchdog.start()
@@ -94,9 +140,11 @@ def judge(target: str) -> tuple[int, str]:
                 result = run_scenario(scen, provider)  # type: ignore[arg-type]
             finally:
                 watchdog.cancel()
-            if result.outcome is not Outcome.PASS:
+            # a rule broken, or the reference crashed; what decides nothing (not applicable
+            # here, a race whose requests did not overlap) kills no mutant
+            if result.outcome in FAILING or result.outcome is Outcome.ERROR:
                 return KILLED, f"killed by {scen.id} ({result.outcome.value}): {result.message}"
-    return SURVIVED, f"survived all {len(scenarios)} scenarios"
+    return SURVIVED, f"survived {'all ' if only is None else ''}{len(scenarios)} scenarios"
 
 
 def _hung(scenario: str) -> None:
@@ -112,7 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--module", help="the mutated module's name, e.g. "
                                          "clinic2fa.simulator.clinic")
     parser.add_argument("--source", help="the mutant's source file")
+    parser.add_argument("--scenarios", help="only these scenarios (IDs, comma-separated)")
+    parser.add_argument("--trace", type=Path, metavar="FILE",
+                        help="write the lines each scenario runs of --files to FILE (JSON)")
+    parser.add_argument("--files", nargs="*", default=[], help="modules to trace (paths)")
     args = parser.parse_args(argv)
+    lines = Lines(args.files) if args.trace else None
+    if lines is not None:
+        lines.start()  # before the first import of the project: its import-time lines too
     if args.module and args.source:
         sys.meta_path.insert(0, _Mutant(args.module, args.source))
         try:
@@ -120,7 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # a mutant that breaks its own module's import
             print(f"incompetent: {type(exc).__name__}: {exc}")
             return INCOMPETENT
-    code, said = judge(args.target)
+    only = set(args.scenarios.split(",")) if args.scenarios else None
+    code, said = judge(args.target, only, lines)
+    if lines is not None:
+        sys.settrace(None)
+        threading.settrace(None)  # type: ignore[arg-type]
+        lines.write(args.trace)
     print(said)
     return code
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ ORACLE = HERE / "oracle.py"
 PACKAGES = {"simulator": "clinic2fa.simulator", "scenarios": "clinic2fa.scenarios",
             "spec": "clinic2fa.spec"}  # pyproject.toml's package-dir
 DEFAULT_SEED = 18
+SETUP = "(setup)"  # mutation/oracle.py's name for what runs before the first scenario
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Mutant:
     outcome: str = "not run"  # killed | survived | incompetent | timeout | no mutation
     said: str = ""  # the oracle's last line (which scenario killed it)
     unrun: str = ""  # why it needs no run: equivalent by a rule (ANNOTATION)
+    lines: range | None = None  # the statement it is in, inside a function; None: module level
 
 
 def load_sessions(path: Path = CONFIG) -> list[Session]:
@@ -137,17 +139,46 @@ def _in(position: tuple[int, int], spans: Iterable[tuple[tuple[int, int], tuple[
     return any(start <= position < end for start, end in spans)
 
 
+def statements(path: Path) -> list[tuple[tuple[int, int], tuple[int, int], range]]:
+    """Every statement inside a function body: its span and the lines it covers.
+
+    What is not in one (module and class level, a def line with its defaults and decorators)
+    runs at import, before any scenario: a mutant there is judged by every scenario."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            for stmt in func.body:
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.stmt):
+                        end = node.end_lineno or node.lineno
+                        found.append(((node.lineno, node.col_offset),
+                                      (end, node.end_col_offset or 0),
+                                      range(node.lineno, end + 1)))
+    return found
+
+
+def _statement(position: tuple[int, int],
+               found: list[tuple[tuple[int, int], tuple[int, int], range]]) -> range | None:
+    """The lines of the innermost statement in a function holding `position`, if any."""
+    inside = [lines for start, end, lines in found if start <= position < end]
+    return min(inside, key=len) if inside else None
+
+
 def _name(mutants: Iterable[Mutant]) -> None:
     """Each mutant's key and its changed line, from the source and cosmic-ray's positions."""
     seen: Counter[str] = Counter()
     sources: dict[str, list[str]] = {}
     spans: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
+    bodies: dict[str, list[tuple[tuple[int, int], tuple[int, int], range]]] = {}
     for mutant in sorted(mutants, key=lambda m: (str(m.spec.module_path), m.spec.start_pos,
                                                  m.spec.operator_name, m.spec.occurrence)):
         path = str(mutant.spec.module_path)
         lines = sources.setdefault(path, (ROOT / path).read_text(encoding="utf-8").splitlines())
         if path not in spans:
             spans[path] = annotation_spans(ROOT / path)
+            bodies[path] = statements(ROOT / path)
+        mutant.lines = _statement(tuple(mutant.spec.start_pos), bodies[path])  # type: ignore[arg-type]
         if _in(tuple(mutant.spec.start_pos), spans[path]):  # type: ignore[arg-type]
             mutant.unrun = ANNOTATION
         (row, col), (end_row, end_col) = mutant.spec.start_pos, mutant.spec.end_pos
@@ -170,8 +201,41 @@ def sample(mutants: list[Mutant], count: int | None, seed: int) -> list[Mutant]:
 # -- judging them --------------------------------------------------------------------------------
 
 
-def judge(mutant: Mutant, scratch: Path) -> WorkResult:
-    """Make the mutant's source, run the oracle on it, and say what came of it."""
+Trace = dict[str, dict[int, set[str]]]  # file -> line -> the scenarios that run it
+
+
+def trace(session: Session, report_dir: Path) -> Trace:
+    """The unmutated suite, traced: which scenarios run each line of the session's modules.
+
+    It must pass (every scenario passes or decides nothing on the reference), or no mutant's
+    verdict would mean anything: SystemExit then, with what failed."""
+    path = report_dir / f"{session.name}-lines.json"
+    command = [sys.executable, str(ORACLE), "--target", session.target, "--trace", str(path),
+               "--files", *session.modules]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,  # noqa: S603
+                          check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"mutation: the suite does not pass the unmutated reference on "
+                         f"{session.target}: {(done.stdout + done.stderr).strip()[-2000:]}")
+    found: Trace = {}
+    for scenario, lines in json.loads(path.read_text(encoding="utf-8")).items():
+        for file, line in lines:
+            found.setdefault(file, {}).setdefault(line, set()).add(scenario)
+    return found
+
+
+def relevant(mutant: Mutant, lines: Trace) -> set[str] | None:
+    """The scenarios that run the mutant's statement (None: every one; empty: none does)."""
+    if mutant.lines is None:
+        return None
+    runs = lines.get(str(mutant.spec.module_path), {})
+    found = set().union(*(runs.get(n, set()) for n in mutant.lines))
+    return None if SETUP in found else found
+
+
+def judge(mutant: Mutant, scratch: Path, lines: Trace) -> WorkResult:
+    """Make the mutant's source, run the oracle on it (with the scenarios that run its
+    statement), and say what came of it."""
     path = ROOT / mutant.spec.module_path
     source = path.read_text(encoding="utf-8")
     operator = plugins.get_operator(mutant.spec.operator_name)(**(mutant.spec.operator_args or {}))
@@ -185,10 +249,18 @@ def judge(mutant: Mutant, scratch: Path) -> WorkResult:
     before = next((d[1:].strip() for d in changed if d.startswith("-")), "")
     after = next((d[1:].strip() for d in changed if d.startswith("+")), "")
     mutant.change = f"{before}  ->  {after}"
+    only = relevant(mutant, lines)
+    if only == set():
+        mutant.outcome, mutant.said = "survived", "no scenario runs this line"
+        return WorkResult(worker_outcome=WorkerOutcome.NORMAL,
+                          test_outcome=TestOutcome.SURVIVED, output=mutant.said,
+                          diff="\n".join(changed))
     file = scratch / f"{mutant.job_id}.py"
     file.write_text(mutated, encoding="utf-8")
     command = [sys.executable, str(ORACLE), "--target", mutant.session.target,
                "--module", module_name(str(mutant.spec.module_path)), "--source", str(file)]
+    if only is not None:
+        command += ["--scenarios", ",".join(sorted(only))]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,  # noqa: S603
                               timeout=mutant.session.timeout, check=False)
@@ -208,7 +280,7 @@ def judge(mutant: Mutant, scratch: Path) -> WorkResult:
 
 
 def execute(mutants: Sequence[Mutant], db_paths: dict[str, Path], workers: int,
-            say: callable = print) -> None:  # type: ignore[valid-type]
+            traces: dict[str, Trace], say: Callable[[str], None] = print) -> None:
     """Judge every mutant, `workers` at a time; each result into its session's database."""
     dbs = {name: WorkDB(str(path), WorkDB.Mode.open) for name, path in db_paths.items()}
     for mutant in mutants:
@@ -224,7 +296,8 @@ def execute(mutants: Sequence[Mutant], db_paths: dict[str, Path], workers: int,
         started, done = time.monotonic(), 0
         with tempfile.TemporaryDirectory(prefix="mutants-") as scratch, \
                 ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(judge, m, Path(scratch)): m for m in mutants}
+            futures = {pool.submit(judge, m, Path(scratch), traces[m.session.name]): m
+                       for m in mutants}
             for future in as_completed(futures):
                 mutant = futures[future]
                 dbs[mutant.session.name].set_result(mutant.job_id, future.result())
@@ -310,7 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"a sample of {len(chosen)} of {len(everyone)}, seed {args.seed}"
     print(f"mutation: {how} mutants of {sum(len(s.modules) for s in sessions)} modules, "
           f"{args.workers} at a time", flush=True)
-    execute(chosen, db_paths, args.workers, lambda line: print(line, flush=True))
+    traces = {}
+    for session in sessions:
+        if any(m.session is session for m in chosen):
+            print(f"mutation: the unmutated suite on {session.target}, traced", flush=True)
+            traces[session.name] = trace(session, args.report_dir)
+    execute(chosen, db_paths, args.workers, traces, lambda line: print(line, flush=True))
     data = report(chosen, load_equivalents(), time.monotonic() - started, how)
     (args.report_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n",
                                                  encoding="utf-8")
