@@ -32,8 +32,9 @@ from types import FrameType, ModuleType
 from typing import Any
 
 SURVIVED, KILLED, INCOMPETENT = 0, 1, 2
-# Seconds one scenario may take: the slowest on the reference takes about 3 s on a quiet
-# machine and 10 s on a loaded one; a mutant that makes one take longer hangs.
+# Seconds one scenario may take by default (--limit): the slowest on memory takes about 3 s on a
+# quiet machine and 10 s on a loaded one; a mutant that makes one take longer hangs. The run
+# (mutation/run.py) sets it from each scenario's time on the unmutated reference.
 SCENARIO_LIMIT = 30.0
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = "(setup)"  # the lines run before the first scenario: every scenario depends on them
@@ -95,6 +96,7 @@ class Lines:
         self.files = {str(ROOT / f): f for f in files}
         self.seen: dict[str, set[tuple[str, int]]] = {SETUP: set()}
         self.now = self.seen[SETUP]
+        self.seconds: dict[str, float] = {}  # each scenario's time (traced: slower than not)
 
     def scenario(self, scenario_id: str) -> None:
         self.now = self.seen.setdefault(scenario_id, set())
@@ -117,12 +119,14 @@ class Lines:
         sys.settrace(self._call)
 
     def write(self, path: Path) -> None:
-        data = {sid: sorted([f, n] for f, n in lines) for sid, lines in self.seen.items()}
+        data = {"lines": {sid: sorted([f, n] for f, n in lines)
+                          for sid, lines in self.seen.items()},
+                "seconds": {sid: round(t, 3) for sid, t in self.seconds.items()}}
         path.write_text(json.dumps(data), encoding="utf-8")
 
 
-def judge(target: str, only: set[str] | None = None,
-          lines: Lines | None = None) -> tuple[int, str]:
+def judge(target: str, only: set[str] | None = None, lines: Lines | None = None,
+          limit: float = SCENARIO_LIMIT) -> tuple[int, str]:
     """Run the suite (or the scenarios `only` names) until one fails: (exit code, what came)."""
     from clinic2fa.scenarios import catalogue
     from clinic2fa.scenarios.core.verdicts import FAILING, Outcome
@@ -133,13 +137,17 @@ def judge(target: str, only: set[str] | None = None,
         for scen in scenarios:
             if lines is not None:
                 lines.scenario(scen.id)
-            watchdog = threading.Timer(SCENARIO_LIMIT, _hung, (scen.id,))
+            watchdog = threading.Timer(limit, _hung, (scen.id, limit))
             watchdog.daemon = True
-            watchdog.start()
+            if limit > 0:
+                watchdog.start()
+            began = time.monotonic()
             try:
                 result = run_scenario(scen, provider)  # type: ignore[arg-type]
             finally:
                 watchdog.cancel()
+            if lines is not None:
+                lines.seconds[scen.id] = time.monotonic() - began
             # a rule broken, or the reference crashed; what decides nothing (not applicable
             # here, a race whose requests did not overlap) kills no mutant
             if result.outcome in FAILING or result.outcome is Outcome.ERROR:
@@ -147,10 +155,9 @@ def judge(target: str, only: set[str] | None = None,
     return SURVIVED, f"survived {'all ' if only is None else ''}{len(scenarios)} scenarios"
 
 
-def _hung(scenario: str) -> None:
-    """A scenario far slower than any on the reference: the mutant hangs; it is killed."""
-    print(f"killed by {scenario}: no verdict within {SCENARIO_LIMIT:g} s (the mutant hangs)",
-          flush=True)
+def _hung(scenario: str, limit: float) -> None:
+    """A scenario far slower than on the reference: the mutant hangs; it is killed."""
+    print(f"killed by {scenario}: no verdict within {limit:g} s (the mutant hangs)", flush=True)
     os._exit(KILLED)
 
 
@@ -164,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trace", type=Path, metavar="FILE",
                         help="write the lines each scenario runs of --files to FILE (JSON)")
     parser.add_argument("--files", nargs="*", default=[], help="modules to trace (paths)")
+    parser.add_argument("--limit", type=float, default=SCENARIO_LIMIT, metavar="S",
+                        help=f"seconds a scenario may take (default {SCENARIO_LIMIT:g}; "
+                             "0: no limit, as when tracing the unmutated reference)")
     args = parser.parse_args(argv)
     lines = Lines(args.files) if args.trace else None
     if lines is not None:
@@ -176,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"incompetent: {type(exc).__name__}: {exc}")
             return INCOMPETENT
     only = set(args.scenarios.split(",")) if args.scenarios else None
-    code, said = judge(args.target, only, lines)
+    code, said = judge(args.target, only, lines, 0.0 if lines is not None else args.limit)
     if lines is not None:
         sys.settrace(None)
         threading.settrace(None)  # type: ignore[arg-type]

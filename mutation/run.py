@@ -40,6 +40,7 @@ ROOT = HERE.parent
 CONFIG = HERE / "config.toml"
 EQUIVALENT = HERE / "equivalent.toml"
 ORACLE = HERE / "oracle.py"
+KILLED = HERE / "killed.json"  # the full run's killed mutants (the fault model may name them)
 PACKAGES = {"simulator": "clinic2fa.simulator", "scenarios": "clinic2fa.scenarios",
             "spec": "clinic2fa.spec"}  # pyproject.toml's package-dir
 DEFAULT_SEED = 18
@@ -201,7 +202,20 @@ def sample(mutants: list[Mutant], count: int | None, seed: int) -> list[Mutant]:
 # -- judging them --------------------------------------------------------------------------------
 
 
-Trace = dict[str, dict[int, set[str]]]  # file -> line -> the scenarios that run it
+@dataclass
+class Trace:
+    """The unmutated suite, traced: which scenarios run each line; how long each took."""
+
+    lines: dict[str, dict[int, set[str]]]  # file -> line -> the scenarios that run it
+    seconds: dict[str, float]  # scenario -> seconds on the unmutated reference, traced
+
+    def limits(self, only: set[str] | None, timeout: float) -> tuple[float, float]:
+        """(seconds a scenario may take, seconds the whole mutant may take): ten times the
+        slowest scenario's unmutated time and five times their sum, loaded or not, so a
+        mutant is killed as hanging only when it really is slower than the reference."""
+        times = [t for s, t in self.seconds.items() if only is None or s in only] or [0.0]
+        return max(30.0, 10 * max(times)), max(timeout, 60 + 5 * sum(times))
+
 
 
 def trace(session: Session, report_dir: Path) -> Trace:
@@ -217,18 +231,19 @@ def trace(session: Session, report_dir: Path) -> Trace:
     if done.returncode != 0:
         raise SystemExit(f"mutation: the suite does not pass the unmutated reference on "
                          f"{session.target}: {(done.stdout + done.stderr).strip()[-2000:]}")
-    found: Trace = {}
-    for scenario, lines in json.loads(path.read_text(encoding="utf-8")).items():
+    data = json.loads(path.read_text(encoding="utf-8"))
+    found: dict[str, dict[int, set[str]]] = {}
+    for scenario, lines in data["lines"].items():
         for file, line in lines:
             found.setdefault(file, {}).setdefault(line, set()).add(scenario)
-    return found
+    return Trace(found, data["seconds"])
 
 
 def relevant(mutant: Mutant, lines: Trace) -> set[str] | None:
     """The scenarios that run the mutant's statement (None: every one; empty: none does)."""
     if mutant.lines is None:
         return None
-    runs = lines.get(str(mutant.spec.module_path), {})
+    runs = lines.lines.get(str(mutant.spec.module_path), {})
     found = set().union(*(runs.get(n, set()) for n in mutant.lines))
     return None if SETUP in found else found
 
@@ -261,11 +276,13 @@ def judge(mutant: Mutant, scratch: Path, lines: Trace) -> WorkResult:
                "--module", module_name(str(mutant.spec.module_path)), "--source", str(file)]
     if only is not None:
         command += ["--scenarios", ",".join(sorted(only))]
+    limit, timeout = lines.limits(only, mutant.session.timeout)
+    command += ["--limit", f"{limit:.0f}"]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,  # noqa: S603
-                              timeout=mutant.session.timeout, check=False)
+                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        mutant.outcome, mutant.said = "timeout", f"no verdict in {mutant.session.timeout:g} s"
+        mutant.outcome, mutant.said = "timeout", f"no verdict in {timeout:.0f} s"
         return WorkResult(worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED,
                           output=mutant.said, diff="\n".join(changed))
     finally:
@@ -392,6 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = report(chosen, load_equivalents(), time.monotonic() - started, how)
     (args.report_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n",
                                                  encoding="utf-8")
+    if len(chosen) == len(everyone) and not args.session:  # the full run: the committed record
+        KILLED.write_text(json.dumps({"killed": sorted(
+            m.key for m in chosen if m.outcome in ("killed", "timeout"))}, indent=0) + "\n",
+            encoding="utf-8")
     text = summary(data)
     (args.report_dir / "report.txt").write_text(text + "\n", encoding="utf-8")
     print("\n" + text + f"\nreports: {args.report_dir / 'report.txt'}, "
