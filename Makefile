@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 
-.PHONY: run test lint clean browser-flakes wheel-check lock check-reports example-python-target \
-  third-party
+.PHONY: run test lint clean mutation browser-flakes wheel-check lock check-reports \
+  example-python-target third-party
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
@@ -40,6 +40,13 @@ check-reports: $(STAMP)
 	$(VENV)/bin/clinic2fa run --target memory --report-dir reports/ci/memory >/dev/null
 	$(MAKE) --no-print-directory example-python-target EXAMPLE_REPORTS=reports/ci/python-target >/dev/null
 	$(PY) tests/report_validation.py reports/ci
+
+# Mutation analysis of the reference (mutation/run.py, cosmic-ray): the conformance suite as the
+# oracle, on memory for the rule modules and on http for the web layer's authorization. Writes
+# reports/mutation/report.txt and report.json. MUTANTS=N samples N mutants (SEED=S draws them).
+mutation: $(STAMP)
+	$(PY) mutation/run.py $(if $(MUTANTS),--mutants $(MUTANTS)) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(WORKERS),--workers $(WORKERS))
 
 # The wheel as a user gets it: its contents, and installed in fresh venvs (beside the user's
 # own spec/ and simulator/ packages, and beside pytest 8) it runs. About two minutes.

@@ -13,6 +13,7 @@ the first answer came back.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,10 @@ T = TypeVar("T")
 MAX_PARALLEL = 64  # a race needs a crowd, not a flood
 DEADLINE = 60.0  # seconds for the whole burst, so a hung target cannot hang the run
 DOOR_WAIT = 10.0  # seconds a request waits at a target's door for the rest of its burst
+# During a burst the interpreter switches threads this often (seconds; Python's default is
+# 0.005): a check-then-act left unguarded in a target in this process (memory, or a server in a
+# thread) then interleaves with another request's, as it would on a server with many cores.
+SWITCH = 1e-6
 _wire = threading.local()  # the exchanges the current thread's call made, while recording
 
 
@@ -150,6 +155,11 @@ def together(calls: Sequence[Callable[[], T]], *, deadline: float = DEADLINE,
         sent, answered = wire[-1] if wire else (began, ended)
         return Outcome(result, refusal, sent, answered, bool(wire))
 
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="race") as pool:
-        futures = [pool.submit(one, call) for call in calls]
-        return [future.result(timeout=deadline) for future in futures]
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH)  # threads of one interpreter interleave as finely as it can
+    try:
+        with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="race") as pool:
+            futures = [pool.submit(one, call) for call in calls]
+            return [future.result(timeout=deadline) for future in futures]
+    finally:
+        sys.setswitchinterval(saved)
