@@ -59,8 +59,12 @@ def begin_passkey_sign_in(page: Any) -> None:
         select.locator("input[name=which][value=webauthn]").check()
         with page.expect_navigation():
             select.locator("#submit").click()
+    start = page.locator("#wan_signin")
+    if not start.is_visible():  # the code page of a user without a second-factor passkey
+        raise Refused("not_enrolled", None, "the second step offers no passkey (read from the "
+                      "page)")
     with page.expect_navigation():
-        page.locator("#wan_signin").click()
+        start.click()
 
 
 def disable_2fa(page: Any, password: str) -> None:
