@@ -3,6 +3,7 @@ the catalogue following it (a deployment behaving as declared passes, one that d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,28 @@ def test_a_half_finished_sign_in_may_be_treated_as_not_signed_in(tmp_path: Path)
                          "SIGNIN-SECOND-STEP-ASKED", clinic=PendingIsSignedIn))
     assert found["OUTCOME-1-EVERY-SIGN-IN"][0] == "fail"
     assert found["SIGNIN-SECOND-STEP-ASKED"][0] == "fail"
+
+
+class DashedManualEntry(Clinic):
+    """Writes the manual-entry secret in groups of four joined by dashes (as libpass does)."""
+
+    def start_authenticator_setup(self, token: str) -> Any:
+        setup = super().start_authenticator_setup(token)
+        return replace(setup, manual_entry=setup.manual_entry.replace(" ", "-"))
+
+
+class UngroupedManualEntry(Clinic):
+    """Writes the manual-entry secret in one piece: no short groups to read and type."""
+
+    def start_authenticator_setup(self, token: str) -> Any:
+        setup = super().start_authenticator_setup(token)
+        return replace(setup, manual_entry=setup.manual_entry.replace(" ", ""))
+
+
+def test_a_manual_entry_secret_in_dashed_groups_is_in_short_groups(tmp_path: Path) -> None:
+    found = outcomes(run(tmp_path, REFERENCE, "MANUAL-SECRET-SAME-SECRET",
+                         clinic=DashedManualEntry))
+    assert found["MANUAL-SECRET-SAME-SECRET"] == ("pass", "")
+    found = outcomes(run(tmp_path, REFERENCE, "MANUAL-SECRET-SAME-SECRET",
+                         clinic=UngroupedManualEntry))
+    assert found["MANUAL-SECRET-SAME-SECRET"][0] == "fail"

@@ -14,8 +14,11 @@ def confirm_enrolment(page: Any, code: str, password: str) -> None:
     """The code under the QR code; a wrong code ends the library's setup, so the form is gone."""
     form = page.locator(CONFIRM)
     if not (page.locator("img#qrcode").is_visible() and form.is_visible()):
+        page.goto(_origin(page) + "/tf-setup")  # where a person looks for it
+        if page.locator("h1", has_text="Login").is_visible():
+            raise Refused("not_signed_in", None, "the setup page sent the browser to sign in")
         raise Refused("no_setup_in_progress", None, "the setup page shows no setup in progress "
-                      "(read from the page; the server was not asked)")
+                      "(a refused code or another page ended it)")
     form.locator("#code").fill(code)
     with page.expect_navigation():
         form.locator("#submit-code").click()
@@ -56,5 +59,21 @@ def begin_passkey_sign_in(page: Any) -> None:
         select.locator("input[name=which][value=webauthn]").check()
         with page.expect_navigation():
             select.locator("#submit").click()
+    start = page.locator("#wan_signin")
+    if not start.is_visible():  # the code page of a user without a second-factor passkey
+        raise Refused("not_enrolled", None, "the second step offers no passkey (read from the "
+                      "page)")
     with page.expect_navigation():
-        page.locator("#wan_signin").click()
+        start.click()
+
+
+def disable_2fa(page: Any, password: str) -> None:
+    """The setup page's "Disable two-factor authentication" choice, where it offers one."""
+    page.goto(_origin(page) + "/tf-setup")
+    choice = page.locator("input[name=setup][value=disable]")
+    if not choice.is_visible():
+        raise Refused("not_enrolled", None, "the setup page offers no \"Disable two-factor "
+                      "authentication\" (its method is none; read from the page)")
+    choice.check()
+    with page.expect_navigation():
+        page.locator("form[name=two_factor_setup_form] #submit").click()

@@ -72,7 +72,7 @@ def manual_entry_is_the_qr_secret(ctx: Context) -> None:
     account = ctx.account("staff")
     setup = _setup(ctx, account.email, account.password)
     typed = setup.manual_entry.strip()
-    groups = typed.split()
+    groups = re.split(r"[\s-]+", typed)  # groups apart by spaces or dashes ("K3FB-TY54-...")
     ctx.check(len(groups) > 1 and all(len(g) in SHORT_GROUP for g in groups),
               f"the manual-entry secret is not in short groups: group sizes "
               f"{[len(g) for g in groups]}")

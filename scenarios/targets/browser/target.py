@@ -14,6 +14,7 @@ server. Accounts and the clock come from the HTTP side (test support, or the con
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,11 @@ if TYPE_CHECKING:
 
     from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
     from clinic2fa.scenarios.targets.http import HttpTarget
+
+# A long text pasted into a field at once (typing two million characters takes minutes).
+PASTE = """(e, n) => { e.value = "x".repeat(n); e.dispatchEvent(new Event("input")); }"""
+SIGN_IN_PATH = "/api/v1/sign-in"  # what the contract's sign-in is, in pages: the form
+
 
 class _Act:
     """What the screenshot after an action says about it."""
@@ -144,8 +150,31 @@ class BrowserTarget(Pages):
 
     def send_raw(self, method: str, path: str, body: bytes,
                  headers: dict[str, str]) -> Answer:
-        raise Unsupported("a person's browser sends only the forms its pages have: a request "
-                          "shaped by the harness goes over --target http://")
+        """Only what a person can send: an oversized sign-in is the sign-in form with a
+        password as long as the body (pasted in), and the answer is the page it loads."""
+        if (method, path) != ("POST", SIGN_IN_PATH):
+            raise Unsupported("a person's browser sends only the forms its pages have: a "
+                              "request shaped by the harness goes over --target http://")
+        s = self._new_session()
+        with self._acting("sign_in", s):
+            self._goto(s, "sign_in")
+            self._loc(s, "sign_in_email").fill("nobody@example.com")
+            field = self._loc(s, "sign_in_password")
+            took = int(field.evaluate("e => e.maxLength"))  # -1: no limit of the page's own
+            if 0 <= took < len(body):  # nobody can type or paste more into it
+                raise Unsupported(f"the sign-in page's password field takes {took} characters: "
+                                  "a person cannot send an oversized sign-in through it")
+            field.evaluate(PASTE, len(body))
+            with s.page.expect_event("domcontentloaded"):
+                self._loc(s, "sign_in_submit").click()
+        answer = self.last_answer(s.handle)
+        if answer is None:
+            raise PageError("the oversized sign-in form loaded no page")
+        if "json" in answer.headers.get("content-type", ""):  # the browser shows it as text
+            with suppress(ValueError, PlaywrightError):
+                return Answer(answer.status, answer.headers,
+                              json.loads(s.page.locator("body").inner_text()))
+        return answer
 
     # -- sign-in ---------------------------------------------------------------------------------
     #
