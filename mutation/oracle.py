@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -80,13 +81,18 @@ def _provider(target: str) -> Iterator[object]:
         return Clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH), origin=origin,
                       rp_id=rp_id)
 
-    with running(create_app(fresh(), test_support=True, fresh_clinic=fresh), sock=sock) as url:
-        provider = HttpProvider(url, None)
-        provider.open()
-        try:
-            yield provider
-        finally:
-            provider.close()
+    log = Path(tempfile.gettempdir()) / f"clinic2fa-mutant-server-{os.getpid()}.log"
+    try:
+        with running(create_app(fresh(), test_support=True, fresh_clinic=fresh), sock=sock,
+                     log_file=log) as url:  # the server's tracebacks, not the oracle's output
+            provider = HttpProvider(url, None)
+            provider.open()
+            try:
+                yield provider
+            finally:
+                provider.close()
+    finally:
+        log.unlink(missing_ok=True)
 
 
 class Lines:

@@ -229,8 +229,9 @@ def trace(session: Session, report_dir: Path) -> Trace:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,  # noqa: S603
                           check=False)
     if done.returncode != 0:
+        said = (done.stdout.strip() or done.stderr.strip()[-2000:]).splitlines()
         raise SystemExit(f"mutation: the suite does not pass the unmutated reference on "
-                         f"{session.target}: {(done.stdout + done.stderr).strip()[-2000:]}")
+                         f"{session.target}: {said[-1] if said else 'no output'}")
     data = json.loads(path.read_text(encoding="utf-8"))
     found: dict[str, dict[int, set[str]]] = {}
     for scenario, lines in data["lines"].items():
