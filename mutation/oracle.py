@@ -59,12 +59,41 @@ def _order(scenarios: list) -> list:
     return sorted(scenarios, key=lambda s: s.id.startswith("RACE-"))
 
 
+def _copied(value: Any) -> Any:
+    """Equal text, never the same object (as a request's text is after the wire)."""
+    if isinstance(value, str) and len(value) > 1:
+        return "".join(list(value))
+    if isinstance(value, list | tuple):
+        return type(value)(_copied(v) for v in value)
+    return value
+
+
+def _wire_target() -> object:
+    """The memory target, every text it is handed a copy: in one process the caller would
+    hand back the very str object the clinic issued (a session token, a code), so a mutant
+    comparing by identity (`is` for `==`) would pass in memory and fail over HTTP."""
+    from clinic2fa.scenarios.targets.memory import MemoryTarget
+
+    class Wired(MemoryTarget):
+        def __getattribute__(self, name: str) -> Any:
+            found = super().__getattribute__(name)
+            if name.startswith("_") or not callable(found) or isinstance(found, type):
+                return found
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return found(*map(_copied, args), **{k: _copied(v) for k, v in kwargs.items()})
+
+            return call
+
+    return Wired()
+
+
 @contextmanager
 def _provider(target: str) -> Iterator[object]:
     from clinic2fa.scenarios.targets.memory import MemoryProvider
 
     if target == "memory":
-        yield MemoryProvider()
+        yield MemoryProvider(make=_wire_target)  # type: ignore[arg-type]
         return
     from clinic2fa.scenarios.targets.http import HttpProvider
     from clinic2fa.simulator.clinic import Clinic
