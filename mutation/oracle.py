@@ -113,7 +113,8 @@ def _provider(target: str) -> Iterator[object]:
     log = Path(tempfile.gettempdir()) / f"clinic2fa-mutant-server-{os.getpid()}.log"
     try:
         with running(create_app(fresh(), test_support=True, fresh_clinic=fresh), sock=sock,
-                     log_file=log) as url:  # the server's tracebacks, not the oracle's output
+                     log_file=log, timeout=120.0) as url:  # its tracebacks to the log;
+            # a loaded machine (and the trace) may take long to start the server
             provider = HttpProvider(url, None)
             provider.open()
             try:
