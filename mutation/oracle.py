@@ -95,6 +95,7 @@ def _provider(target: str) -> Iterator[object]:
     if target == "memory":
         yield MemoryProvider(make=_wire_target)  # type: ignore[arg-type]
         return
+    from clinic2fa.scenarios.targets.config import TargetConfig
     from clinic2fa.scenarios.targets.http import HttpProvider
     from clinic2fa.simulator.clinic import Clinic
     from clinic2fa.simulator.clock import FakeClock
@@ -115,7 +116,8 @@ def _provider(target: str) -> Iterator[object]:
         with running(create_app(fresh(), test_support=True, fresh_clinic=fresh), sock=sock,
                      log_file=log, timeout=120.0) as url:  # its tracebacks to the log;
             # a loaded machine (and the trace) may take long to start the server
-            provider = HttpProvider(url, None)
+            # a minute per request: 20 parallel setups on a loaded machine, traced, are slow
+            provider = HttpProvider(url, TargetConfig(timeout=60.0))
             provider.open()
             try:
                 yield provider
