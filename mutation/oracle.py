@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -58,13 +59,43 @@ def _order(scenarios: list) -> list:
     return sorted(scenarios, key=lambda s: s.id.startswith("RACE-"))
 
 
+def _copied(value: Any) -> Any:
+    """Equal text, never the same object (as a request's text is after the wire)."""
+    if isinstance(value, str) and len(value) > 1:
+        return "".join(list(value))
+    if isinstance(value, list | tuple):
+        return type(value)(_copied(v) for v in value)
+    return value
+
+
+def _wire_target() -> object:
+    """The memory target, every text it is handed a copy: in one process the caller would
+    hand back the very str object the clinic issued (a session token, a code), so a mutant
+    comparing by identity (`is` for `==`) would pass in memory and fail over HTTP."""
+    from clinic2fa.scenarios.targets.memory import MemoryTarget
+
+    class Wired(MemoryTarget):
+        def __getattribute__(self, name: str) -> Any:
+            found = super().__getattribute__(name)
+            if name.startswith("_") or not callable(found) or isinstance(found, type):
+                return found
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return found(*map(_copied, args), **{k: _copied(v) for k, v in kwargs.items()})
+
+            return call
+
+    return Wired()
+
+
 @contextmanager
 def _provider(target: str) -> Iterator[object]:
     from clinic2fa.scenarios.targets.memory import MemoryProvider
 
     if target == "memory":
-        yield MemoryProvider()
+        yield MemoryProvider(make=_wire_target)  # type: ignore[arg-type]
         return
+    from clinic2fa.scenarios.targets.config import TargetConfig
     from clinic2fa.scenarios.targets.http import HttpProvider
     from clinic2fa.simulator.clinic import Clinic
     from clinic2fa.simulator.clock import FakeClock
@@ -80,13 +111,20 @@ def _provider(target: str) -> Iterator[object]:
         return Clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH), origin=origin,
                       rp_id=rp_id)
 
-    with running(create_app(fresh(), test_support=True, fresh_clinic=fresh), sock=sock) as url:
-        provider = HttpProvider(url, None)
-        provider.open()
-        try:
-            yield provider
-        finally:
-            provider.close()
+    log = Path(tempfile.gettempdir()) / f"clinic2fa-mutant-server-{os.getpid()}.log"
+    try:
+        with running(create_app(fresh(), test_support=True, fresh_clinic=fresh), sock=sock,
+                     log_file=log, timeout=120.0) as url:  # its tracebacks to the log;
+            # a loaded machine (and the trace) may take long to start the server
+            # a minute per request: 20 parallel setups on a loaded machine, traced, are slow
+            provider = HttpProvider(url, TargetConfig(timeout=60.0))
+            provider.open()
+            try:
+                yield provider
+            finally:
+                provider.close()
+    finally:
+        log.unlink(missing_ok=True)
 
 
 class Lines:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import hashlib
 import json
 import os
 import random
@@ -96,11 +97,33 @@ def module_name(path: str) -> str:
 # -- making the mutants --------------------------------------------------------------------------
 
 
+def fingerprint(session: Session, *folders: str) -> str:
+    """A digest of the session and the sources a result of it depends on: an earlier run's
+    mutants (of the modules) or trace (of everything the suite runs) is reused while it holds."""
+    digest = hashlib.sha256(repr((session.name, session.target, session.modules)).encode())
+    for path in sorted(p for f in folders for p in (ROOT / f).rglob("*")
+                       if p.suffix in (".py", ".toml", ".json") and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _reused(stamp: Path, value: str) -> bool:
+    return stamp.is_file() and stamp.read_text(encoding="utf-8") == value
+
+
 def enumerate_session(session: Session, db_path: Path) -> list[Mutant]:
-    """cosmic-ray's mutants of the session's modules (in its database), in a stable order."""
-    with use_db(str(db_path), WorkDB.Mode.create) as db:
-        init([Path(m) for m in session.modules], db, {})
-        items = list(db.work_items)
+    """cosmic-ray's mutants of the session's modules (in its database), in a stable order;
+    the database of an earlier run is reused while the modules are unchanged."""
+    stamp, value = db_path.with_suffix(".modules"), fingerprint(session, *session.modules)
+    if db_path.is_file() and _reused(stamp, value):
+        with use_db(str(db_path), WorkDB.Mode.open) as db:
+            items = list(db.work_items)
+    else:
+        db_path.unlink(missing_ok=True)
+        with use_db(str(db_path), WorkDB.Mode.create) as db:
+            init([Path(m) for m in session.modules], db, {})
+            items = list(db.work_items)
+        stamp.write_text(value, encoding="utf-8")
     mutants = []
     for item in items:
         (spec,) = item.mutations
@@ -224,13 +247,21 @@ def trace(session: Session, report_dir: Path) -> Trace:
     It must pass (every scenario passes or decides nothing on the reference), or no mutant's
     verdict would mean anything: SystemExit then, with what failed."""
     path = report_dir / f"{session.name}-lines.json"
-    command = [sys.executable, str(ORACLE), "--target", session.target, "--trace", str(path),
-               "--files", *session.modules]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,  # noqa: S603
-                          check=False)
-    if done.returncode != 0:
+    stamp = path.with_suffix(".sources")
+    value = fingerprint(session, "simulator", "scenarios", "spec", "mutation")
+    done = None
+    if not (path.is_file() and _reused(stamp, value)):
+        stamp.unlink(missing_ok=True)
+        command = [sys.executable, str(ORACLE), "--target", session.target, "--trace",
+                   str(path), "--files", *session.modules]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,  # noqa: S603
+                              check=False)
+    if done is not None and done.returncode == 0:
+        stamp.write_text(value, encoding="utf-8")
+    if done is not None and done.returncode != 0:
+        said = (done.stdout.strip() or done.stderr.strip()[-2000:]).splitlines()
         raise SystemExit(f"mutation: the suite does not pass the unmutated reference on "
-                         f"{session.target}: {(done.stdout + done.stderr).strip()[-2000:]}")
+                         f"{session.target}: {said[-1] if said else 'no output'}")
     data = json.loads(path.read_text(encoding="utf-8"))
     found: dict[str, dict[int, set[str]]] = {}
     for scenario, lines in data["lines"].items():
@@ -403,7 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     traces = {}
     for session in sessions:
         if any(m.session is session for m in chosen):
-            print(f"mutation: the unmutated suite on {session.target}, traced", flush=True)
+            print(f"mutation: the unmutated suite on {session.target}, traced (or the trace of "
+                  "an earlier run of the same sources)", flush=True)
             traces[session.name] = trace(session, args.report_dir)
     execute(chosen, db_paths, args.workers, traces, lambda line: print(line, flush=True))
     data = report(chosen, load_equivalents(), time.monotonic() - started, how)
