@@ -16,6 +16,7 @@ from clinic2fa.scenarios.contract import Refused
 
 REAUTH = "form[action='/accounts/reauthenticate/']"
 ROWS = "#result_list tbody tr"
+ACTIVATE = "form[action='/accounts/2fa/totp/activate/']"
 
 
 def _go(page: Page, path: str) -> None:
@@ -62,6 +63,20 @@ def start_authenticator_setup(page: Page, password: str) -> None:
     with page.expect_navigation():
         activate.click()
     _reauthenticate(page, password)
+
+
+def confirm_enrolment(page: Page, code: str, password: str) -> None:
+    """Type the code on the setup screen; Back to it first if the person went elsewhere (a
+    new load of it would make a new secret, so a person goes Back, as the guide's retry does)."""
+    form = page.locator(ACTIVATE)
+    for _ in range(4):
+        if form.count() or not page.go_back():
+            break
+    if not form.count():
+        return  # no setup in progress in this browser: the harness reads where it is
+    form.locator("input[name=code]").fill(code)
+    with page.expect_navigation():
+        form.get_by_role("button", name="Activate", exact=True).click()
 
 
 def disable_2fa(page: Page, password: str) -> None:
