@@ -11,7 +11,7 @@ import pytest
 from runner_support import run_here
 
 from clinic2fa.scenarios import catalogue
-from clinic2fa.scenarios.contract import Inconclusive, Needs, Refused
+from clinic2fa.scenarios.contract import Inconclusive, Needs, NotApplicable, Refused
 from clinic2fa.scenarios.core.context import Context, NonConformance
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy
 from clinic2fa.scenarios.core.trace import Trace
@@ -162,17 +162,6 @@ def test_a_code_with_a_dash_that_signs_in_is_not_six_ascii_digits() -> None:
         run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(target), SAYS_NOTHING)
 
 
-def test_no_skew_oracle_where_no_refusal_names_skew() -> None:
-    """A code refused with the one generic message taught the guesser nothing: accepting it
-    when its step comes tests no more steps than the window (TOTP-SKEW-NO-ORACLE)."""
-    trace, waited = run("TOTP-SKEW-NO-ORACLE-LATER", generic(broken("skew-oracle")),
-                        SAYS_NOTHING)
-    assert any("refused as time skew: not verified" in text for text in trace.not_verified)
-    assert not waited
-    with pytest.raises(NonConformance):  # where the refusal says "skew", the oracle is caught
-        run("TOTP-SKEW-NO-ORACLE-LATER", broken("skew-oracle"))
-
-
 def reentry_remembered(inner: MemoryTarget) -> Wrapped:
     """A session that re-entered its password for setup is not asked again for a while
     (django-allauth's 300-s re-authentication): its regeneration takes any password."""
@@ -201,6 +190,19 @@ def test_reentry_throttling_is_checked_where_the_password_is_asked() -> None:
     with pytest.raises(NonConformance, match="none throttled"):
         run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(broken("reentry-not-throttled")))
 
+
+def test_a_skewed_code_refused_as_any_wrong_code_is_no_oracle() -> None:
+    """TOTP-SKEW-NO-ORACLE: one answer for every bad code tells a guesser nothing about a code's
+    step, so accepting it when its step comes is no oracle, clock or not; told apart, it is."""
+    for clock in (True, False):
+        trace, _ = run("TOTP-SKEW-NO-ORACLE-LATER", generic(broken("skew-oracle")), SAYS_NOTHING,
+                       clock=clock)
+        assert any(e.kind == "check" and e.ok and "no oracle" in e.text for e in trace.entries)
+    with pytest.raises(NonConformance, match="refused as skewed, now that its step has come"):
+        run("TOTP-SKEW-NO-ORACLE-LATER", broken("skew-oracle"))
+    with pytest.raises(NotApplicable):  # told apart, and the clock cannot be moved: not seen
+        run("TOTP-SKEW-NO-ORACLE-LATER", reference(), clock=False)
+    run("TOTP-SKEW-NO-ORACLE-LATER", reference())
 
 # -- throttles ----------------------------------------------------------------------------------
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clinic2fa.scenarios.contract import Refused
 from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context
-from clinic2fa.scenarios.core.model import Level, Needs, scenario
+from clinic2fa.scenarios.core.model import Level, scenario
 
 # Digits of other scripts, each as its zero's code point (the nine after it follow in order).
 SCRIPTS = {"full-width": 0xFF10, "Arabic-Indic": 0x0660}
@@ -55,27 +57,34 @@ def other_scripts_malformed(ctx: Context) -> None:
 
 @scenario("TOTP-SKEW-NO-ORACLE-LATER", verifies=["TOTP-SKEW-NO-ORACLE"], level=Level.MUST,
           quote="when the clock reaches that step the deployment MUST refuse the same code, so "
-                "that one guess never tests more steps than the window", needs=(Needs.CLOCK,))
+                "that one guess never tests more steps than the window")
 def skewed_code_never_later(ctx: Context) -> None:
     """A code refused as skewed is refused again once its time comes; the next code works"""
     enrolled = ctx.enrol(ctx.account("staff"))
-    ahead = params.WINDOW + 2  # outside the window: a guess that matched a step to come
+    ahead = ctx.policy.window + 2  # outside the window: a guess that matched a step to come
     now = ctx.server_step()
     skewed = enrolled.phone.code_at_step(now + ahead)
     ctx.trace.secrets.add(skewed)
-    ctx.step(f"Enter the code of {ahead} steps ahead (a phone {ahead * params.PERIOD} s fast)")
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
-    with ctx.refused("code_rejected", why=f"a code {ahead} steps ahead"):
-        ctx.target.enter_code(pending.session, skewed)
+    ctx.step("Enter a wrong code, to see how a wrong code is refused")
+    wrong = _refusal(ctx, lambda: ctx.target.enter_code(pending.session,
+                                                        ctx.wrong_code(enrolled.phone)),
+                     "a wrong code")
+    ctx.step(f"Enter the code of {ahead} steps ahead (a phone {ahead * params.PERIOD} s fast)")
+    refused = _refusal(ctx, lambda: ctx.target.enter_code(pending.session, skewed),
+                       f"a code {ahead} steps ahead")
     ctx.step("The phone's clock is put right: its code signs in at once")
     with ctx.accepted("the corrected phone's code"):
         ctx.target.enter_code(pending.session, ctx.fresh_code(enrolled))
-    if not ctx.policy.tells("time_skew"):
-        # One message for every bad code: no refusal says "skew", so a guesser learns nothing
-        # from it and each guess tests only the window; there is no oracle to close.
-        ctx.unverified("whether that code was refused as time skew: not verified, the "
-                       "deployment does not say why (and so tells a guesser nothing)")
+    told = (refused.code, refused.reason, refused.message)
+    if told == (wrong.code, wrong.reason, wrong.message):
+        # Refused exactly as a wrong code: the answer tells a guesser nothing about the code's
+        # step, so each guess tests only the window and there is no oracle to close.
+        ctx.trace.check("the code of a step to come is refused exactly as a wrong code "
+                        f"({_said(refused)}): no oracle", True)
         return
+    ctx.trace.note(f"the code of a step to come is refused otherwise ({_said(refused)}) than a "
+                   f"wrong code ({_said(wrong)}): a guesser learns it is valid later")
     ctx.step(f"Wait until the server's clock reaches that step ({ahead * params.PERIOD} s)")
     ctx.advance_clock(ahead * params.PERIOD)
     enrolled.used_steps.add(now + ahead)  # spent by the refusal, as far as the guide goes
@@ -86,3 +95,22 @@ def skewed_code_never_later(ctx: Context) -> None:
     ctx.step("The next code still signs in")
     with ctx.accepted("the next code after the refused one"):
         ctx.target.enter_code(later.session, ctx.fresh_code(enrolled))
+
+
+def _refusal(ctx: Context, call: Callable[[], object], what: str) -> Refused:
+    """The refusal of `call`, which must refuse as code_rejected (an acceptance fails)."""
+    with ctx.expect("code_rejected"):
+        try:
+            call()
+        except Refused as refusal:
+            ctx.check(refusal.code == "code_rejected",
+                      f"{what}: expected a refusal as code_rejected, got {_said(refusal)}")
+            return refusal
+    ctx.check(False, f"{what} was accepted")
+    raise AssertionError("unreachable")  # pragma: no cover - check(False) raises
+
+
+def _said(refusal: Refused) -> str:
+    reason = f" ({refusal.reason})" if refusal.reason else ""
+    return f"{refusal.code}{reason}: {refusal.message!r}" if refusal.message else \
+        f"{refusal.code}{reason}"
