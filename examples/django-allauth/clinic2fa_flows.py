@@ -19,9 +19,21 @@ ROWS = "#result_list tbody tr"
 ACTIVATE = "form[action='/accounts/2fa/totp/activate/']"
 
 
+LANDINGS = {"/accounts/2fa/authenticate/": "second_step_required",
+            "/accounts/login/": "not_signed_in"}
+
+
 def _go(page: Page, path: str) -> None:
+    """Open a page; Refused where the site sends the browser to the code or sign-in page."""
     parts = urlsplit(page.url)
     page.goto(f"{parts.scheme}://{parts.netloc}{path}")
+    _landed(page)
+
+
+def _landed(page: Page) -> None:
+    code = LANDINGS.get(urlsplit(page.url).path)
+    if code:
+        raise Refused(code, None, f"the page sent the browser to {page.url}")
 
 
 def _reauthenticate(page: Page, password: str) -> None:
@@ -30,6 +42,7 @@ def _reauthenticate(page: Page, password: str) -> None:
         page.locator(f"{REAUTH} input[name=password]").fill(password)
         with page.expect_navigation():
             page.locator(f"{REAUTH} button[type=submit]").click()
+        _landed(page)
 
 
 def _admin_page(page: Page, path: str) -> bool:
@@ -77,6 +90,24 @@ def confirm_enrolment(page: Page, code: str, password: str) -> None:
     form.locator("input[name=code]").fill(code)
     with page.expect_navigation():
         form.get_by_role("button", name="Activate", exact=True).click()
+
+
+def regenerate_backup_codes(page: Page, password: str) -> None:
+    """Security -> Generate -> (re-authenticate) -> Generate."""
+    _go(page, "/accounts/2fa/recovery-codes/generate/")
+    _reauthenticate(page, password)
+    generate = page.get_by_role("button", name="Generate", exact=True)
+    if generate.count():
+        with page.expect_navigation():
+            generate.click()
+
+
+def begin_passkey_setup(page: Page, password: str) -> None:
+    """Security Keys -> Add -> (re-authenticate) -> Passwordless, Add: the browser's prompt."""
+    _go(page, "/accounts/2fa/webauthn/add/")
+    _reauthenticate(page, password)
+    page.locator("#id_passwordless").check()
+    page.locator("#mfa_webauthn_add").click()
 
 
 def disable_2fa(page: Page, password: str) -> None:
