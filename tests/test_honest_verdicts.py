@@ -206,6 +206,29 @@ def test_reentry_throttling_is_checked_where_the_password_is_asked() -> None:
         run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(broken("reentry-not-throttled")))
 
 
+
+def no_passkey_as_a_bad_code(inner: MemoryTarget) -> Wrapped:
+    """A passkey second step for a user without passkeys answered as every bad factor is
+    (django-allauth: "Incorrect code.")."""
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except Refused as refusal:
+                if name != "begin_passkey_sign_in" or refusal.code != "not_enrolled":
+                    raise
+                raise Refused("code_rejected", None, "Incorrect code.") from None
+        return answer
+
+    return Wrapped(inner, change)
+
+
+def test_a_passkey_path_refused_as_any_bad_factor_is_refused() -> None:
+    """SAME-STRENGTH-ALL-PATHS asks that no path yields a session, not which refusal it is."""
+    run("SAME-STRENGTH-SECOND-STEP-PATHS", no_passkey_as_a_bad_code(reference()))
+
+
 # -- throttles ----------------------------------------------------------------------------------
 
 

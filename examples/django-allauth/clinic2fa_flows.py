@@ -16,11 +16,24 @@ from clinic2fa.scenarios.contract import Refused
 
 REAUTH = "form[action='/accounts/reauthenticate/']"
 ROWS = "#result_list tbody tr"
+ACTIVATE = "form[action='/accounts/2fa/totp/activate/']"
+
+
+LANDINGS = {"/accounts/2fa/authenticate/": "second_step_required",
+            "/accounts/login/": "not_signed_in"}
 
 
 def _go(page: Page, path: str) -> None:
+    """Open a page; Refused where the site sends the browser to the code or sign-in page."""
     parts = urlsplit(page.url)
     page.goto(f"{parts.scheme}://{parts.netloc}{path}")
+    _landed(page)
+
+
+def _landed(page: Page) -> None:
+    code = LANDINGS.get(urlsplit(page.url).path)
+    if code:
+        raise Refused(code, None, f"the page sent the browser to {page.url}")
 
 
 def _reauthenticate(page: Page, password: str) -> None:
@@ -29,6 +42,7 @@ def _reauthenticate(page: Page, password: str) -> None:
         page.locator(f"{REAUTH} input[name=password]").fill(password)
         with page.expect_navigation():
             page.locator(f"{REAUTH} button[type=submit]").click()
+        _landed(page)
 
 
 def _admin_page(page: Page, path: str) -> bool:
@@ -62,6 +76,38 @@ def start_authenticator_setup(page: Page, password: str) -> None:
     with page.expect_navigation():
         activate.click()
     _reauthenticate(page, password)
+
+
+def confirm_enrolment(page: Page, code: str, password: str) -> None:
+    """Type the code on the setup screen; Back to it first if the person went elsewhere (a
+    new load of it would make a new secret, so a person goes Back, as the guide's retry does)."""
+    form = page.locator(ACTIVATE)
+    for _ in range(4):
+        if form.count() or not page.go_back():
+            break
+    if not form.count():
+        return  # no setup in progress in this browser: the harness reads where it is
+    form.locator("input[name=code]").fill(code)
+    with page.expect_navigation():
+        form.get_by_role("button", name="Activate", exact=True).click()
+
+
+def regenerate_backup_codes(page: Page, password: str) -> None:
+    """Security -> Generate -> (re-authenticate) -> Generate."""
+    _go(page, "/accounts/2fa/recovery-codes/generate/")
+    _reauthenticate(page, password)
+    generate = page.get_by_role("button", name="Generate", exact=True)
+    if generate.count():
+        with page.expect_navigation():
+            generate.click()
+
+
+def begin_passkey_setup(page: Page, password: str) -> None:
+    """Security Keys -> Add -> (re-authenticate) -> Passwordless, Add: the browser's prompt."""
+    _go(page, "/accounts/2fa/webauthn/add/")
+    _reauthenticate(page, password)
+    page.locator("#id_passwordless").check()
+    page.locator("#mfa_webauthn_add").click()
 
 
 def disable_2fa(page: Page, password: str) -> None:

@@ -171,7 +171,9 @@ def every_second_step_path_checks(ctx: Context) -> None:
         ctx.target.use_backup_code(token, "")
     if ctx.offers("passkeys"):
         ctx.step("A passkey sign-in for a user who has no passkey")
-        with ctx.refused("not_enrolled", why="a passkey second step without any passkey"):
+        # not_enrolled, or the one answer the deployment gives every bad second factor
+        with ctx.refused(("not_enrolled", "code_rejected"),
+                         why="a passkey second step without any passkey"):
             ctx.passkeys.begin_passkey_sign_in(token)
     with ctx.refused(HALF_SIGNED_IN, why="My Profile after the failed attempts"):
         ctx.target.profile(token)

@@ -44,17 +44,22 @@ INVALID_FIELD = """(button) => {
   return {type: field.type || "", label: label.trim(), message: field.validationMessage};
 }"""
 TABLE = "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
-# The QR code's own SVG markup: the element itself, the one <svg> inside it, or the SVG an
-# <img> shows (a data: URI or an address of the site), as the browser fetched it.
+# The QR code's own SVG markup as served: the element itself, the one <svg> inside it, or the
+# SVG an <img> loads (a data: URI or its own address), so it is read on its own, off the page.
 QR_SVG = """async (e) => {
+  if (e.tagName.toLowerCase() === "img") {
+    const src = e.currentSrc || e.src || "";
+    const data = src.match(/^data:image\\/svg\\+xml(;base64)?,(.*)$/s);
+    if (data) return data[1] ? atob(data[2]) : decodeURIComponent(data[2]);
+    if (!src || src.startsWith("data:")) return null;
+    try {
+      const answer = await fetch(src, {credentials: "same-origin"});
+      const type = answer.headers.get("content-type") || "";
+      return answer.ok && type.includes("svg") ? await answer.text() : null;
+    } catch (error) { return null; }
+  }
   const svg = e.tagName.toLowerCase() === "svg" ? e : e.querySelector("svg");
-  if (svg) return new XMLSerializer().serializeToString(svg);
-  if (e.tagName !== "IMG" || !e.currentSrc) return null;
-  try {
-    const answer = await fetch(e.currentSrc);
-    const type = answer.headers.get("content-type") || "";
-    return type.includes("svg") ? await answer.text() : null;
-  } catch (error) { return null; }
+  return svg ? new XMLSerializer().serializeToString(svg) : null;
 }"""
 FIELD = "e => e.tagName === 'INPUT' || e.tagName === 'TEXTAREA'"
 # An <img> is ready once loaded (or failed); anything else (svg, canvas) at once. Bounded.
