@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from clinic2fa.scenarios.contract import Refused
+from clinic2fa.scenarios.contract import Needs, NotApplicable, Refused
 from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, scenario
@@ -85,6 +85,9 @@ def skewed_code_never_later(ctx: Context) -> None:
         return
     ctx.trace.note(f"the code of a step to come is refused otherwise ({_said(refused)}) than a "
                    f"wrong code ({_said(wrong)}): a guesser learns it is valid later")
+    if Needs.CLOCK not in ctx.capabilities:
+        raise NotApplicable("whether that code signs in when its step comes needs the server's "
+                            "clock moved, which this target does not lend")
     ctx.step(f"Wait until the server's clock reaches that step ({ahead * params.PERIOD} s)")
     ctx.advance_clock(ahead * params.PERIOD)
     enrolled.used_steps.add(now + ahead)  # spent by the refusal, as far as the guide goes
