@@ -38,7 +38,8 @@ third-party: $(STAMP)
 check-reports: $(STAMP)
 	rm -rf reports/ci
 	$(VENV)/bin/clinic2fa run --target memory --report-dir reports/ci/memory >/dev/null
-	$(MAKE) --no-print-directory example-python-target EXAMPLE_REPORTS=reports/ci/python-target >/dev/null
+	$(MAKE) --no-print-directory example-python-target EXAMPLE_REPORTS=reports/ci/python-target \
+	  >/dev/null || true  # exit 1: ToothDesk's known non-conformances (tests/test_python_target.py)
 	$(PY) tests/report_validation.py reports/ci
 
 # Mutation analysis of the reference (mutation/run.py, cosmic-ray): the conformance suite as the

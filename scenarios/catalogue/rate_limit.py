@@ -147,7 +147,8 @@ def lockout_ends(ctx: Context) -> None:
         with _locked(ctx, "the right code after the lock-out period (lifted only by an admin)"):
             _new_sign_in(ctx, enrolled)
         return
-    with ctx.accepted("the right code once the lock has ended"):
+    # a throttle now is the answer (the lock did not end), not a pause to wait out
+    with ctx.expect(THROTTLED), ctx.accepted("the right code once the lock has ended"):
         ctx.second_step(enrolled)
 
 
