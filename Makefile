@@ -20,7 +20,8 @@ test: $(STAMP)
 	$(VENV)/bin/pytest
 
 # The worked example of --target python:MODULE:FACTORY: ToothDesk, a small backend of its own on
-# the system clock (the harness moves it with freezegun). Exit 0: it passes, clock scenarios too.
+# the system clock (the harness moves it with freezegun). Clock scenarios pass; exit 1 for now: it predates the hardening
+# requirements (issue 16), and fails the 5 scenarios tests/test_python_target.py lists.
 EXAMPLE_REPORTS ?= reports/python-target
 example-python-target: $(STAMP)
 	cd examples/python-target && ../../$(VENV)/bin/clinic2fa run \
