@@ -40,6 +40,10 @@ def other_scripts_malformed(ctx: Context) -> None:
             # invalid_request: the request's shape refused (a page's own field may not even
             # send it); code_rejected must then say malformed, where the deployment says why
             if refusal.code == "invalid_request":
+                if not refusal.sent:  # what a person meets; a script posting it is not seen
+                    ctx.unverified(f"the code in {what}: the page's own field refused it, so "
+                                   "what the server answers to it is not seen here (over "
+                                   "http:// it is)")
                 continue
             ctx.check(refusal.code == "code_rejected" and (
                 refusal.reason == "malformed" or not ctx.policy.tells("malformed")),

@@ -52,7 +52,7 @@ def answer_of(response: httpx.Response, body: Any = None) -> Answer:
     """The status and headers of an answer, credentials left out."""
     headers = {k.lower(): v for k, v in response.headers.items()
                if k.lower() not in UNSHOWN_HEADERS}
-    return Answer(response.status_code, headers, body)
+    return Answer(response.status_code, headers, body, response.elapsed.total_seconds())
 
 
 class ProtocolError(Exception):

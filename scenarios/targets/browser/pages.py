@@ -162,7 +162,8 @@ class Pages:
         if invalid:
             code = "password_required" if invalid["type"] == "password" else "invalid_request"
             raise Refused(code, None, f"the browser would not send the form ({invalid['label']}: "
-                                      f"{invalid['message']}); the server was not asked")
+                                      f"{invalid['message']}); the server was not asked",
+                          sent=False)
         with s.page.expect_event("domcontentloaded"):  # the page the answer loads, parsed
             button.click()
         s.seen = self._changes

@@ -138,15 +138,18 @@ class BrowserTarget(Pages):
         return self._new_session(cookies).handle
 
     def last_answer(self, session: str | None = None) -> Answer | None:
-        """The status and headers of the last page this browser loaded."""
-        if session is None or session not in self.sessions:
-            return None
-        document = self.sessions[session].document
+        """The status, headers and wait of the last page this session (None: any session of
+        this scenario, such as a sign-in that was refused) loaded."""
+        if session is None:
+            loaded = [s.document for s in self.sessions.values() if s.document]
+            document = max(loaded, key=lambda d: d[3]) if loaded else None
+        else:
+            document = self.sessions[session].document if session in self.sessions else None
         if document is None:
             return None
         headers = {k.lower(): v for k, v in document[1].items()
                    if k.lower() not in ("set-cookie", "cookie", "authorization")}
-        return Answer(document[0], headers)
+        return Answer(document[0], headers, seconds=document[2])
 
     def send_raw(self, method: str, path: str, body: bytes,
                  headers: dict[str, str]) -> Answer:
