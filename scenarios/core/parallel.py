@@ -35,13 +35,20 @@ _wire = threading.local()  # the exchanges the current thread's call made, while
 
 
 def exchanged(sent: float, answered: float) -> None:
-    """A target says when one request left and its answer came (time.monotonic() seconds).
+    """A target says when one request left and its answer came (monotonic() seconds).
 
     Called by the target in the calling thread; kept only while a burst's call records.
     """
     log = getattr(_wire, "log", None)
     if log is not None:
         log.append((sent, answered))
+
+
+def monotonic() -> float:
+    """time.monotonic()'s clock, read so that freezegun (holding the system clock for a python:
+    target) cannot stand its frozen monotonic in for it: it replaces time.monotonic, not
+    clock_gettime."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 def arrive() -> float | None:
@@ -136,20 +143,20 @@ def together(calls: Sequence[Callable[[], T]], *, deadline: float = DEADLINE,
         raise ValueError(f"between 1 and {MAX_PARALLEL} parallel calls, not {len(calls)}")
     start = threading.Barrier(len(calls), timeout=deadline)
     opened: list[float] = []
-    door = threading.Barrier(len(calls), action=lambda: opened.append(time.monotonic()),
+    door = threading.Barrier(len(calls), action=lambda: opened.append(monotonic()),
                              timeout=min(DOOR_WAIT, deadline))
 
     def one(call: Callable[[], T]) -> Outcome[T]:
         start.wait()
         _wire.door = (door, opened)
         _wire.log = wire = []
-        began = time.monotonic()
+        began = monotonic()
         try:
             result, refusal = call(), None
         except Refused as refused:
             result, refusal = None, refused
         finally:
-            ended = time.monotonic()
+            ended = monotonic()
             _wire.log = _wire.door = None
         # The last exchange is the request the call was about (a call may ask more first).
         sent, answered = wire[-1] if wire else (began, ended)
