@@ -61,6 +61,23 @@ def test_frozen_time_really_moves_a_pending_sign_in_that_never_expires_fails(
                                "TOTP-RATE-LIMIT-LOCKOUT-ENDS": "pass"}
 
 
+@pytest.mark.usefixtures("example")
+def test_the_timing_check_times_a_frozen_clock_target_on_real_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # freezegun freezes time.perf_counter too: timed by it, every sign-in took 0 ms and a
+    # ToothDesk that skips the hash for an unknown email passed SIGNIN-NO-ENUMERATION.
+    import toothdesk.desk as desk
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(desk, "HASHER", PasswordHasher(time_cost=1, memory_cost=2048,
+                                                       parallelism=1))  # a few ms: plain to see
+    checks = desk._hash_ok
+    monkeypatch.setattr(desk, "_hash_ok", lambda stored, typed: stored != desk.NOBODY and
+                        checks(stored, typed))  # an unknown email answered without the work
+    done = run_python(tmp_path, select=["SIGNIN-NO-ENUMERATION-TIMING"], strict=True)
+    assert done.outcomes() == {"SIGNIN-NO-ENUMERATION-TIMING": "fail"}, done.out
+
+
 RACES = ("RACE-LOCKOUT-COUNTS-EVERY-FAILURE", "RACE-TOTP-CODE-ONCE")
 
 

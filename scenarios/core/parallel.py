@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from clinic2fa.scenarios.contract import Refused
+from clinic2fa.scenarios.core.realtime import monotonic
 
 T = TypeVar("T")
 MAX_PARALLEL = 64  # a race needs a crowd, not a flood
@@ -35,20 +35,13 @@ _wire = threading.local()  # the exchanges the current thread's call made, while
 
 
 def exchanged(sent: float, answered: float) -> None:
-    """A target says when one request left and its answer came (monotonic() seconds).
+    """A target says when one request left and its answer came (time.monotonic() seconds).
 
     Called by the target in the calling thread; kept only while a burst's call records.
     """
     log = getattr(_wire, "log", None)
     if log is not None:
         log.append((sent, answered))
-
-
-def monotonic() -> float:
-    """time.monotonic()'s clock, read so that freezegun (holding the system clock for a python:
-    target) cannot stand its frozen monotonic in for it: it replaces time.monotonic, not
-    clock_gettime."""
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 def arrive() -> float | None:

@@ -34,7 +34,7 @@ from clinic2fa.scenarios.contract import (
     Provider,
     Target,
 )
-from clinic2fa.scenarios.core import parallel
+from clinic2fa.scenarios.core import parallel, realtime
 from clinic2fa.scenarios.errors import UsageError
 
 SCHEME = "python"
@@ -96,7 +96,7 @@ def _at_the_door(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args, **kwargs)
         finally:
             if sent is not None:
-                parallel.exchanged(sent, parallel.monotonic())
+                parallel.exchanged(sent, realtime.monotonic())
 
     return call
 
