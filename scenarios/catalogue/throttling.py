@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import secrets
 import statistics
-import time
 from collections.abc import Callable
 
 from clinic2fa.scenarios.contract import THROTTLED as LOCKED_OUT
 from clinic2fa.scenarios.contract import Account, Inconclusive, Refused
-from clinic2fa.scenarios.core import params
+from clinic2fa.scenarios.core import params, realtime
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
@@ -215,11 +214,11 @@ def _timing_sample(ctx: Context, known: Account,
 
     def attempt(kind: str) -> float:
         email = known.email if kind == "known" else f"nobody-{secrets.token_hex(6)}@{domain}"
-        started = time.perf_counter()
+        started = realtime.monotonic()  # not perf_counter: freezegun freezes it
         try:
             ctx.target.sign_in(email, _wrong(known))
         except Refused as refusal:
-            took = _answered_in(ctx, time.perf_counter() - started)
+            took = _answered_in(ctx, realtime.monotonic() - started)
             if refusal.code in THROTTLED:
                 raise Inconclusive("a sign-in was throttled during the timing sample: a "
                                    "throttled answer says nothing about timing") from None

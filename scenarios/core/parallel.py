@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from clinic2fa.scenarios.contract import Refused
+from clinic2fa.scenarios.core.realtime import monotonic
 
 T = TypeVar("T")
 MAX_PARALLEL = 64  # a race needs a crowd, not a flood
@@ -136,20 +136,20 @@ def together(calls: Sequence[Callable[[], T]], *, deadline: float = DEADLINE,
         raise ValueError(f"between 1 and {MAX_PARALLEL} parallel calls, not {len(calls)}")
     start = threading.Barrier(len(calls), timeout=deadline)
     opened: list[float] = []
-    door = threading.Barrier(len(calls), action=lambda: opened.append(time.monotonic()),
+    door = threading.Barrier(len(calls), action=lambda: opened.append(monotonic()),
                              timeout=min(DOOR_WAIT, deadline))
 
     def one(call: Callable[[], T]) -> Outcome[T]:
         start.wait()
         _wire.door = (door, opened)
         _wire.log = wire = []
-        began = time.monotonic()
+        began = monotonic()
         try:
             result, refusal = call(), None
         except Refused as refused:
             result, refusal = None, refused
         finally:
-            ended = time.monotonic()
+            ended = monotonic()
             _wire.log = _wire.door = None
         # The last exchange is the request the call was about (a call may ask more first).
         sent, answered = wire[-1] if wire else (began, ended)
