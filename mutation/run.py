@@ -166,12 +166,17 @@ def _in(position: tuple[int, int], spans: Iterable[tuple[tuple[int, int], tuple[
 def statements(path: Path) -> list[tuple[tuple[int, int], tuple[int, int], range]]:
     """Every statement inside a function body: its span and the lines it covers.
 
-    What is not in one (module and class level, a def line with its defaults and decorators)
-    runs at import, before any scenario: a mutant there is judged by every scenario."""
+    What is not in one (module and class level, a def line with its defaults) runs at import,
+    before any scenario: a mutant there is judged by every scenario. A function's decorators
+    run at import too, but what removing one changes (`@_locked`: the lock) happens only when
+    the function is called: they count as its body, judged by the scenarios that run it."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     for func in ast.walk(tree):
         if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            if func.decorator_list and func.body:
+                body = range(func.body[0].lineno, (func.body[-1].end_lineno or func.lineno) + 1)
+                found.append(((func.decorator_list[0].lineno, 0), (func.lineno, 0), body))
             for stmt in func.body:
                 for node in ast.walk(stmt):
                     if isinstance(node, ast.stmt):
