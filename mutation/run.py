@@ -101,7 +101,10 @@ def fingerprint(session: Session, *folders: str) -> str:
     """A digest of the session and the sources a result of it depends on: an earlier run's
     mutants (of the modules) or trace (of everything the suite runs) is reused while it holds."""
     digest = hashlib.sha256(repr((session.name, session.target, session.modules)).encode())
-    for path in sorted(p for f in folders for p in (ROOT / f).rglob("*")
+    # a module is a file, whose rglob() finds nothing: its own text counts then
+    found = [p for f in folders for p in ([ROOT / f] if (ROOT / f).is_file()
+                                          else (ROOT / f).rglob("*"))]
+    for path in sorted(p for p in found
                        if p.suffix in (".py", ".toml", ".json") and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
