@@ -156,6 +156,27 @@ def lockout_ends(ctx: Context) -> None:
         ctx.second_step(enrolled)
 
 
+@scenario("TOTP-RATE-LIMIT-AFTER-RE-ENROLMENT", verifies=["TOTP-RATE-LIMIT"], level=Level.MUST,
+          quote="After a number of consecutive wrong second-factor codes for a user (the "
+                "deployment's declared max_failures, at most 100; the reference's 5), the "
+                "deployment MUST refuse every further code for that user, right or wrong")
+def counts_after_re_enrolment(ctx: Context) -> None:
+    """After Disable 2FA and a new enrolment, the declared number of wrong codes locks: no sooner"""
+    if _model(ctx) == "backoff":
+        raise NotApplicable("the deployment declares a back-off: TOTP-RATE-LIMIT-FIVE-WRONG "
+                            "checks how it grows")
+    old = ctx.enrol(ctx.account("staff"))
+    ctx.step("Disable 2FA, then set up the authenticator app again")
+    ctx.target.disable_2fa(old.session, old.account.password)
+    enrolled = ctx.enrol(old.account, session=ctx.signed_in(old.account))
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password).session
+    limit = _lock_after(ctx)
+    _wrong_codes(ctx, pending, ctx.wrong_code(enrolled.phone), limit)
+    ctx.step(f"The right code, attempt #{limit + 1}")
+    with _locked(ctx, f"the right code after {limit} wrong ones since the new enrolment"):
+        ctx.target.enter_code(pending, ctx.valid_code(enrolled))
+
+
 def _retry_after(ctx: Context, refused: list[Refused], pause: float) -> float | None:
     """The Retry-After of the lock's refusal, if it gave one: a positive wait, at most the
     declared lock-out (HTTP contract: "with Retry-After (seconds) while the lock-out ends by
