@@ -191,6 +191,16 @@ def cloned_passkey_refused(ctx: Context) -> None:
     options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_sign_count", why="a repeated sign count (cloned passkey)"):
         ctx.passkeys.finish_passkey_sign_in(pending, clone.get(options))
+    if not hasattr(clone, "has_counter"):  # a browser's own authenticator: no such clone
+        return
+    ctx.step("A clone that reports no counter (0) once the stored counter is non-zero")
+    silent = holder.device.clone()
+    silent.has_counter = False  # type: ignore[attr-defined]
+    pending = _pending(ctx, holder)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
+    with ctx.refused("passkey_sign_count", why="a sign count of 0 after a stored non-zero one "
+                                                "(\"when either is non-zero\")"):
+        ctx.passkeys.finish_passkey_sign_in(pending, silent.get(options))
 
 
 @scenario("PASSKEY-SIGN-COUNT-ZERO", verifies=["PASSKEY-SIGN-COUNT"], level=Level.MUST,
