@@ -150,6 +150,13 @@ def registration_origin_and_rp_id(ctx: Context) -> None:
     with ctx.refused("passkey_rp_id_mismatch", why="a registration for another RP ID"):
         ctx.passkeys.finish_passkey_setup(session, device.create(options, rp_id=EVIL_RP_ID),
                                         "Other site's key")
+    ctx.step("Register with a response whose client data and attestation cannot be read")
+    options = ctx.passkeys.begin_passkey_setup(session)
+    made = device.create(options)
+    unreadable = {**made, "response": {k: "bm90IGpzb24" for k in made.get("response", {})}}
+    with ctx.refused(("passkey_invalid", "invalid_request"),
+                     why="a registration whose origin and RP ID cannot even be read"):
+        ctx.passkeys.finish_passkey_setup(session, unreadable, "Unreadable key")
     security = ctx.target.security(session)
     ctx.check(not security.passkeys and not security.two_factor_enabled,
               f"a refused registration left passkeys {security.passkeys}")
