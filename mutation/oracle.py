@@ -163,6 +163,40 @@ class Lines:
         path.write_text(json.dumps(data), encoding="utf-8")
 
 
+class Interleave:
+    """Memory only: every line of the reference a race's thread runs is a point where another
+    thread may take over, so a check-then-act left unguarded (a mutant without `@_locked`)
+    interleaves as it does on a server with many cores. Without it the GIL runs a few lines
+    of pure Python at a stretch (it switches threads only at calls and loops), the races'
+    requests overlap, yet no check is ever split from its act, and the mutant survives.
+    A guarded section stays whole: the others wait at its lock, whatever switches."""
+
+    RACE_THREADS = "race"  # scenarios/core/parallel.py's burst threads (thread_name_prefix)
+    YIELD_IN = "Clinic."  # the methods of simulator/clinic.py's Clinic (code.co_qualname)
+
+    def __init__(self, *files: str) -> None:
+        self.roots = (str(ROOT / "simulator"), *files)
+
+    def _call(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if not threading.current_thread().name.startswith(self.RACE_THREADS):
+            sys.settrace(None)  # not a burst's thread: never traced again
+            return None
+        if not frame.f_code.co_filename.startswith(self.roots):
+            return None
+        return self._line
+
+    def _line(self, frame: FrameType, event: str, arg: Any) -> Any:
+        # every traced line is a switch point (the tracer is a call); in the clinic's methods,
+        # where its check-then-acts are, the GIL is let go outright. Not in the rest (the QR
+        # code's loops): 20 threads doing so there made a setup burst take 25 s, not 1 s.
+        if event == "line" and frame.f_code.co_qualname.startswith(self.YIELD_IN):
+            time.sleep(0)  # let the GIL go: another burst thread may run now
+        return self._line
+
+    def start(self) -> None:
+        threading.settrace(self._call)
+
+
 def judge(target: str, only: set[str] | None = None, lines: Lines | None = None,
           limit: float = SCENARIO_LIMIT) -> tuple[int, str]:
     """Run the suite (or the scenarios `only` names) until one fails: (exit code, what came)."""
@@ -223,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # a mutant that breaks its own module's import
             print(f"incompetent: {type(exc).__name__}: {exc}")
             return INCOMPETENT
+    if args.target == "memory" and lines is None:  # the trace interleaves already (Lines)
+        Interleave(*([args.source] if args.source else [])).start()
     only = set(args.scenarios.split(",")) if args.scenarios else None
     code, said = judge(args.target, only, lines, 0.0 if lines is not None else args.limit)
     if lines is not None:

@@ -101,7 +101,10 @@ def fingerprint(session: Session, *folders: str) -> str:
     """A digest of the session and the sources a result of it depends on: an earlier run's
     mutants (of the modules) or trace (of everything the suite runs) is reused while it holds."""
     digest = hashlib.sha256(repr((session.name, session.target, session.modules)).encode())
-    for path in sorted(p for f in folders for p in (ROOT / f).rglob("*")
+    # a module is a file, whose rglob() finds nothing: its own text counts then
+    found = [p for f in folders for p in ([ROOT / f] if (ROOT / f).is_file()
+                                          else (ROOT / f).rglob("*"))]
+    for path in sorted(p for p in found
                        if p.suffix in (".py", ".toml", ".json") and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -166,12 +169,17 @@ def _in(position: tuple[int, int], spans: Iterable[tuple[tuple[int, int], tuple[
 def statements(path: Path) -> list[tuple[tuple[int, int], tuple[int, int], range]]:
     """Every statement inside a function body: its span and the lines it covers.
 
-    What is not in one (module and class level, a def line with its defaults and decorators)
-    runs at import, before any scenario: a mutant there is judged by every scenario."""
+    What is not in one (module and class level, a def line with its defaults) runs at import,
+    before any scenario: a mutant there is judged by every scenario. A function's decorators
+    run at import too, but what removing one changes (`@_locked`: the lock) happens only when
+    the function is called: they count as its body, judged by the scenarios that run it."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     for func in ast.walk(tree):
         if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            if func.decorator_list and func.body:
+                body = range(func.body[0].lineno, (func.body[-1].end_lineno or func.lineno) + 1)
+                found.append(((func.decorator_list[0].lineno, 0), (func.lineno, 0), body))
             for stmt in func.body:
                 for node in ast.walk(stmt):
                     if isinstance(node, ast.stmt):

@@ -51,6 +51,24 @@ def test_a_mutant_in_a_function_is_judged_by_the_scenarios_that_run_its_statemen
     assert outer == range(7, 9)
 
 
+def test_a_decorator_of_a_function_is_judged_by_the_scenarios_that_call_it(
+        tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("class C:\n    @locked\n    def act(self) -> int:\n        x = 1\n"
+                    "        return x\n", encoding="utf-8")
+    assert run._statement((2, 4), run.statements(path)) == range(4, 6)  # the body, not all
+
+
+def test_the_mutants_are_made_again_once_a_module_changes(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "m.py").write_text("A = 1\n", encoding="utf-8")
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    session = run.Session("s", "memory", ["m.py"], 1.0)
+    before = run.fingerprint(session, *session.modules)
+    (tmp_path / "m.py").write_text("A = 2\n", encoding="utf-8")
+    assert run.fingerprint(session, *session.modules) != before  # stale positions otherwise
+
+
 def _mutant(lines: range | None, path: str = "simulator/x.py") -> object:
     class Spec:
         module_path = path

@@ -99,9 +99,28 @@ def skewed_code_never_later(ctx: Context) -> None:
     with ctx.refused("code_rejected",
                      why="the code refused as skewed, now that its step has come"):
         ctx.target.enter_code(later.session, skewed)
+    if ctx.policy.window >= 1 and _failures_left(ctx) >= 4:  # 3 in a row here, none locks
+        ctx.step("One step on, while it is the window's step before: another guess refused as "
+                 "skewed, then the first code again")
+        ctx.advance_clock(params.PERIOD)
+        another = enrolled.phone.code_at_step(now + 2 * ahead + 1)
+        ctx.trace.secrets.add(another)
+        _refusal(ctx, lambda: ctx.target.enter_code(later.session, another),
+                 f"another code {ahead} steps ahead")
+        with ctx.refused("code_rejected", why="the code refused as skewed, in the window's "
+                                              "step before, after another skewed guess"):
+            ctx.target.enter_code(later.session, skewed)
     ctx.step("The next code still signs in")
     with ctx.accepted("the next code after the refused one"):
         ctx.target.enter_code(later.session, ctx.fresh_code(enrolled))
+
+
+def _failures_left(ctx: Context) -> float:
+    """Wrong codes in a row the declared rate limit allows before it locks (or throttles)."""
+    limit = ctx.policy.rate_limit
+    if limit.model == "none":
+        return float("inf")
+    return float(limit.max_failures) if limit.model == "lockout" else 1.0
 
 
 def _refusal(ctx: Context, call: Callable[[], object], what: str) -> Refused:

@@ -150,6 +150,13 @@ def registration_origin_and_rp_id(ctx: Context) -> None:
     with ctx.refused("passkey_rp_id_mismatch", why="a registration for another RP ID"):
         ctx.passkeys.finish_passkey_setup(session, device.create(options, rp_id=EVIL_RP_ID),
                                         "Other site's key")
+    ctx.step("Register with a response whose client data and attestation cannot be read")
+    options = ctx.passkeys.begin_passkey_setup(session)
+    made = device.create(options)
+    unreadable = {**made, "response": {k: "bm90IGpzb24" for k in made.get("response", {})}}
+    with ctx.refused(("passkey_invalid", "invalid_request"),
+                     why="a registration whose origin and RP ID cannot even be read"):
+        ctx.passkeys.finish_passkey_setup(session, unreadable, "Unreadable key")
     security = ctx.target.security(session)
     ctx.check(not security.passkeys and not security.two_factor_enabled,
               f"a refused registration left passkeys {security.passkeys}")
@@ -191,6 +198,16 @@ def cloned_passkey_refused(ctx: Context) -> None:
     options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_sign_count", why="a repeated sign count (cloned passkey)"):
         ctx.passkeys.finish_passkey_sign_in(pending, clone.get(options))
+    if not hasattr(clone, "has_counter"):  # a browser's own authenticator: no such clone
+        return
+    ctx.step("A clone that reports no counter (0) once the stored counter is non-zero")
+    silent = holder.device.clone()
+    silent.has_counter = False  # type: ignore[attr-defined]
+    pending = _pending(ctx, holder)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
+    with ctx.refused("passkey_sign_count", why="a sign count of 0 after a stored non-zero one "
+                                                "(\"when either is non-zero\")"):
+        ctx.passkeys.finish_passkey_sign_in(pending, silent.get(options))
 
 
 @scenario("PASSKEY-SIGN-COUNT-ZERO", verifies=["PASSKEY-SIGN-COUNT"], level=Level.MUST,
