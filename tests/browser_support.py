@@ -35,8 +35,10 @@ CATALOGUE: dict[str, Scenario] = catalogue_mod.load()
 
 @contextmanager
 def reference(defect: str | None = None,
-              wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> Iterator[str]:
-    """`clinic2fa serve --fake-clock [--defect NAME]` in a thread; its URL."""
+              wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+              clinic: Callable[..., Clinic] = Clinic) -> Iterator[str]:
+    """`clinic2fa serve --fake-clock [--defect NAME]` in a thread; its URL. `clinic`: a
+    test's own Clinic (a subclass, or other policy), for a fault no seeded defect has."""
     sock = listen("localhost")
     origin, rp_id = public_origin("localhost", sock.getsockname()[1])
     clock = FakeClock(time.time())
@@ -44,7 +46,7 @@ def reference(defect: str | None = None,
     def fresh() -> Clinic:
         made: dict[str, Any] = {"clock": clock, "policy": Policy(hash_cost=FAST_HASH),
                                 "rp_id": rp_id, "origin": origin}
-        return defects.build(defect, **made) if defect else Clinic(**made)
+        return defects.build(defect, **made) if defect else clinic(**made)
 
     app = create_app(fresh(), test_support=True, fresh_clinic=fresh)
     with running(wrap(app) if wrap else app, sock=sock) as url:
