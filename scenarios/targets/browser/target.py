@@ -251,6 +251,11 @@ class BrowserTarget(Pages):
     def security(self, session: str) -> Security:
         s = self._session(session)
         with self._acting("security", s, reads=True):
+            pages: dict[str, str] = {}
+            if "backup_codes" in self._map.pages:  # where the deployment shows codes again
+                self._goto(s, "backup_codes")
+                self._settle(s, {"body": self._loc(s, "page_body")}, landings=False)
+                pages[self._map.pages["backup_codes"]] = s.page.locator("body").inner_text()
             self._to_security(s)
             text = s.page.locator("body").inner_text()
             defaults: dict[str, Callable[[], Any]] = {
@@ -264,11 +269,17 @@ class BrowserTarget(Pages):
             # Facts read on the Security page first, then those the mapping reads elsewhere.
             order = sorted(defaults, key=lambda n: n in self._map.facts
                            and self._map.facts[n].page is not None)
-            seen = {name: self._fact(s, name, defaults[name]) for name in order}
+            seen: dict[str, Any] = {}
+            for name in order:
+                seen[name] = self._fact(s, name, defaults[name])
+                if name in self._map.facts and self._map.facts[name].page is not None:
+                    pages[self._map.facts[name].page] = s.page.locator("body").inner_text()
+            # every page read is part of what Security showed (BACKUP-SHOWN-ONCE looks in it)
             return Security(bool(seen["two_factor"]), bool(seen["authenticator_app"]),
                             int(seen["backup_codes_left"]),
                             self._names.shown(tuple(seen["passkeys"])),
-                            bool(seen["enforcement_required"]), {"page_text": text})
+                            bool(seen["enforcement_required"]),
+                            {"page_text": text, "pages": pages})
 
     def start_authenticator_setup(self, session: str) -> SetupScreen:
         s = self._session(session)
