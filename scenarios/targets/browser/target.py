@@ -234,7 +234,7 @@ class BrowserTarget(Pages):
 
     def profile(self, session: str) -> dict[str, Any]:
         s = self._session(session)
-        with self._acting("profile", s, reads=True):
+        with self._acting("profile", s, reads=True), self._beside_setup(s):
             if self._flow("profile", s):
                 self._settle(s, self._marks(s, "page_profile"))
             else:
@@ -250,7 +250,7 @@ class BrowserTarget(Pages):
 
     def security(self, session: str) -> Security:
         s = self._session(session)
-        with self._acting("security", s, reads=True):
+        with self._acting("security", s, reads=True), self._beside_setup(s):
             pages: dict[str, str] = {}
             if "backup_codes" in self._map.pages:  # where the deployment shows codes again
                 self._goto(s, "backup_codes")
@@ -483,6 +483,26 @@ class BrowserTarget(Pages):
             self._settle(s, self._marks(s, "page_security"))
         else:
             self._open(s, "security", "page_security")
+
+    @contextmanager
+    def _beside_setup(self, s: Session) -> Iterator[None]:
+        """A look at a page while a setup screen is open happens in a second tab of the same
+        browser, as a person checks Security beside it: the setup tab stays as it is (on some
+        sites a POST's answer, which no address brings back)."""
+        open_setup = False
+        with suppress(PlaywrightError):
+            open_setup = self._loc(s, "qr_code").is_visible()
+        if not open_setup:
+            yield
+            return
+        main, seen = s.page, s.seen
+        s.page = s.context.new_page()
+        try:
+            yield
+        finally:
+            with suppress(PlaywrightError):
+                s.page.close()
+            s.page, s.seen = main, seen
 
     def _fact(self, s: Session, name: str, default: Callable[[], Any]) -> Any:
         """A fact as the mapping reads it (on its page, if it names one), else the default."""
