@@ -8,7 +8,10 @@ when missing or stale, start its serve.py on a free loopback port (the "serving 
 line says which), check that `--target http://` gets exit 2 in one line (the site has no
 /api/v1), run the browser target with the app's profile into reports/third-party/<app>/, stop
 the site whatever happened, and compare every spec item with the app's expected.toml: one line
-per difference (id, expected, got, the harness's message), a summary per app.
+per difference (id, expected, got, the harness's message), a summary per app. A guide item's
+entry there is the key's verdict of the step itself (`step`); its expected report verdict is
+derived from that and the requirements serving it, by the report's rule (`derive`), and the
+difference line names the requirement it came from.
 Exit 0: no difference; 1: differences; 2: a set-up error (one line saying which).
 """
 
