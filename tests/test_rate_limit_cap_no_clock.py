@@ -24,7 +24,7 @@ def _unthrottled(**made: Any) -> Clinic:
 
 
 @pytest.mark.parametrize(("clinic", "outcome", "said"), [
-    (Clinic, "not_applicable", "the target does not offer clock"),
+    (Clinic, "not_applicable", "after a lock-out, counting on needs 901 s to pass"),
     (_unthrottled, "fail", "the right code at once after 100 wrong ones in a row"),
 ], ids=["reference", "unthrottled"])
 def test_without_the_clock(browser: Browser, clinic: Any, outcome: str, said: str) -> None:
