@@ -66,21 +66,20 @@ def fresh_challenges(ctx: Context) -> None:
     send one (a browser answers only the open prompt) leaves the scenario unsupported."""
     holder = _holder(ctx)
     challenges = [_challenge(ctx.passkeys.begin_passkey_setup(holder.session)) for _ in range(2)]
-    pending, earlier = "", {}
+    pending, prompts = "", []
     for _ in range(2):
         pending = _pending(ctx, holder)
-        earlier = ctx.passkeys.begin_passkey_sign_in(pending)
-        challenges.append(_challenge(earlier))
+        prompts.append(ctx.passkeys.begin_passkey_sign_in(pending))
+        challenges.append(_challenge(prompts[-1]))
     for challenge in challenges:
         ctx.check(len(challenge) >= params.CHALLENGE_MIN_BYTES,
                   f"a challenge of {len(challenge)} bytes, under {params.CHALLENGE_MIN_BYTES}")
     ctx.check(len(set(challenges)) == len(challenges), "two ceremonies got the same challenge")
-    ctx.step("The last sign-in asks again: answer it, signed over its earlier challenge")
-    holder.device.get(earlier)  # the key signs the earlier prompt; that answer is never sent
-    options = ctx.passkeys.begin_passkey_sign_in(pending)
+    ctx.step("Answer the last sign-in's prompt, signed over the earlier sign-in's challenge")
+    holder.device.get(prompts[0])  # the key signs the earlier prompt; that answer is never sent
     with ctx.refused("passkey_challenge_invalid", why="an answer over an earlier challenge"):
         ctx.passkeys.finish_passkey_sign_in(
-            pending, holder.device.get(options, replay_challenge=True))
+            pending, holder.device.get(prompts[1], replay_challenge=True))
 
 
 @scenario("PASSKEY-CHALLENGE-SINGLE-USE", verifies=["PASSKEY-CHALLENGE"], level=Level.MUST,
