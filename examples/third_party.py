@@ -98,11 +98,17 @@ class Difference:
             (f" -- {self.message}" if self.message else "")
 
 
-def _verdict(entry: dict[str, Any], field: str = "verdict") -> str:
-    """`conforms`, `not_verified`, `does_not_conform (fail)`: a verdict with its kind."""
+def _verdict(entry: dict[str, Any], field: str = "verdict", kind: str = "verdict_kind") -> str:
+    """`conforms`, `not_verified`, `does_not_conform (fail)`: a verdict with its kind (a
+    report's `verdict_kind`; a key's `kind`. A report's guide item has a `kind` of its own:
+    step, outcome or troubleshooting, which is not the verdict's)."""
     verdict = str(entry.get(field))
-    kind = entry.get("kind", entry.get("verdict_kind"))
-    return f"{verdict} ({kind})" if verdict == "does_not_conform" else verdict
+    return f"{verdict} ({entry.get(kind)})" if verdict == "does_not_conform" else verdict
+
+
+def _expected(entry: dict[str, Any], field: str = "verdict") -> str:
+    """A key's verdict with its kind, from an expected.toml entry."""
+    return _verdict(entry, field, "kind")
 
 
 FAIL, ABSENT = "does_not_conform (fail)", "does_not_conform (feature_absent)"
@@ -138,12 +144,12 @@ def expectations(items: list[dict[str, Any]], guide: Spec | None = None,
     guide = guide or load_spec()
     guide_ids = {item.id for item in guide.guide_items}
     found = {str(item["id"]): item for item in items}
-    plain = {i: _verdict(item) for i, item in found.items() if i not in guide_ids}
+    plain = {i: _expected(item) for i, item in found.items() if i not in guide_ids}
     expected = {i: Expected(verdict) for i, verdict in plain.items()}
     for item_id, item in found.items():
         if item_id not in guide_ids:
             continue
-        step = _verdict(item, "step" if "step" in item else "verdict")
+        step = _expected(item, "step" if "step" in item else "verdict")
         served = [(r.id, plain[r.id]) for r in guide.requirements_serving(item_id)
                   if r.id in plain]
         verdict, source = derive(step, served)

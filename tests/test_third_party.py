@@ -191,3 +191,12 @@ def test_the_key_s_guide_items_are_derived_through_the_spec(
     assert difference.line("fake") == (
         "fake: STEP-2: expected does_not_conform (fail) [derived from TOTP-SECRET-SIZE; the "
         "step itself: conforms], got conforms -- no scenario verifies it")
+
+
+def test_a_report_s_guide_item_kind_is_not_its_verdict_kind(driver: ModuleType) -> None:
+    """A report's guide item says `kind = "step"` (what sort of item it is): only
+    verdict_kind says why it does not conform."""
+    report = {"guide_items": [{"id": "STEP-2", "kind": "step", "verdict": "does_not_conform",
+                               "verdict_kind": "fail", "scenarios": []}],
+              "requirements": [], "scenarios": []}
+    assert driver.compare(report, {"STEP-2": "does_not_conform (fail)"}) == []
