@@ -8,7 +8,10 @@ when missing or stale, start its serve.py on a free loopback port (the "serving 
 line says which), check that `--target http://` gets exit 2 in one line (the site has no
 /api/v1), run the browser target with the app's profile into reports/third-party/<app>/, stop
 the site whatever happened, and compare every spec item with the app's expected.toml: one line
-per difference (id, expected, got, the harness's message), a summary per app.
+per difference (id, expected, got, the harness's message), a summary per app. A guide item's
+entry there is the key's verdict of the step itself (`step`); its expected report verdict is
+derived from that and the requirements serving it, by the report's rule (`derive`), and the
+difference line names the requirement it came from.
 Exit 0: no difference; 1: differences; 2: a set-up error (one line saying which).
 """
 
@@ -27,10 +30,13 @@ import threading
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from clinic2fa.spec import Spec
+from clinic2fa.spec import load as load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 CLINIC2FA = [sys.executable, "-c", "import sys; from clinic2fa.scenarios.cli import main; "
@@ -67,6 +73,16 @@ class SetupError(Exception):
 
 
 @dataclass(frozen=True)
+class Expected:
+    """An item's expected report verdict; for a guide item, also the key's own judgement of
+    the step (`step`) and the requirement the verdict was derived from, if not the step."""
+
+    verdict: str
+    step: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class Difference:
     """One spec item whose verdict is not the expected one."""
 
@@ -74,24 +90,78 @@ class Difference:
     expected: str
     got: str
     message: str
+    derived: str = ""  # for a guide item whose expectation came from a requirement: why
 
     def line(self, app: str) -> str:
-        return f"{app}: {self.id}: expected {self.expected}, got {self.got}" + \
+        return f"{app}: {self.id}: expected {self.expected}" + \
+            (f" [{self.derived}]" if self.derived else "") + f", got {self.got}" + \
             (f" -- {self.message}" if self.message else "")
 
 
-def _verdict(entry: dict[str, Any]) -> str:
-    """`conforms`, `not_verified`, `does_not_conform (fail)`: a verdict with its kind."""
-    verdict = str(entry.get("verdict"))
-    kind = entry.get("kind", entry.get("verdict_kind"))
-    return f"{verdict} ({kind})" if verdict == "does_not_conform" else verdict
+def _verdict(entry: dict[str, Any], field: str = "verdict", kind: str = "verdict_kind") -> str:
+    """`conforms`, `not_verified`, `does_not_conform (fail)`: a verdict with its kind (a
+    report's `verdict_kind`; a key's `kind`. A report's guide item has a `kind` of its own:
+    step, outcome or troubleshooting, which is not the verdict's)."""
+    verdict = str(entry.get(field))
+    return f"{verdict} ({entry.get(kind)})" if verdict == "does_not_conform" else verdict
 
 
-def expected_verdicts(path: Path) -> dict[str, str]:
-    """Item id -> expected verdict (with its kind) from an expected.toml of [[item]] entries."""
+def _expected(entry: dict[str, Any], field: str = "verdict") -> str:
+    """A key's verdict with its kind, from an expected.toml entry."""
+    return _verdict(entry, field, "kind")
+
+
+FAIL, ABSENT = "does_not_conform (fail)", "does_not_conform (feature_absent)"
+
+
+def derive(step: str | None, served_by: list[tuple[str, str]]) -> tuple[str, str | None]:
+    """A guide item's report verdict from the key's verdict of the step (its own scenarios)
+    and the expected verdicts of the requirements that serve it (in spec order), by the
+    report's rule (spec/report-format.md "Verdicts", scenarios/core/verdicts.py): its
+    scenarios are the step's and every serving requirement's together, so a failure anywhere
+    fails it (the step's own first); else a missing feature; else one pass makes it conform;
+    else not verified. Returns (verdict, the requirement it came from, or None: the step)."""
+    parts = ([(None, step)] if step is not None else []) + list(served_by)
+    for wanted in (FAIL, ABSENT):
+        for source, verdict in parts:
+            if verdict == wanted:
+                return verdict, source
+    if step == "conforms":
+        return "conforms", None
+    for source, verdict in served_by:
+        if verdict == "conforms":
+            return "conforms", source
+    if step is not None and step != "gap":
+        return step, None
+    return next((v for _, v in served_by if v != "gap"), "gap"), \
+        next((s for s, v in served_by if v != "gap"), None)
+
+
+def expectations(items: list[dict[str, Any]], guide: Spec | None = None,
+                 ) -> dict[str, Expected]:
+    """Item id -> Expected, a guide item's derived from its `step` (hand-judged: the step
+    works) and the requirement entries by `derive`; a requirement's is its `verdict`."""
+    guide = guide or load_spec()
+    guide_ids = {item.id for item in guide.guide_items}
+    found = {str(item["id"]): item for item in items}
+    plain = {i: _expected(item) for i, item in found.items() if i not in guide_ids}
+    expected = {i: Expected(verdict) for i, verdict in plain.items()}
+    for item_id, item in found.items():
+        if item_id not in guide_ids:
+            continue
+        step = _expected(item, "step" if "step" in item else "verdict")
+        served = [(r.id, plain[r.id]) for r in guide.requirements_serving(item_id)
+                  if r.id in plain]
+        verdict, source = derive(step, served)
+        expected[item_id] = Expected(verdict, step, source)
+    return expected
+
+
+def expected_verdicts(path: Path) -> dict[str, Expected]:
+    """Item id -> Expected from an expected.toml of [[item]] entries (guide items derived)."""
     with path.open("rb") as handle:
         items = tomllib.load(handle).get("item", [])
-    return {str(item["id"]): _verdict(item) for item in items}
+    return expectations(items)
 
 
 def _message(item: dict[str, Any], scenarios: dict[str, dict[str, Any]]) -> str:
@@ -109,24 +179,30 @@ def _message(item: dict[str, Any], scenarios: dict[str, dict[str, Any]]) -> str:
     return text if len(text) <= 240 else text[:237] + "..."
 
 
-def compare(report: dict[str, Any], expected: dict[str, str]) -> list[Difference]:
+def compare(report: dict[str, Any],
+            expected: Mapping[str, str | Expected]) -> list[Difference]:
     """Every spec item whose reported verdict (and kind) differs from the expected one."""
     scenarios = {row["id"]: row for row in report.get("scenarios", [])}
     items = {row["id"]: row for key in ("guide_items", "requirements")
              for row in report.get(key, [])}
     differences = []
-    for item_id, want in expected.items():
+    for item_id, wanted in expected.items():
+        want = wanted if isinstance(wanted, Expected) else Expected(wanted)
+        derived = "" if want.source is None else \
+            f"derived from {want.source}; the step itself: {want.step}"
         item = items.get(item_id)
         if item is None:
-            differences.append(Difference(item_id, want, "missing", "not in the report"))
-        elif (got := _verdict(item)) != want:
-            differences.append(Difference(item_id, want, got, _message(item, scenarios)))
+            differences.append(Difference(item_id, want.verdict, "missing", "not in the report",
+                                          derived))
+        elif (got := _verdict(item)) != want.verdict:
+            differences.append(Difference(item_id, want.verdict, got,
+                                          _message(item, scenarios), derived))
     differences += [Difference(item_id, "missing", _verdict(item), "not in expected.toml")
                     for item_id, item in items.items() if item_id not in expected]
     return differences
 
 
-def summary(app: str, report: dict[str, Any], expected: dict[str, str],
+def summary(app: str, report: dict[str, Any], expected: Mapping[str, str | Expected],
             differences: list[Difference]) -> str:
     """One line: how many items agree, and the reported verdict counts."""
     items = [row for key in ("guide_items", "requirements") for row in report.get(key, [])]

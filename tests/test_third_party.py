@@ -136,3 +136,67 @@ def test_a_site_that_prints_no_address_is_a_setup_error(driver: ModuleType,
     with pytest.raises(driver.SetupError, match=r"mute: .* printed no 'serving http://' line "
                        r"\(exit 0\): migrating\.\.\."), driver.running_site(app, timeout=30):
         pass
+
+
+# -- guide items: the expected report verdict derived from the step and its requirements --------
+
+
+def test_a_failing_requirement_fails_the_guide_item_it_serves(driver: ModuleType) -> None:
+    fail = "does_not_conform (fail)"
+    assert driver.derive("conforms", [("KEY-URI", "conforms"), ("TOTP-SECRET-SIZE", fail)]) \
+        == (fail, "TOTP-SECRET-SIZE")
+    assert driver.derive(fail, [("TOTP-SECRET-SIZE", fail)]) == (fail, None)  # the step's own
+    absent = "does_not_conform (feature_absent)"
+    assert driver.derive(absent, [("X", fail)]) == (fail, "X")  # a failure before an absence
+
+
+def test_a_guide_item_stays_as_its_step_when_nothing_behind_it_fails(driver: ModuleType) -> None:
+    assert driver.derive("conforms", [("A", "not_verified"), ("B", "conforms")]) == \
+        ("conforms", None)
+    absent = "does_not_conform (feature_absent)"
+    assert driver.derive(absent, [("A", "not_verified")]) == (absent, None)
+    # one pass among the scenarios behind it is enough to conform (the report's rule)
+    assert driver.derive("not_verified", [("A", "not_verified"), ("B", "conforms")]) == \
+        ("conforms", "B")
+    assert driver.derive("not_verified", [("A", "not_verified")]) == ("not_verified", None)
+    assert driver.derive(None, []) == ("gap", None)
+
+
+def test_the_key_s_guide_items_are_derived_through_the_spec(
+        driver: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clinic2fa.spec import load
+    serving = [r.id for r in load().requirements_serving("STEP-2")]
+    assert "TOTP-SECRET-SIZE" in serving
+    (tmp_path / "expected.toml").write_text(textwrap.dedent("""
+        [[item]]
+        id = "STEP-2"
+        step = "conforms"
+        [[item]]
+        id = "TOTP-SECRET-SIZE"
+        verdict = "does_not_conform"
+        kind = "fail"
+        [[item]]
+        id = "STEP-1"
+        step = "conforms"
+    """))
+    expected = driver.expected_verdicts(tmp_path / "expected.toml")
+    assert expected["STEP-2"] == driver.Expected("does_not_conform (fail)", "conforms",
+                                                 "TOTP-SECRET-SIZE")
+    assert expected["STEP-1"] == driver.Expected("conforms", "conforms", None)
+    report = {"guide_items": [{"id": "STEP-2", "verdict": "conforms", "scenarios": []},
+                              {"id": "STEP-1", "verdict": "conforms", "scenarios": []}],
+              "requirements": [{"id": "TOTP-SECRET-SIZE", "verdict": "does_not_conform",
+                                "verdict_kind": "fail", "scenarios": []}], "scenarios": []}
+    [difference] = driver.compare(report, expected)
+    assert difference.line("fake") == (
+        "fake: STEP-2: expected does_not_conform (fail) [derived from TOTP-SECRET-SIZE; the "
+        "step itself: conforms], got conforms -- no scenario verifies it")
+
+
+def test_a_report_s_guide_item_kind_is_not_its_verdict_kind(driver: ModuleType) -> None:
+    """A report's guide item says `kind = "step"` (what sort of item it is): only
+    verdict_kind says why it does not conform."""
+    report = {"guide_items": [{"id": "STEP-2", "kind": "step", "verdict": "does_not_conform",
+                               "verdict_kind": "fail", "scenarios": []}],
+              "requirements": [], "scenarios": []}
+    assert driver.compare(report, {"STEP-2": "does_not_conform (fail)"}) == []

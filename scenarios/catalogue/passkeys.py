@@ -59,15 +59,27 @@ def _b64url(raw: bytes | None) -> str:
 @scenario("PASSKEY-CHALLENGE-FRESH", verifies=["PASSKEY-CHALLENGE"], level=Level.MUST,
           quote="generate a fresh challenge of at least 16 random bytes", needs=PASSKEYS)
 def fresh_challenges(ctx: Context) -> None:
-    """Each ceremony gets its own challenge of at least 16 bytes"""
+    """Each ceremony gets its own challenge of at least 16 bytes, and the earlier one is dead.
+
+    A new challenge protects nothing while the old one is still taken, so freshness is not
+    seen to hold until an answer over the earlier challenge is refused; a target that cannot
+    send one (a browser answers only the open prompt) leaves the scenario unsupported."""
     holder = _holder(ctx)
     challenges = [_challenge(ctx.passkeys.begin_passkey_setup(holder.session)) for _ in range(2)]
+    pending, prompts = "", []
     for _ in range(2):
-        challenges.append(_challenge(ctx.passkeys.begin_passkey_sign_in(_pending(ctx, holder))))
+        pending = _pending(ctx, holder)
+        prompts.append(ctx.passkeys.begin_passkey_sign_in(pending))
+        challenges.append(_challenge(prompts[-1]))
     for challenge in challenges:
         ctx.check(len(challenge) >= params.CHALLENGE_MIN_BYTES,
                   f"a challenge of {len(challenge)} bytes, under {params.CHALLENGE_MIN_BYTES}")
     ctx.check(len(set(challenges)) == len(challenges), "two ceremonies got the same challenge")
+    ctx.step("Answer the last sign-in's prompt, signed over the earlier sign-in's challenge")
+    holder.device.get(prompts[0])  # the key signs the earlier prompt; that answer is never sent
+    with ctx.refused("passkey_challenge_invalid", why="an answer over an earlier challenge"):
+        ctx.passkeys.finish_passkey_sign_in(
+            pending, holder.device.get(prompts[1], replay_challenge=True))
 
 
 @scenario("PASSKEY-CHALLENGE-SINGLE-USE", verifies=["PASSKEY-CHALLENGE"], level=Level.MUST,

@@ -237,7 +237,7 @@ class BrowserTarget(Pages):
 
     def profile(self, session: str) -> dict[str, Any]:
         s = self._session(session)
-        with self._acting("profile", s, reads=True):
+        with self._acting("profile", s, reads=True), self._beside_setup(s):
             if self._flow("profile", s):
                 self._settle(s, self._marks(s, "page_profile"))
             else:
@@ -253,7 +253,12 @@ class BrowserTarget(Pages):
 
     def security(self, session: str) -> Security:
         s = self._session(session)
-        with self._acting("security", s, reads=True):
+        with self._acting("security", s, reads=True), self._beside_setup(s):
+            pages: dict[str, str] = {}
+            if "backup_codes" in self._map.pages:  # where the deployment shows codes again
+                self._goto(s, "backup_codes")
+                self._settle(s, {"body": self._loc(s, "page_body")}, landings=False)
+                pages[self._map.pages["backup_codes"]] = s.page.locator("body").inner_text()
             self._to_security(s)
             text = s.page.locator("body").inner_text()
             defaults: dict[str, Callable[[], Any]] = {
@@ -267,11 +272,17 @@ class BrowserTarget(Pages):
             # Facts read on the Security page first, then those the mapping reads elsewhere.
             order = sorted(defaults, key=lambda n: n in self._map.facts
                            and self._map.facts[n].page is not None)
-            seen = {name: self._fact(s, name, defaults[name]) for name in order}
+            seen: dict[str, Any] = {}
+            for name in order:
+                seen[name] = self._fact(s, name, defaults[name])
+                if name in self._map.facts and self._map.facts[name].page is not None:
+                    pages[self._map.facts[name].page] = s.page.locator("body").inner_text()
+            # every page read is part of what Security showed (BACKUP-SHOWN-ONCE looks in it)
             return Security(bool(seen["two_factor"]), bool(seen["authenticator_app"]),
                             int(seen["backup_codes_left"]),
                             self._names.shown(tuple(seen["passkeys"])),
-                            bool(seen["enforcement_required"]), {"page_text": text})
+                            bool(seen["enforcement_required"]),
+                            {"page_text": text, "pages": pages})
 
     def start_authenticator_setup(self, session: str) -> SetupScreen:
         s = self._session(session)
@@ -475,6 +486,26 @@ class BrowserTarget(Pages):
             self._settle(s, self._marks(s, "page_security"))
         else:
             self._open(s, "security", "page_security")
+
+    @contextmanager
+    def _beside_setup(self, s: Session) -> Iterator[None]:
+        """A look at a page while a setup screen is open happens in a second tab of the same
+        browser, as a person checks Security beside it: the setup tab stays as it is (on some
+        sites a POST's answer, which no address brings back)."""
+        open_setup = False
+        with suppress(PlaywrightError):
+            open_setup = self._loc(s, "qr_code").is_visible()
+        if not open_setup:
+            yield
+            return
+        main, seen = s.page, s.seen
+        s.page = s.context.new_page()
+        try:
+            yield
+        finally:
+            with suppress(PlaywrightError):
+                s.page.close()
+            s.page, s.seen = main, seen
 
     def _fact(self, s: Session, name: str, default: Callable[[], Any]) -> Any:
         """A fact as the mapping reads it (on its page, if it names one), else the default."""
