@@ -263,3 +263,15 @@ def test_a_manual_entry_secret_in_dashed_groups_is_in_short_groups(tmp_path: Pat
     found = outcomes(run(tmp_path, REFERENCE, "MANUAL-SECRET-SAME-SECRET",
                          clinic=UngroupedManualEntry))
     assert found["MANUAL-SECRET-SAME-SECRET"][0] == "fail"
+
+
+@pytest.mark.parametrize(("selected", "verdict"), [
+    (["SIGNIN-PENDING-EXPIRES-DECLARED"], "not_verified"),  # the choice alone: nothing seen
+    (["SIGNIN-PENDING-EXPIRES-DECLARED", "SIGNIN-PENDING-EXPIRES"], "conforms"),
+])
+def test_a_declared_choice_inside_the_bounds_alone_makes_nothing_conform(
+        tmp_path: Path, selected: list[str], verdict: str) -> None:
+    done = run_here(tmp_path, catalogue.load(), target="memory", select=selected)
+    assert done.outcomes() == dict.fromkeys(selected, "pass")
+    (item,) = [r for r in done.report()["requirements"] if r["id"] == "SIGNIN-PENDING-EXPIRES"]
+    assert item["verdict"] == verdict
