@@ -83,6 +83,13 @@ class _Wire:
             self.answered = time.monotonic()
 
 
+# Seconds an idle connection is reused: well inside the keep-alive of common servers (uvicorn
+# 5 s, gunicorn 2 s), measured from when this client read the answer, which on a loaded
+# machine is later than when the server sent it. A connection the server closed meanwhile
+# resets the next request, which is then lost as if the target had stopped answering.
+KEEPALIVE_EXPIRY = 1.0
+
+
 class Client:
     """JSON over HTTP with the contract's refusals; a dead connection is `Unreachable`."""
 
@@ -92,7 +99,8 @@ class Client:
         self.timeout = timeout
         self.silent = False  # the last request got no answer: is the target still there?
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
-                                  headers={"accept": "application/json"})
+                                  headers={"accept": "application/json"},
+                                  limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY))
         self.last: httpx.Response | None = None  # the last answer, for Needs.HTTP
 
     def close(self) -> None:
