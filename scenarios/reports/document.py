@@ -16,7 +16,8 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from clinic2fa import spec
-from clinic2fa.scenarios.catalogue import declared, spec_ids
+from clinic2fa.scenarios import catalogue as catalogue_pkg
+from clinic2fa.scenarios.catalogue import spec_ids
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy, shown
 from clinic2fa.scenarios.core.policy import keys as policy_keys
@@ -38,7 +39,9 @@ SKIPPED = (Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
 JSON_NAME, JUNIT_NAME, HTML_NAME = "report.json", "junit.xml", "report.html"
 FAILED_OUTCOMES = (Outcome.FAIL, Outcome.FEATURE_ABSENT, Outcome.WAIVED_FAIL, Outcome.ERROR)
 TRACE_TAIL = 8  # the last trace entries a JUnit failure shows
-DECLARED_MODULE = declared.__name__  # the <ID>-DECLARED scenarios: choices against bounds
+# the <ID>-DECLARED scenarios (choices against bounds), by name: importing the module here
+# would register its scenarios first, and the catalogue's order is the order of import
+DECLARED_MODULE = f"{catalogue_pkg.__name__}.declared"
 
 
 @dataclass
