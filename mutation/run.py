@@ -89,6 +89,19 @@ def load_equivalents(path: Path = EQUIVALENT) -> dict[str, str]:
     return {e["mutant"]: e["reason"] for e in data.get("equivalent", [])}
 
 
+def load_unreachable(path: Path = EQUIVALENT) -> dict[str, str]:
+    """file:function -> why no call of the harness's Target interface reaches it: its mutants
+    still count as surviving (they are not equivalent); the report says why none was judged."""
+    if not path.is_file():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {e["function"]: e["reason"] for e in data.get("unreachable", [])}
+
+
+def _unreachable(key: str, unreachable: dict[str, str]) -> str:
+    return next((why for where, why in unreachable.items() if key.startswith(f"{where}:")), "")
+
+
 def module_name(path: str) -> str:
     parts = Path(path).with_suffix("").parts
     return ".".join([PACKAGES[parts[0]], *parts[1:]])
@@ -370,8 +383,10 @@ def execute(mutants: Sequence[Mutant], db_paths: dict[str, Path], workers: int,
 
 
 def report(mutants: Sequence[Mutant], equivalents: dict[str, str], seconds: float,
-           how: str) -> dict[str, object]:
-    """Counts, the score and the survivors, as data (report.json)."""
+           how: str, unreachable: dict[str, str] | None = None) -> dict[str, object]:
+    """Counts, the score and the survivors, as data (report.json); a survivor in a function
+    no Target call reaches says so, and counts against the score all the same."""
+    unreachable = unreachable or {}
     counts = Counter(m.outcome for m in mutants)
     survived = [m for m in mutants if m.outcome == "survived"]
     listed = [m for m in survived if m.key in equivalents]
@@ -389,8 +404,11 @@ def report(mutants: Sequence[Mutant], equivalents: dict[str, str], seconds: floa
         "incompetent": counts["incompetent"],
         "no_mutation": counts["no mutation"],
         "score": round(killed / judged, 4) if judged else 1.0,
+        "unreachable": sum(1 for m in surviving if _unreachable(m.key, unreachable)),
         "survivors": [{"mutant": m.key, "file": str(m.spec.module_path), "line": m.line,
-                       "change": m.change} for m in surviving],
+                       "change": m.change,
+                       **({"unreachable": why} if (why := _unreachable(m.key, unreachable))
+                          else {})} for m in surviving],
         "equivalents_killed": stale,  # listed as equivalent, yet the suite killed them
         "by_module": {path: dict(Counter(m.outcome for m in mutants
                                          if str(m.spec.module_path) == path))
@@ -407,6 +425,8 @@ def summary(data: dict[str, object]) -> str:
     for survivor in data["survivors"]:  # type: ignore[attr-defined]
         lines.append(f"  SURVIVED {survivor['file']}:{survivor['line']}  {survivor['change']}"
                      f"   [{survivor['mutant']}]")
+        if survivor.get("unreachable"):
+            lines.append(f"    unreachable: {survivor['unreachable']}")
     for key in data["equivalents_killed"]:  # type: ignore[attr-defined]
         lines.append(f"  listed as equivalent but killed (remove it): {key}")
     return "\n".join(lines)
@@ -446,7 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "an earlier run of the same sources)", flush=True)
             traces[session.name] = trace(session, args.report_dir)
     execute(chosen, db_paths, args.workers, traces, lambda line: print(line, flush=True))
-    data = report(chosen, load_equivalents(), time.monotonic() - started, how)
+    data = report(chosen, load_equivalents(), time.monotonic() - started, how,
+                  load_unreachable())
     (args.report_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n",
                                                  encoding="utf-8")
     if len(chosen) == len(everyone) and not args.session:  # the full run: the committed record
