@@ -90,16 +90,18 @@ def load_equivalents(path: Path = EQUIVALENT) -> dict[str, str]:
 
 
 def load_unreachable(path: Path = EQUIVALENT) -> dict[str, str]:
-    """file:function -> why no call of the harness's Target interface reaches it: its mutants
-    still count as surviving (they are not equivalent); the report says why none was judged."""
+    """file:function (every mutant in it) or a mutant's key -> why no call of the harness's
+    Target interface reaches it so that it could tell: those mutants still count as surviving
+    (they are not equivalent); the report says why none was judged."""
     if not path.is_file():
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {e["function"]: e["reason"] for e in data.get("unreachable", [])}
+    return {e.get("function") or e["mutant"]: e["reason"] for e in data.get("unreachable", [])}
 
 
 def _unreachable(key: str, unreachable: dict[str, str]) -> str:
-    return next((why for where, why in unreachable.items() if key.startswith(f"{where}:")), "")
+    return next((why for where, why in unreachable.items()
+                 if key == where or key.startswith(f"{where}:")), "")
 
 
 def module_name(path: str) -> str:

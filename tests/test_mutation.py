@@ -120,10 +120,14 @@ def test_an_unreachable_survivor_is_named_so_and_still_counts_against_the_score(
                                                                "no call"}) == ""
 
 
-def test_every_listed_unreachable_function_has_a_reason() -> None:
-    for function, reason in run.load_unreachable().items():
-        assert function.count(":") == 1 and function.startswith("simulator/"), function
-        assert len(reason.split()) >= 4, function
+def test_every_listed_unreachable_function_or_mutant_has_a_reason() -> None:
+    data = tomllib.loads((ROOT / "mutation" / "equivalent.toml").read_text(encoding="utf-8"))
+    for entry in data.get("unreachable", []):
+        assert set(entry) in ({"function", "reason"}, {"mutant", "reason"}), entry
+        where = entry.get("function") or entry["mutant"]
+        assert where.startswith("simulator/") and (where.count(":") == 1 or "#" in where), entry
+        assert len(entry["reason"].split()) >= 4, entry
+    assert run._unreachable("a.py:f:op:x#0", {"a.py:f:op:x#0": "why"}) == "why"
 
 
 def test_a_sample_is_the_same_for_a_seed() -> None:
