@@ -19,7 +19,8 @@ from clinic2fa.scenarios.core.parallel import Outcome, Overlap, overlap, togethe
 
 PARALLEL = 20  # requests in each burst
 ATTEMPTS = 5  # bursts tried for overlapping requests before the scenario is inconclusive
-RESET_ROUNDS = 3  # users an admin resets per attempt, each beside their own backup codes
+RESET_ROUNDS = 5  # users an admin resets per attempt, each beside their own backup codes
+RESET_BURST = 14  # requests beside each reset: every one costs the server argon2
 REGENERATE_ROUNDS = 3  # regenerations per attempt: each gives sign-ins a chance to meet it halfway
 CLONE_ROUNDS = 3  # passkey holders per attempt, each with a burst of clones
 
@@ -290,9 +291,11 @@ def _one_admin_reset_burst(ctx: Context, bursts: Bursts) -> None:
 
 def _reset_beside_backup_codes(ctx: Context, bursts: Bursts, admin: Account, round_: int) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
-    codes = enrolled.backup_codes[:PARALLEL - 1]  # each its own: none is refused as spent
+    # half a burst: each code its own (none refused as spent), from the front of the list (a
+    # match costs the hashes before it); then as many sign-ins (a password hash each)
+    codes = enrolled.backup_codes[:RESET_BURST // 2]
     sessions = _pending(ctx, enrolled, len(codes))
-    signing_in = PARALLEL - 1 - len(codes)
+    signing_in = RESET_BURST - 1 - len(codes)
     ctx.step(f"The admin signs in and disables the user's 2FA while {len(codes)} second steps, "
              f"each with its own backup code, and {signing_in} sign-ins of the user arrive at "
              f"once (user {round_})")
