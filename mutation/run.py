@@ -448,6 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report-dir", type=Path, default=ROOT / "reports" / "mutation")
     parser.add_argument("--session", action="append", default=[],
                         help="only this session of mutation/config.toml (repeatable)")
+    parser.add_argument("--module", action="append", default=[], metavar="PATH",
+                        help="only the mutants of this module, e.g. simulator/backup_codes.py "
+                             "(repeatable): one module's full score")
     args = parser.parse_args(argv)
     args.report_dir.mkdir(parents=True, exist_ok=True)
     sessions = [s for s in load_sessions() if not args.session or s.name in args.session]
@@ -456,11 +459,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for session in sessions:
         db_paths[session.name] = args.report_dir / f"{session.name}.sqlite"
         everyone += enumerate_session(session, db_paths[session.name])
+    if args.module:
+        everyone = [m for m in everyone if str(m.spec.module_path) in args.module]
     chosen = sample(everyone, args.mutants, args.seed)
     how = f"all {len(everyone)}" if len(chosen) == len(everyone) else \
         f"a sample of {len(chosen)} of {len(everyone)}, seed {args.seed}"
-    print(f"mutation: {how} mutants of {sum(len(s.modules) for s in sessions)} modules, "
-          f"{args.workers} at a time", flush=True)
+    modules = len(args.module) or sum(len(s.modules) for s in sessions)
+    if args.module:
+        how += f" of {', '.join(args.module)}"
+    print(f"mutation: {how} mutants of {modules} modules, {args.workers} at a time", flush=True)
     traces = {}
     for session in sessions:
         if any(m.session is session for m in chosen):
@@ -472,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   load_unreachable())
     (args.report_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n",
                                                  encoding="utf-8")
-    if len(chosen) == len(everyone) and not args.session:  # the full run: the committed record
+    if len(chosen) == len(everyone) and not args.session and not args.module:  # the full run
         KILLED.write_text(json.dumps({"killed": sorted(
             m.key for m in chosen if m.outcome in ("killed", "timeout"))}, indent=0) + "\n",
             encoding="utf-8")
