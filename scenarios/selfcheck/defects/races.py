@@ -12,10 +12,19 @@ from urllib.parse import parse_qs, urlsplit
 from clinic2fa.scenarios.selfcheck.defects.registry import defect
 from clinic2fa.simulator import backup_codes, totp
 from clinic2fa.simulator.audit import Event
-from clinic2fa.simulator.clinic import BackupCodes, Clinic, Setup, SignIn, Stage, _locked
+from clinic2fa.simulator.clinic import (
+    BackupCodes,
+    Clinic,
+    Session,
+    Setup,
+    SignIn,
+    Stage,
+    _locked,
+)
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.hashing import POOL_THREADS
-from clinic2fa.simulator.users import User
+from clinic2fa.simulator.passkeys import Passkeys
+from clinic2fa.simulator.users import PasskeyCredential, User
 
 
 class _Inside:
@@ -116,13 +125,29 @@ def _other_callers() -> bool:
     return any(t is not me and not t.name.startswith(POOL_THREADS) for t in threading.enumerate())
 
 
+class _CountUnguarded(Passkeys):
+    """PASSKEY-SIGN-COUNT: the stored counts are read, and compared as read after the meeting,
+    so clones answering at once all pass a count only one of them should."""
+
+    gap: _Rendezvous  # the clinic's own
+
+    def verify_authentication(self, key: str, user: User, credential: object) -> PasskeyCredential:
+        seen = [(p, p.sign_count) for p in user.passkeys]
+        self.gap.meet("sign-count", user.email)
+        for passkey, count in seen:
+            passkey.sign_count = count  # as read, whatever another answer stored meanwhile
+        return super().verify_authentication(key, user, credential)
+
+
 def _uri_secret(uri: str) -> str:
     return parse_qs(urlsplit(uri).query)["secret"][0]
 
 
-@defect("no-locking", ("BACKUP-SINGLE-USE", "TOTP-REPLAY", "TOTP-RATE-LIMIT", "SETUP-FRESH-SECRET"),
+@defect("no-locking", ("BACKUP-SINGLE-USE", "TOTP-REPLAY", "TOTP-RATE-LIMIT", "SETUP-FRESH-SECRET",
+                      "ADMIN-DISABLE-ENDS-SESSIONS", "PASSKEY-SIGN-COUNT"),
         "no lock around check-then-act: parallel requests spend one code twice, lose "
-        "wrong-code counts and leave two setup secrets pending")
+        "wrong-code counts, leave two setup secrets pending, open sessions an admin's reset "
+        "does not end and let cloned passkeys repeat one sign count")
 class NoLocking(Clinic):
     """The reference without its lock, each check-then-act step held open for a second request.
 
@@ -136,6 +161,8 @@ class NoLocking(Clinic):
         super().__init__(**kwargs)
         self.gap = _Rendezvous(self.patience)
         self._lock = self.gap.inside  # type: ignore[assignment]
+        self._passkeys.__class__ = _CountUnguarded
+        self._passkeys.gap = self.gap  # type: ignore[attr-defined]
         self.pending_setups: dict[str, set[str]] = {}  # the defect's own: secrets pending
 
     def _accept_totp(self, user: User, secret: str, code: str) -> None:
@@ -160,6 +187,19 @@ class NoLocking(Clinic):
         user.backup_hashes = seen
         self._log(Event.BACKUP_CODE_USED, user.email, detail=f"{user.backup_codes_left} left")
         return self._pass_second_step(session, user, "backup code")
+
+    def _end_sessions(self, email: str, keep: str | None = None) -> None:
+        """ADMIN-DISABLE-ENDS-SESSIONS: the sessions are listed, and ended after the meeting;
+        one a second step opened meanwhile goes on."""
+        listed = [t for t, s in self._sessions.items() if s.email == email and t != keep]
+        self.gap.meet("end", email)
+        for token in listed:
+            self._sessions.pop(token, None)  # renewed meanwhile: the new token stays
+
+    def _renew(self, session: Session) -> Session:
+        """A session ended meanwhile (checked before the meeting) goes on, renewed."""
+        self._sessions.setdefault(session.token, session)
+        return super()._renew(session)
 
     def _count_failure(self, user: User, refusal: TwoFactorError) -> None:
         """TOTP-RATE-LIMIT: the count is read, and written back plus one after the meeting."""
