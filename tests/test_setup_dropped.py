@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from runner_support import memory_of, run_here
 
 from clinic2fa.scenarios import catalogue
@@ -78,3 +79,26 @@ def test_a_code_accepted_on_the_setup_started_again_fails(tmp_path: Path) -> Non
     found, message = outcome(tmp_path, DropsSetupMinuteCodes, OTHER_PARAMETERS)
     assert found == "fail"
     assert "a 60-second step" in message and "accepted" in message
+
+
+class DropsSetupWideAtConfirmation(DropsSetup):
+    """Ends the setup on a refused code, and at confirmation takes a code two steps old (breaks
+    TOTP-WINDOW): the scenario sends that one second, on a setup started again."""
+
+    def confirm_authenticator(self, token: str, code: str) -> BackupCodes:
+        user = self._users[self._sessions[token].email]
+        now = totp.step_of(self.clock.now(), self.params)
+        if user.pending_secret and code == totp.code_at_step(user.pending_secret, now - 2,
+                                                             self.params):
+            code = totp.code_at_step(user.pending_secret, now, self.params)
+        return super().confirm_authenticator(token, code)
+
+
+@pytest.mark.parametrize(("clinic", "found"), [(Clinic, "pass"), (DropsSetup, "pass"),
+                                                (DropsSetupWideAtConfirmation, "fail")])
+def test_the_window_s_confirmation_codes_go_to_a_live_setup(tmp_path: Path, clinic: type[Clinic],
+                                                             found: str) -> None:
+    outcome_, message = outcome(tmp_path, clinic, "TOTP-WINDOW-TWO-STEPS-OUT")
+    assert outcome_ == found, message
+    if found == "fail":
+        assert "-2 steps away at confirmation" in message and "accepted" in message

@@ -156,11 +156,13 @@ def two_steps_out_refused(ctx: Context) -> None:
     phone = ctx.phone()
     ctx.scan(phone, ctx.target.start_authenticator_setup(session).qr_png)
     now = ctx.server_step()
-    for steps in (outside, -outside):
+    for number, steps in enumerate((outside, -outside)):
         ctx.step(f"Confirm with the code of {steps:+d} steps")
-        _code_refused(ctx, now, None, f"a code {steps:+d} steps away at confirmation",
-                      lambda s=steps: ctx.target.confirm_enrolment(
-                          session, phone.code_at_step(now + s)))
+        code = lambda s=steps: phone.code_at_step(now + s)  # noqa: E731 - of the newest setup
+        # a refused code may have ended the setup (FST): then set up again (confirm_again)
+        confirm = (lambda c=code: ctx.confirm_again(session, phone, c)) if number else \
+            (lambda c=code: ctx.target.confirm_enrolment(session, c()))
+        _code_refused(ctx, now, None, f"a code {steps:+d} steps away at confirmation", confirm)
 
 
 # -- TOTP-REPLAY --------------------------------------------------------------------------------
