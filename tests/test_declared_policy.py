@@ -172,6 +172,16 @@ def test_a_growing_back_off_conforms_where_it_is_declared(tmp_path: Path) -> Non
     assert {o for o, _ in found.values()} <= {"pass", "not_applicable"}, found
 
 
+def test_a_scenario_a_declared_back_off_makes_not_applicable_leaves_the_rule_conforming(
+        tmp_path: Path) -> None:
+    """Not applicable by the deployment's declared choice: neutral, not partial evidence."""
+    report = run(tmp_path, BACKOFF, "TOTP-RATE-LIMIT", clinic=BackingOff)
+    (item,) = [r for r in report["requirements"] if r["id"] == "TOTP-RATE-LIMIT"]
+    neutral = [row for row in item["scenarios"] if row["outcome"] == "not_applicable"]
+    assert neutral and all(row.get("binds") is False for row in neutral)
+    assert item["verdict"] == "conforms" and "partial" not in item
+
+
 def test_a_back_off_declared_but_absent_fails(tmp_path: Path) -> None:
     found = outcomes(run(tmp_path, BACKOFF, "TOTP-RATE-LIMIT"))  # the reference locks out
     assert found["TOTP-RATE-LIMIT-FIVE-WRONG"][0] == "fail"

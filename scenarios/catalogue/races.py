@@ -148,7 +148,8 @@ def wrong_codes_in_parallel(ctx: Context) -> None:
     """20 parallel wrong codes: exactly the declared limit are judged, the rest locked out"""
     if ctx.policy.rate_limit.model != "lockout":
         raise NotApplicable("the deployment declares no lock-out after a number of failures: "
-                            "how many of a burst are judged is its back-off's to decide")
+                            "how many of a burst are judged is its back-off's to decide",
+                            binds=False)
     until_overlapped(ctx, _one_wrong_code_burst)
 
 
