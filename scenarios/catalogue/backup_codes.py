@@ -174,7 +174,7 @@ def passkey_first_codes(ctx: Context) -> None:
     if ctx.policy.passkey_first != "offered":
         raise NotApplicable("the deployment declares passkeys only beside an authenticator app "
                             f"(passkey_first = {ctx.policy.passkey_first!r}): no user has a "
-                            "passkey as the first second factor")
+                            "passkey as the first second factor", binds=False)
     account = ctx.account("staff")
     session = ctx.signed_in(account)
     ctx.step("Set up passkey as the first second factor")
