@@ -19,7 +19,7 @@ from clinic2fa.scenarios.core.parallel import Outcome, Overlap, overlap, togethe
 
 PARALLEL = 20  # requests in each burst
 ATTEMPTS = 5  # bursts tried for overlapping requests before the scenario is inconclusive
-RESET_ROUNDS = 5  # users an admin resets per attempt, each beside their own backup codes
+RESET_ROUNDS = 5  # resets an admin makes per attempt, each beside the user's new backup codes
 RESET_BURST = 14  # requests beside each reset: every one costs the server argon2
 REGENERATE_ROUNDS = 3  # regenerations per attempt: each gives sign-ins a chance to meet it halfway
 CLONE_ROUNDS = 3  # passkey holders per attempt, each with a burst of clones
@@ -284,14 +284,15 @@ def admin_reset_during_backup_codes(ctx: Context) -> None:
 
 
 def _one_admin_reset_burst(ctx: Context, bursts: Bursts) -> None:
-    admin = ctx.account("admin")
+    admin, staff = ctx.account("admin"), ctx.account("staff")
     ctx.signed_in(admin)  # the admin needs no second step, so signing in below is one request
-    for round_ in range(1, RESET_ROUNDS + 1):
-        _reset_beside_backup_codes(ctx, bursts, admin, round_)
+    for round_ in range(1, RESET_ROUNDS + 1):  # one staff account, enrolled again each round:
+        _reset_beside_backup_codes(ctx, bursts, admin, staff, round_)  # a test clinic has two
 
 
-def _reset_beside_backup_codes(ctx: Context, bursts: Bursts, admin: Account, round_: int) -> None:
-    enrolled = ctx.enrol(ctx.account("staff"))
+def _reset_beside_backup_codes(ctx: Context, bursts: Bursts, admin: Account, staff: Account,
+                               round_: int) -> None:
+    enrolled = ctx.enrol(staff)
     # half a burst: each code its own (none refused as spent), from the front of the list (a
     # match costs the hashes before it); then as many sign-ins (a password hash each)
     codes = enrolled.backup_codes[:RESET_BURST // 2]
@@ -299,7 +300,7 @@ def _reset_beside_backup_codes(ctx: Context, bursts: Bursts, admin: Account, rou
     signing_in = RESET_BURST - 1 - len(codes)
     ctx.step(f"The admin signs in and disables the user's 2FA while {len(codes)} second steps, "
              f"each with its own backup code, and {signing_in} sign-ins of the user arrive at "
-             f"once (user {round_})")
+             f"once (round {round_})")
     reset = partial(_admin_reset, ctx, admin, enrolled.account.email)
     uses = [partial(ctx.target.use_backup_code, s, c) for s, c in zip(sessions, codes,
                                                                       strict=True)]
