@@ -1,4 +1,4 @@
-"""Races: codes, passkeys, setups and an admin's reset sent in parallel: each judged once."""
+"""Races: codes, setups and an admin's reset sent in parallel must each be judged exactly once."""
 
 # A race scenario passes only on evidence: every burst's requests overlapped (each was sent
 # before the first answer came back). A burst that did not overlap proves nothing, so the
@@ -22,7 +22,6 @@ ATTEMPTS = 5  # bursts tried for overlapping requests before the scenario is inc
 RESET_ROUNDS = 5  # resets an admin makes per attempt, each beside the user's new backup codes
 RESET_BURST = 14  # requests beside each reset: every one costs the server argon2
 REGENERATE_ROUNDS = 3  # regenerations per attempt: each gives sign-ins a chance to meet it halfway
-CLONE_ROUNDS = 3  # passkey holders per attempt, each with a burst of clones
 
 
 class Bursts:
@@ -344,41 +343,3 @@ def _admin_reset(ctx: Context, admin: Account, email: str) -> None:
     steps are being judged (a password check's time after they arrived), not before them all."""
     session = ctx.target.sign_in(admin.email, admin.password).session
     ctx.target.disable_2fa_for(session, email)
-
-
-@scenario("RACE-PASSKEY-SIGN-COUNT", verifies=["PASSKEY-SIGN-COUNT"], level=Level.MUST,
-          quote="MUST reject a passkey assertion whose signature counter is not greater than the "
-                "stored one", needs=(Needs.PARALLEL, Needs.PASSKEYS))
-def cloned_passkeys_in_parallel(ctx: Context) -> None:
-    """Clones of one passkey, each answering its own sign-in with the same next sign count, all
-    at once: exactly one signs in, the rest are refused as a repeated count"""
-    until_overlapped(ctx, _one_clone_burst)
-
-
-def _one_clone_burst(ctx: Context, bursts: Bursts) -> None:
-    for round_ in range(1, CLONE_ROUNDS + 1):
-        _clones_at_once(ctx, bursts, round_)
-
-
-def _clones_at_once(ctx: Context, bursts: Bursts, round_: int) -> None:
-    account = ctx.account("staff")
-    device = ctx.add_passkey(ctx.signed_in(account))
-    clones = [device.clone() for _ in range(PARALLEL)]
-    ctx.step(f"{len(clones)} clones of the passkey each answer their own sign-in, with the "
-             f"same sign count; the answers are sent at once (user {round_})")
-    answers = []
-    for clone in clones:
-        pending = ctx.target.sign_in(account.email, account.password)
-        ctx.check(pending.stage == "second_step",
-                  f"after the password the passkey must be asked, got {pending.stage}")
-        answers.append((pending.session,
-                        clone.get(ctx.passkeys.begin_passkey_sign_in(pending.session))))
-    with ctx.expect("locked_out"):  # the lock-out may answer some
-        outcomes = bursts.send([partial(ctx.passkeys.finish_passkey_sign_in, s, a)
-                                for s, a in answers], "the cloned passkeys' answers")
-    tally = _tally(outcomes)
-    ctx.trace.note(f"answers: {dict(tally)}")
-    ctx.check(tally["accepted"] == 1, f"{tally['accepted']} of {len(clones)} answers with one "
-                                      "sign count signed in, not exactly 1")
-    _only_accepted_or(ctx, tally, {"passkey_sign_count", "locked_out"},
-                      "a repeated sign count was")
