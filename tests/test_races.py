@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.errors import TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH, Policy
 from clinic2fa.simulator.web.app import create_app
-from clinic2fa.simulator.web.server import running
+from clinic2fa.simulator.web.server import listen, public_origin, running
 
 RACES = [s for s in catalogue.load().values() if s.module == "clinic2fa.scenarios.catalogue.races"]
 IDS = [s.id for s in RACES]
@@ -48,31 +49,37 @@ def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
                     "RACE-LOCKOUT-COUNTS-EVERY-FAILURE": {"TOTP-RATE-LIMIT"},
                     "RACE-SETUP-ONE-PENDING-SECRET": {"SETUP-FRESH-SECRET"},
                     "RACE-BACKUP-REGENERATE": {"BACKUP-REGENERATE"},
-                    "RACE-ADMIN-RESET-ENDS-SESSIONS": {"ADMIN-DISABLE-ENDS-SESSIONS"}}
+                    "RACE-ADMIN-RESET-ENDS-SESSIONS": {"ADMIN-DISABLE-ENDS-SESSIONS"},
+                    "RACE-PASSKEY-SIGN-COUNT": {"PASSKEY-SIGN-COUNT"}}
     caught = {s.id for s in NO_LOCKING_RACES}
     assert set().union(*(v for k, v in tied.items() if k in caught)) == set(
         defects.CATALOGUE["no-locking"].violates)
-    assert all(s.needs == (Needs.PARALLEL,) for s in RACES)
+    assert all(Needs.PARALLEL in s.needs for s in RACES)
 
 
 # -- over HTTP: the server as `clinic2fa serve` runs it, its endpoints in a thread pool ----------
 
 
-def _app(kind: type[Clinic], threads: int | None = None) -> FastAPI:
-    clinic = kind(clock=FakeClock(time.time()), policy=Policy(hash_cost=FAST_HASH))
-    return create_app(clinic, test_support=True, threads=threads)
+def _app(kind: type[Clinic], threads: int | None = None) -> tuple[FastAPI, socket.socket]:
+    """The app and the socket it is served on, known first: the passkeys' origin names it."""
+    sock = listen()
+    origin, rp_id = public_origin("localhost", sock.getsockname()[1])
+    clinic = kind(clock=FakeClock(time.time()), policy=Policy(hash_cost=FAST_HASH),
+                  rp_id=rp_id, origin=origin)
+    return create_app(clinic, test_support=True, threads=threads), sock
 
 
 @pytest.fixture(scope="module")
 def reference() -> Iterator[str]:
-    with running(_app(Clinic)) as url:
+    app, sock = _app(Clinic)
+    with running(app, sock=sock) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[tuple[str, FastAPI]]:
-    app = _app(defects.NoLocking)
-    with running(app) as url:
+    app, sock = _app(defects.NoLocking)
+    with running(app, sock=sock) as url:
         yield url, app
 
 
@@ -105,8 +112,8 @@ def test_fails_on_no_locking_over_http(scen: Scenario, broken: tuple[str, FastAP
 def test_one_worker_thread_hides_the_race() -> None:
     """The control: with one thread the same defect passes, since requests never overlap."""
     scen = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
-    app = _app(defects.NoLocking, threads=1)
-    with running(app) as url:
+    app, sock = _app(defects.NoLocking, threads=1)
+    with running(app, sock=sock) as url:
         assert _run(scen, url) == (Outcome.PASS, "")
         assert app.state.clinic.gap.meetings == 0
 

@@ -1,4 +1,4 @@
-"""Races: codes, setups and an admin's reset sent in parallel must each be judged exactly once."""
+"""Races: codes, passkeys, setups and an admin's reset sent in parallel: each judged once."""
 
 # A race scenario passes only on evidence: every burst's requests overlapped (each was sent
 # before the first answer came back). A burst that did not overlap proves nothing, so the
@@ -343,3 +343,43 @@ def _admin_reset(ctx: Context, admin: Account, email: str) -> None:
     steps are being judged (a password check's time after they arrived), not before them all."""
     session = ctx.target.sign_in(admin.email, admin.password).session
     ctx.target.disable_2fa_for(session, email)
+
+
+@scenario("RACE-PASSKEY-SIGN-COUNT", verifies=["PASSKEY-SIGN-COUNT"], level=Level.MUST,
+          quote="MUST reject a passkey assertion whose signature counter is not greater than the "
+                "stored one", needs=(Needs.PARALLEL, Needs.PASSKEYS))
+def cloned_passkeys_in_parallel(ctx: Context) -> None:
+    """Clones of one passkey, each answering its own sign-in with the same next sign count, all
+    at once: exactly one signs in, the rest are refused as a repeated count (or locked out)"""
+    until_overlapped(ctx, _clones_at_once)
+
+
+def _clones_at_once(ctx: Context, bursts: Bursts) -> None:
+    # One holder per attempt: the refused clones count as failures and may lock the account
+    # (the harness then waits the lock-out out or resets, as after any lock-out); the clone that
+    # signed in holds the stored count afterwards, so it is the device the account is left with.
+    account = ctx.account("staff")
+    name = "Cloned passkey"
+    device = ctx.add_passkey(ctx.signed_in(account), name=name)
+    clones = [device.clone() for _ in range(PARALLEL)]
+    ctx.step(f"{len(clones)} clones of the passkey each answer their own sign-in, with the "
+             "same sign count; the answers are sent at once")
+    answers = []
+    for clone in clones:
+        pending = ctx.target.sign_in(account.email, account.password)
+        ctx.check(pending.stage == "second_step",
+                  f"after the password the passkey must be asked, got {pending.stage}")
+        answers.append((pending.session,
+                        clone.get(ctx.passkeys.begin_passkey_sign_in(pending.session))))
+    with ctx.expect("locked_out"):  # the lock-out may answer some
+        outcomes = bursts.send([partial(ctx.passkeys.finish_passkey_sign_in, s, a)
+                                for s, a in answers], "the cloned passkeys' answers")
+    winners = [clone for clone, o in zip(clones, outcomes, strict=True) if o.accepted]
+    if winners:
+        ctx.holds_passkey(account, name, winners[-1])
+    tally = _tally(outcomes)
+    ctx.trace.note(f"answers: {dict(tally)}")
+    ctx.check(tally["accepted"] == 1, f"{tally['accepted']} of {len(clones)} answers with one "
+                                      "sign count signed in, not exactly 1")
+    _only_accepted_or(ctx, tally, {"passkey_sign_count", "locked_out"},
+                      "a repeated sign count was")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from clinic2fa.scenarios.core.context import Context
 
 CODE_CALLS = frozenset({"enter_code", "use_backup_code", "confirm_enrolment"})
+PASSKEY_ANSWER = "finish_passkey_sign_in"  # a refused one counts toward the lock-out like a code
 NEAR = 6  # steps each way an accepted code is looked for, to know which step it spent
 
 
@@ -103,10 +104,11 @@ def observe(ctx: Context, name: str, args: dict[str, Any], result: Any,
         return
     known.clean = False
     if refusal is not None:
-        if refusal.code == THROTTLED and name in CODE_CALLS | {"sign_in"}:
+        if refusal.code == THROTTLED and name in CODE_CALLS | {"sign_in", PASSKEY_ANSWER}:
             wait = refusal.retry_after or ctx.policy.rate_limit.lockout_seconds
             known.locked_until = max(known.locked_until, ctx.target.server_time() + wait)
-        elif refusal.code == "code_rejected" and name in CODE_CALLS:
+        elif ((refusal.code == "code_rejected" and name in CODE_CALLS)
+              or (refusal.code.startswith("passkey_") and name == PASSKEY_ANSWER)):
             known.failures += 1
         return
     code = str(args.get("code", ""))
@@ -122,6 +124,8 @@ def observe(ctx: Context, name: str, args: dict[str, Any], result: Any,
     elif name == "use_backup_code":
         known.failures = 0
         known.backup_codes = [c for c in known.backup_codes if c != code]
+    elif name == PASSKEY_ANSWER:
+        known.failures = 0
     elif name in ("regenerate_backup_codes", "finish_passkey_setup") and result:
         known.backup_codes = list(result)
     if name == "finish_passkey_setup":

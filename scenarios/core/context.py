@@ -489,6 +489,13 @@ class Context:
             known.devices[name] = device
         return device
 
+    def holds_passkey(self, account: Account, name: str, device: PasskeyDevice) -> None:
+        """`device` now holds `account`'s passkey `name` (a clone whose sign count the
+        deployment stored last): a reused account's next sign-in must answer with it."""
+        known = self.known.get(account.email.casefold())
+        if known is not None:
+            known.devices[name] = device
+
     def passkey_second_step(self, account: Account, device: PasskeyDevice) -> str:
         """Sign in with the password, then the passkey; the full session."""
         pending = self.target.sign_in(account.email, account.password)

@@ -23,7 +23,8 @@ from clinic2fa.simulator.clinic import (
 )
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.hashing import POOL_THREADS
-from clinic2fa.simulator.users import User
+from clinic2fa.simulator.passkeys import Passkeys
+from clinic2fa.simulator.users import PasskeyCredential, User
 
 
 class _Inside:
@@ -124,15 +125,29 @@ def _other_callers() -> bool:
     return any(t is not me and not t.name.startswith(POOL_THREADS) for t in threading.enumerate())
 
 
+class _CountUnguarded(Passkeys):
+    """PASSKEY-SIGN-COUNT: the stored counts are read, and compared as read after the meeting,
+    so clones answering at once all pass a count only one of them should."""
+
+    gap: _Rendezvous  # the clinic's own
+
+    def verify_authentication(self, key: str, user: User, credential: object) -> PasskeyCredential:
+        seen = [(p, p.sign_count) for p in user.passkeys]
+        self.gap.meet("sign-count", user.email)
+        for passkey, count in seen:
+            passkey.sign_count = count  # as read, whatever another answer stored meanwhile
+        return super().verify_authentication(key, user, credential)
+
+
 def _uri_secret(uri: str) -> str:
     return parse_qs(urlsplit(uri).query)["secret"][0]
 
 
 @defect("no-locking", ("BACKUP-SINGLE-USE", "TOTP-REPLAY", "TOTP-RATE-LIMIT", "SETUP-FRESH-SECRET",
-                      "ADMIN-DISABLE-ENDS-SESSIONS"),
+                      "ADMIN-DISABLE-ENDS-SESSIONS", "PASSKEY-SIGN-COUNT"),
         "no lock around check-then-act: parallel requests spend one code twice, lose "
-        "wrong-code counts, leave two setup secrets pending and open sessions an admin's reset "
-        "does not end")
+        "wrong-code counts, leave two setup secrets pending, open sessions an admin's reset "
+        "does not end and let cloned passkeys repeat one sign count")
 class NoLocking(Clinic):
     """The reference without its lock, each check-then-act step held open for a second request.
 
@@ -146,6 +161,8 @@ class NoLocking(Clinic):
         super().__init__(**kwargs)
         self.gap = _Rendezvous(self.patience)
         self._lock = self.gap.inside  # type: ignore[assignment]
+        self._passkeys.__class__ = _CountUnguarded
+        self._passkeys.gap = self.gap  # type: ignore[attr-defined]
         self.pending_setups: dict[str, set[str]] = {}  # the defect's own: secrets pending
 
     def _accept_totp(self, user: User, secret: str, code: str) -> None:
