@@ -214,3 +214,27 @@ def test_backup_codes_left_after_disabling_are_reset_before_the_next_scenario() 
     assert provider.memory.clinic.security(
         provider.memory.clinic.sign_in(account.email, account.password).token
     ).backup_codes_left == 0
+
+
+def test_an_account_locked_by_refused_passkey_answers_is_waited_out_and_put_back() -> None:
+    """Refused passkey answers count toward the lock-out as wrong codes do: the cleanup must
+    know the account is locked (and which clone holds the stored count) to put it back."""
+    provider = Seeded(3600.0)
+    ctx, account = lent(provider)
+    device = ctx.add_passkey(ctx.signed_in(account), name="Phone passkey")
+    clones = [device.clone() for _ in range(5)]  # the reference's max_failures
+    ctx.passkey_second_step(account, device)
+    for clone in clones:  # each repeats the count the original just used; the last locks
+        pending = ctx.target.sign_in(account.email, account.password).session
+        with ctx.refused("passkey_sign_count", why="a clone's repeated sign count"):
+            ctx.passkeys.finish_passkey_sign_in(pending, clone.get(
+                ctx.passkeys.begin_passkey_sign_in(pending)))
+    assert ctx.known[account.email].locked_until == 0.0  # counted, not yet seen locked
+    pending = ctx.target.sign_in(account.email, account.password).session
+    with ctx.refused("locked_out", why="the original after the lock-out"):
+        ctx.passkeys.finish_passkey_sign_in(pending, device.get(
+            ctx.passkeys.begin_passkey_sign_in(pending)))
+    assert ctx.known[account.email].locked_until > provider.memory.server_time()
+    assert not ctx.run_cleanups()
+    assert provider.memory.clinic.sign_in(account.email, account.password).stage.value == \
+        "signed_in"

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 CODE_CALLS = frozenset({"enter_code", "use_backup_code", "confirm_enrolment"})
 PASSKEY_ANSWER = "finish_passkey_sign_in"  # a refused one counts toward the lock-out like a code
+# Calls a lock-out refuses: one answered "locked_out" says the account is locked until when.
+LOCKABLE = CODE_CALLS | {"sign_in", "begin_passkey_sign_in", PASSKEY_ANSWER}
 NEAR = 6  # steps each way an accepted code is looked for, to know which step it spent
 
 
@@ -104,7 +106,7 @@ def observe(ctx: Context, name: str, args: dict[str, Any], result: Any,
         return
     known.clean = False
     if refusal is not None:
-        if refusal.code == THROTTLED and name in CODE_CALLS | {"sign_in", PASSKEY_ANSWER}:
+        if refusal.code == THROTTLED and name in LOCKABLE:
             wait = refusal.retry_after or ctx.policy.rate_limit.lockout_seconds
             known.locked_until = max(known.locked_until, ctx.target.server_time() + wait)
         elif ((refusal.code == "code_rejected" and name in CODE_CALLS)
