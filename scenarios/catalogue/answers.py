@@ -1,6 +1,8 @@
-"""What answers carry besides their data: no-store on secrets, 413 for a flood, QR images."""
+"""What answers carry besides their data: no-store, 413 for a flood, sign-out's 204, QR images."""
 
 from __future__ import annotations
+
+import secrets
 
 from clinic2fa.scenarios.contract import Answer, SetupScreen
 from clinic2fa.scenarios.core import params, qr
@@ -8,6 +10,7 @@ from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 SIGN_IN = "/api/v1/sign-in"  # the contract's unauthenticated endpoint: anyone can send to it
+SIGN_OUT = "/api/v1/sign-out"  # the contract: 204 for any bearer token, known or not
 
 
 def _no_store(ctx: Context, session: str | None, what: str, *, token_only: bool = False) -> None:
@@ -73,6 +76,37 @@ def oversized_body_refused(ctx: Context) -> None:
         return
     ctx.check(isinstance(answer.body, dict) and isinstance(answer.body.get("error"), str),
               "the 413 has no contract error body {error, reason, message}")
+
+
+@scenario("SIGN-OUT-ANY-TOKEN", verifies=["STEP-6"], level=Level.MUST, quote="Sign out, sign in.")
+def sign_out_any_token(ctx: Context) -> None:
+    """Signing out again (a second tab), or with a token never issued, is no error: the HTTP
+    contract answers 204 for any bearer token, known or not.
+
+    The contract's rule, not the guide's step (STEP-6-SIGN-IN-TEST signs out once): over HTTP
+    the raw answers are read; in process the target's own sign-out is called again; a
+    browser has no Sign out to press once signed out, nor a request of the harness's shape."""
+    session = ctx.signed_in(ctx.account("staff"))
+    ctx.step("Sign out")
+    ctx.target.sign_out(session)
+    with ctx.refused("not_signed_in", why="the signed-out session"):
+        ctx.target.profile(session)
+    never = f"never-issued-{secrets.token_urlsafe(16)}"
+    if Needs.HTTP not in ctx.capabilities:
+        for what, token in (("the signed-out session", session), ("a token never issued", never)):
+            ctx.step(f"Sign out again, with {what}")
+            with ctx.accepted(f"signing out with {what}"):
+                ctx.target.sign_out(token)
+        return
+    signed_out = ctx.replay.session_credentials(session)[0]
+    for what, token in (("the signed-out session's token", signed_out),
+                        ("a token never issued", never)):
+        ctx.step(f"POST {SIGN_OUT} with {what}")
+        ctx.trace.secrets.add(token)
+        answer = ctx.http.send_raw("POST", SIGN_OUT, b"", {"authorization": f"Bearer {token}"})
+        ctx.trace.note(f"answered {answer.status}")
+        ctx.check(answer.status == 204, f"signing out with {what} got {answer.status}, not the "
+                                        "contract's 204 (any bearer token, known or not)")
 
 
 @scenario("QR-READABLE-EVERY-FORM", verifies=["QR-READABLE"], level=Level.MUST,
