@@ -75,6 +75,7 @@ class Passkeys:
     # reference's Clinic.SEAMS explains why; tests/test_defect_seams.py holds them to it).
     SEAMS: ClassVar[tuple[str, ...]] = (
         "_take_challenge",  # single use: passkey-challenge-reusable never consumes it
+        "_new_challenge",  # no-locking stores a challenge into the pending ones as they were read
         "_check_client",  # type, challenge, origin: passkey-any-origin takes any origin
         "_uv_required",  # passkey-user-verification-ignored asks for UV, then never requires it
         "_pending",  # challenges by session and ceremony, read by passkey-challenge-reusable

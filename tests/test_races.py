@@ -50,7 +50,8 @@ def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
                     "RACE-SETUP-ONE-PENDING-SECRET": {"SETUP-FRESH-SECRET"},
                     "RACE-BACKUP-REGENERATE": {"BACKUP-REGENERATE"},
                     "RACE-ADMIN-RESET-ENDS-SESSIONS": {"ADMIN-DISABLE-ENDS-SESSIONS"},
-                    "RACE-PASSKEY-SIGN-COUNT": {"PASSKEY-SIGN-COUNT"}}
+                    "RACE-PASSKEY-SIGN-COUNT": {"PASSKEY-SIGN-COUNT"},
+                    "RACE-PASSKEY-CHALLENGES": {"PASSKEY-CHALLENGE"}}
     caught = {s.id for s in NO_LOCKING_RACES}
     assert set().union(*(v for k, v in tied.items() if k in caught)) == set(
         defects.CATALOGUE["no-locking"].violates)

@@ -12,7 +12,13 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from clinic2fa.scenarios.contract import Account, ConfigExhausted, Inconclusive, NotApplicable
+from clinic2fa.scenarios.contract import (
+    Account,
+    ConfigExhausted,
+    Inconclusive,
+    NotApplicable,
+    Refused,
+)
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 from clinic2fa.scenarios.core.parallel import Outcome, Overlap, overlap, together
@@ -383,3 +389,47 @@ def _clones_at_once(ctx: Context, bursts: Bursts) -> None:
                                       "sign count signed in, not exactly 1")
     _only_accepted_or(ctx, tally, {"passkey_sign_count", "locked_out"},
                       "a repeated sign count was")
+
+
+@scenario("RACE-PASSKEY-CHALLENGES", verifies=["PASSKEY-CHALLENGE"], level=Level.MUST,
+          quote="For every passkey registration and sign-in the deployment MUST generate a fresh "
+                "challenge of at least 16 random bytes from a CSPRNG, bind it to that ceremony",
+          needs=(Needs.PARALLEL, Needs.PASSKEYS))
+def passkey_sign_ins_begun_in_parallel(ctx: Context) -> None:
+    """20 pending sign-ins of one user ask for the passkey at once: each prompt has a challenge
+    of its own, and each one's answer then signs in (no challenge lost to another's)"""
+    until_overlapped(ctx, _passkey_prompts_at_once)
+
+
+def _passkey_prompts_at_once(ctx: Context, bursts: Bursts) -> None:
+    account = ctx.account("staff")
+    device = ctx.add_passkey(ctx.signed_in(account))
+    sessions = []
+    for _ in range(PARALLEL):
+        pending = ctx.target.sign_in(account.email, account.password)
+        ctx.check(pending.stage == "second_step",
+                  f"after the password the passkey must be asked, got {pending.stage}")
+        sessions.append(pending.session)
+    ctx.step(f"{PARALLEL} pending sign-ins of the user ask for the passkey at once")
+    asked = bursts.send([partial(ctx.passkeys.begin_passkey_sign_in, s) for s in sessions],
+                        "the passkey prompts")
+    refused = {o.refusal.code for o in asked if o.refusal is not None}
+    ctx.check(not refused, f"passkey prompts begun at once were refused: {refused}")
+    prompts: list[Any] = [o.result for o in asked]
+    challenges = {str(p.get("challenge", "")) for p in prompts}
+    ctx.check(len(challenges) == len(prompts), f"{len(prompts)} prompts begun at once carried "
+                                               f"{len(challenges)} different challenges")
+    ctx.step("The passkey answers each prompt, one after another")
+    answered: Counter[str] = Counter()
+    with ctx.expect("locked_out"):  # the lock-out may follow prompts whose answer is refused
+        for session, prompt in zip(sessions, prompts, strict=True):
+            try:
+                ctx.passkeys.finish_passkey_sign_in(session, device.get(prompt))
+                answered["accepted"] += 1
+            except Refused as refusal:
+                answered[refusal.code] += 1
+    ctx.trace.note(f"answers: {dict(answered)}")
+    ctx.check(answered["accepted"] == len(prompts),
+              f"of {len(prompts)} prompts begun at once, {len(prompts) - answered['accepted']} "
+              f"had their answer over their own challenge refused ({dict(answered)}): their "
+              "challenges were lost to one another's")

@@ -23,7 +23,7 @@ from clinic2fa.simulator.clinic import (
 )
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.hashing import POOL_THREADS
-from clinic2fa.simulator.passkeys import Passkeys
+from clinic2fa.simulator.passkeys import Ceremony, Passkeys
 from clinic2fa.simulator.users import PasskeyCredential, User
 
 
@@ -125,9 +125,14 @@ def _other_callers() -> bool:
     return any(t is not me and not t.name.startswith(POOL_THREADS) for t in threading.enumerate())
 
 
-class _CountUnguarded(Passkeys):
-    """PASSKEY-SIGN-COUNT: the stored counts are read, and compared as read after the meeting,
-    so clones answering at once all pass a count only one of them should."""
+class _Unguarded(Passkeys):
+    """The relying party's check-then-act steps held open at the clinic's meeting.
+
+    PASSKEY-SIGN-COUNT: the stored counts are read, and compared as read after the meeting, so
+    clones answering at once all pass a count only one of them should. PASSKEY-CHALLENGE: the
+    pending challenges are read, and a new one stored into them as read after the meeting, so
+    of ceremonies begun at once only the last to store keeps its challenge.
+    """
 
     gap: _Rendezvous  # the clinic's own
 
@@ -138,16 +143,23 @@ class _CountUnguarded(Passkeys):
             passkey.sign_count = count  # as read, whatever another answer stored meanwhile
         return super().verify_authentication(key, user, credential)
 
+    def _new_challenge(self, key: str, ceremony: Ceremony) -> bytes:
+        seen = dict(self._pending)
+        self.gap.meet("challenge", ceremony.value)
+        self._pending = seen  # as read, whatever another ceremony stored meanwhile
+        return super()._new_challenge(key, ceremony)
+
 
 def _uri_secret(uri: str) -> str:
     return parse_qs(urlsplit(uri).query)["secret"][0]
 
 
 @defect("no-locking", ("BACKUP-SINGLE-USE", "TOTP-REPLAY", "TOTP-RATE-LIMIT", "SETUP-FRESH-SECRET",
-                      "ADMIN-DISABLE-ENDS-SESSIONS", "PASSKEY-SIGN-COUNT"),
+                      "ADMIN-DISABLE-ENDS-SESSIONS", "PASSKEY-SIGN-COUNT", "PASSKEY-CHALLENGE"),
         "no lock around check-then-act: parallel requests spend one code twice, lose "
         "wrong-code counts, leave two setup secrets pending, open sessions an admin's reset "
-        "does not end and let cloned passkeys repeat one sign count")
+        "does not end, let cloned passkeys repeat one sign count and lose the challenges of "
+        "passkey sign-ins begun at once")
 class NoLocking(Clinic):
     """The reference without its lock, each check-then-act step held open for a second request.
 
@@ -161,7 +173,7 @@ class NoLocking(Clinic):
         super().__init__(**kwargs)
         self.gap = _Rendezvous(self.patience)
         self._lock = self.gap.inside  # type: ignore[assignment]
-        self._passkeys.__class__ = _CountUnguarded
+        self._passkeys.__class__ = _Unguarded
         self._passkeys.gap = self.gap  # type: ignore[attr-defined]
         self.pending_setups: dict[str, set[str]] = {}  # the defect's own: secrets pending
 
