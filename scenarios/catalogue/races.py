@@ -395,41 +395,66 @@ def _clones_at_once(ctx: Context, bursts: Bursts) -> None:
           quote="For every passkey registration and sign-in the deployment MUST generate a fresh "
                 "challenge of at least 16 random bytes from a CSPRNG, bind it to that ceremony",
           needs=(Needs.PARALLEL, Needs.PASSKEYS))
-def passkey_sign_ins_begun_in_parallel(ctx: Context) -> None:
-    """20 pending sign-ins of one user ask for the passkey at once: each prompt has a challenge
-    of its own, and each one's answer then signs in (no challenge lost to another's)"""
-    until_overlapped(ctx, _passkey_prompts_at_once)
+def passkey_ceremonies_begun_in_parallel(ctx: Context) -> None:
+    """20 passkey setups, then 20 passkey sign-ins, of one user begun at once: each ceremony
+    gets a challenge of its own and keeps it (its answer is accepted, none lost to another's)"""
+    until_overlapped(ctx, _passkey_ceremonies_at_once)
 
 
-def _passkey_prompts_at_once(ctx: Context, bursts: Bursts) -> None:
+def _passkey_ceremonies_at_once(ctx: Context, bursts: Bursts) -> None:
     account = ctx.account("staff")
-    device = ctx.add_passkey(ctx.signed_in(account))
-    sessions = []
+    sessions = [ctx.signed_in(account) for _ in range(PARALLEL)]
+    ctx.step(f'"Set up passkey" in {PARALLEL} signed-in sessions of the user at once')
+    prompts = _prompts(ctx, bursts, [partial(ctx.passkeys.begin_passkey_setup, s)
+                                     for s in sessions], "the passkey setups")
+    ctx.step("Each session registers a passkey of its own, one after another")
+    devices = []
+    for number, (session, prompt) in enumerate(zip(sessions, prompts, strict=True), start=1):
+        device, name = ctx.passkey(), f"Passkey {number}"
+        try:
+            ctx.passkeys.finish_passkey_setup(session, device.create(prompt), name)
+        except Refused as refusal:
+            ctx.trace.note(f"{name}: refused with {refusal.code}")
+            continue
+        ctx.holds_passkey(account, name, device)
+        devices.append(device)
+    ctx.check(len(devices) == len(prompts),
+              f"of {len(prompts)} passkey setups begun at once, {len(prompts) - len(devices)} "
+              "had their answer over their own challenge refused: their challenges were lost "
+              "to one another's")
+    pending = []
     for _ in range(PARALLEL):
-        pending = ctx.target.sign_in(account.email, account.password)
-        ctx.check(pending.stage == "second_step",
-                  f"after the password the passkey must be asked, got {pending.stage}")
-        sessions.append(pending.session)
+        signing_in = ctx.target.sign_in(account.email, account.password)
+        ctx.check(signing_in.stage == "second_step",
+                  f"after the password the passkey must be asked, got {signing_in.stage}")
+        pending.append(signing_in.session)
     ctx.step(f"{PARALLEL} pending sign-ins of the user ask for the passkey at once")
-    asked = bursts.send([partial(ctx.passkeys.begin_passkey_sign_in, s) for s in sessions],
-                        "the passkey prompts")
-    refused = {o.refusal.code for o in asked if o.refusal is not None}
-    ctx.check(not refused, f"passkey prompts begun at once were refused: {refused}")
-    prompts: list[Any] = [o.result for o in asked]
-    challenges = {str(p.get("challenge", "")) for p in prompts}
-    ctx.check(len(challenges) == len(prompts), f"{len(prompts)} prompts begun at once carried "
-                                               f"{len(challenges)} different challenges")
-    ctx.step("The passkey answers each prompt, one after another")
+    prompts = _prompts(ctx, bursts, [partial(ctx.passkeys.begin_passkey_sign_in, s)
+                                     for s in pending], "the passkey prompts")
+    ctx.step("The first passkey answers each prompt, one after another")
     answered: Counter[str] = Counter()
     with ctx.expect("locked_out"):  # the lock-out may follow prompts whose answer is refused
-        for session, prompt in zip(sessions, prompts, strict=True):
+        for session, prompt in zip(pending, prompts, strict=True):
             try:
-                ctx.passkeys.finish_passkey_sign_in(session, device.get(prompt))
+                ctx.passkeys.finish_passkey_sign_in(session, devices[0].get(prompt))
                 answered["accepted"] += 1
             except Refused as refusal:
                 answered[refusal.code] += 1
     ctx.trace.note(f"answers: {dict(answered)}")
     ctx.check(answered["accepted"] == len(prompts),
-              f"of {len(prompts)} prompts begun at once, {len(prompts) - answered['accepted']} "
-              f"had their answer over their own challenge refused ({dict(answered)}): their "
-              "challenges were lost to one another's")
+              f"of {len(prompts)} passkey sign-ins begun at once, "
+              f"{len(prompts) - answered['accepted']} had their answer over their own challenge "
+              f"refused ({dict(answered)}): their challenges were lost to one another's")
+
+
+def _prompts(ctx: Context, bursts: Bursts, calls: list[Callable[[], Any]],
+             what: str) -> list[Any]:
+    """The options of ceremonies begun at once, each with a challenge of its own."""
+    asked = bursts.send(calls, what)
+    refused = {o.refusal.code for o in asked if o.refusal is not None}
+    ctx.check(not refused, f"{what} begun at once were refused: {refused}")
+    prompts = [o.result for o in asked]
+    challenges = {str(p.get("challenge", "")) for p in prompts}
+    ctx.check(len(challenges) == len(prompts), f"{len(prompts)} of {what} begun at once carried "
+                                               f"{len(challenges)} different challenges")
+    return prompts
