@@ -490,8 +490,9 @@ class Context:
         return device
 
     def holds_passkey(self, account: Account, name: str, device: PasskeyDevice) -> None:
-        """`device` now holds `account`'s passkey `name` (a clone whose sign count the
-        deployment stored last): a reused account's next sign-in must answer with it."""
+        """`device` holds `account`'s passkey `name` (registered without add_passkey, or a
+        clone whose sign count the deployment stored last): a reused account's next sign-in
+        may have to answer with it."""
         known = self.known.get(account.email.casefold())
         if known is not None:
             known.devices[name] = device
