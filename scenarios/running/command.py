@@ -67,6 +67,7 @@ def run(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
     try:
         status = pytest.main(pytest_args(options), plugins=[plugin])
     finally:
+        plugin.close_workers()
         plan.provider.close()
     if plugin.exit_code is not None:
         return plugin.exit_code
