@@ -43,7 +43,7 @@ def test_list_json_has_every_scenario_with_spec_ids_level_and_needs() -> None:
     text = cli("list", "--select", "TOTP-REPLAY*")
     assert text.returncode == 0
     assert re.search(r"^TOTP-REPLAY-TWO-SIGN-INS +MUST +TOTP-REPLAY +-$", text.stdout, re.M)
-    assert text.stdout.rstrip().endswith("4 scenarios")  # RACE-TOTP-CODE-ONCE verifies it too
+    assert text.stdout.rstrip().endswith("5 scenarios")  # RACE-TOTP-CODE-ONCE verifies it too
 
 
 def test_the_time_left_comes_from_the_pace_so_far() -> None:
