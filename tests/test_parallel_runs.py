@@ -17,7 +17,7 @@ from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, Scenario
 from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult
 from clinic2fa.scenarios.running.command import RunOptions, run
-from clinic2fa.scenarios.running.schedule import Ahead
+from clinic2fa.scenarios.running.schedule import Ahead, measures_the_target
 from clinic2fa.scenarios.targets.memory import MemoryProvider
 
 # a passkey challenge, a credential ID: base64url with a capital or a digit (not a word_code)
@@ -142,6 +142,39 @@ def test_results_come_back_in_the_order_of_the_run_not_as_they_finish() -> None:
         ahead.close()
     assert got == ["T-SIGN-IN", "T-REPLAY"]
     assert order == ["T-REPLAY", "T-SIGN-IN"]
+
+
+class _Waited(Exception):
+    """A worker would wait here for the scenarios running to finish."""
+
+
+class _NeverWaits(threading.Condition):
+    def wait(self, timeout: float | None = None) -> bool:
+        raise _Waited
+
+
+def test_a_scenario_that_measures_the_target_runs_with_nothing_beside_it() -> None:
+    """The scenarios before it finish first, and none starts until it has finished."""
+    timing = Scenario("T-TIMING", "alone", ("AUDIT-LOG",), Level.MUST, "", lambda _: None,
+                      (), "tests.sc_fixture", alone=True)
+    race = Scenario("T-RACE", "a race", ("AUDIT-LOG",), Level.MUST, "", lambda _: None,
+                    (Needs.PARALLEL,), "tests.sc_fixture")
+    order = [SIGN_IN, timing, REPLAY, race, SIGN_IN]
+    ahead = Ahead(order, lambda s: ScenarioResult(s, Outcome.PASS), 4,
+                  alone=measures_the_target)
+    ahead._lock = _NeverWaits()  # not started: the test takes each next scenario itself
+    started = [ahead._next()]
+    for alone in (timing, race):
+        with pytest.raises(_Waited):  # one running: the alone one waits
+            ahead._next()
+        ahead._done()
+        started.append(ahead._next())
+        with pytest.raises(_Waited):  # it runs: nothing starts beside it
+            ahead._next()
+        ahead._done()
+        started.append(ahead._next())
+        assert started[-2] is not None and started[-2][0] is alone
+    assert [s[0].id for s in started if s] == [s.id for s in order]
 
 
 def test_a_target_that_drops_stops_new_scenarios_and_the_report_ends_there(

@@ -50,8 +50,23 @@ def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
 
 
 def _app(kind: type[Clinic], threads: int | None = None) -> FastAPI:
+    """The app; `app.state.made` lists the clinics it makes (each scenario's test clinic)."""
     clinic = kind(clock=FakeClock(time.time()), policy=Policy(hash_cost=FAST_HASH))
-    return create_app(clinic, test_support=True, threads=threads)
+    app = create_app(clinic, test_support=True, threads=threads)
+    fresh, app.state.made = app.state.fresh_clinic, []
+
+    def recorded(**how: Any) -> Clinic:
+        made = fresh(**how)
+        app.state.made.append(made)
+        return made
+
+    app.state.fresh_clinic = recorded
+    return app
+
+
+def _meetings(app: FastAPI) -> int:
+    """Requests met inside a clinic, in the clinics made so far."""
+    return sum(c.gap.meetings for c in app.state.made)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +105,7 @@ def test_fails_on_no_locking_over_http(scen: Scenario, broken: tuple[str, FastAP
     url, app = broken
     outcome, message = _run(scen, url)
     assert outcome is Outcome.FAIL, message
-    assert app.state.clinic.gap.meetings > 0  # the clinic after this scenario's reset
+    assert _meetings(app) > 0  # in the scenario's own test clinic
 
 
 def test_one_worker_thread_hides_the_race() -> None:
@@ -99,7 +114,7 @@ def test_one_worker_thread_hides_the_race() -> None:
     app = _app(defects.NoLocking, threads=1)
     with running(app) as url:
         assert _run(scen, url) == (Outcome.PASS, "")
-        assert app.state.clinic.gap.meetings == 0
+        assert app.state.made and _meetings(app) == 0
 
 
 # -- in memory: threads against the in-process clinic -------------------------------------------

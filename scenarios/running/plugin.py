@@ -33,7 +33,7 @@ from clinic2fa.scenarios.reports import words
 from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.running.execute import run_scenario
 from clinic2fa.scenarios.running.plan import Plan, RunOptions, TargetDown, prepare
-from clinic2fa.scenarios.running.schedule import Ahead
+from clinic2fa.scenarios.running.schedule import Ahead, measures_the_target
 
 INTERRUPTED = ExitCode.INTERRUPTED
 # How pytest shows each status word: its progress letter and its summary category.
@@ -363,7 +363,7 @@ class ConformancePlugin:
                 [i.scenario for i in self._chosen[first:]], self._run, self.plan.jobs,
                 stops=lambda r: r.unreachable or (
                     exitfirst and (r.blocking or r.outcome is Outcome.ERROR)),
-                leave=self.plan.provider.leave_worker)
+                leave=self.plan.provider.leave_worker, alone=measures_the_target)
             self._ahead.start()
         if self._ahead is not None and item.scenario in self._ahead:
             return self._ahead.result(item.scenario)

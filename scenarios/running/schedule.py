@@ -5,6 +5,10 @@ wait for their own result, so the progress lines, the reports and the exit code 
 order and with the verdicts a serial run gives. A result that would stop a serial run (the
 target dropped; a blocking failure under -x) stops new scenarios from starting; every scenario
 before it in the order had already started, so each result pytest still asks for is there.
+
+A scenario that measures the target (a race's overlapping requests, a timing's medians) runs
+`alone`: the scenarios before it finish first, and none starts beside it, so what it measures
+is the target, not its neighbours' load.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 
-from clinic2fa.scenarios.core.model import Scenario
+from clinic2fa.scenarios.core.model import Needs, Scenario
 from clinic2fa.scenarios.core.verdicts import ScenarioResult
 
 THREAD_NAME = "clinic2fa-scenario"
@@ -30,10 +34,12 @@ class Ahead:
 
     def __init__(self, scenarios: Sequence[Scenario], run: Callable[[Scenario], ScenarioResult],
                  jobs: int, *, stops: Callable[[ScenarioResult], bool] = lambda _: False,
-                 leave: Callable[[], None] = lambda: None) -> None:
+                 leave: Callable[[], None] = lambda: None,
+                 alone: Callable[[Scenario], bool] = lambda _: False) -> None:
         self._run = run
         self._stops = stops
         self._leave = leave
+        self._alone = alone
         self._jobs = max(1, min(jobs, len(scenarios)))
         self._queue: deque[tuple[Scenario, Future[ScenarioResult]]] = deque()
         self._futures: dict[int, Future[ScenarioResult]] = {}
@@ -41,9 +47,11 @@ class Ahead:
             future: Future[ScenarioResult] = Future()
             self._futures[id(scenario)] = future
             self._queue.append((scenario, future))
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopped = False
+        self._running = 0  # scenarios started and not finished
+        self._alone_running = False
 
     def start(self) -> None:
         for number in range(1, self._jobs + 1):
@@ -69,6 +77,7 @@ class Ahead:
             self._stopped = True
             while self._queue:
                 self._queue.popleft()[1].cancel()
+            self._lock.notify_all()
 
     def close(self) -> None:
         """Stop, and wait for the running scenarios (their cleanups put the target back)."""
@@ -77,12 +86,26 @@ class Ahead:
             thread.join()
 
     def _next(self) -> tuple[Scenario, Future[ScenarioResult]] | None:
+        """The next scenario in the order, once it may start (alone: once nothing runs)."""
         with self._lock:
             while self._queue and not self._stopped:
-                scenario, future = self._queue.popleft()
+                scenario, future = self._queue[0]
+                alone = self._alone(scenario)
+                if self._alone_running or (alone and self._running):
+                    self._lock.wait()
+                    continue
+                self._queue.popleft()
                 if future.set_running_or_notify_cancel():
+                    self._running += 1
+                    self._alone_running = alone
                     return scenario, future
             return None
+
+    def _done(self) -> None:
+        with self._lock:
+            self._running -= 1
+            self._alone_running = False
+            self._lock.notify_all()
 
     def _work(self) -> None:
         try:
@@ -94,8 +117,15 @@ class Ahead:
                     future.set_exception(exc)
                     self.stop()
                     continue
+                finally:
+                    self._done()
                 future.set_result(result)
                 if self._stops(result):
                     self.stop()
         finally:
             self._leave()
+
+
+def measures_the_target(scenario: Scenario) -> bool:
+    """A race (its requests must overlap on the target alone) or a timing (`alone=True`)."""
+    return scenario.alone or Needs.PARALLEL in scenario.needs

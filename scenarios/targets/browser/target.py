@@ -453,7 +453,8 @@ class BrowserTarget(Pages):
     def _new_session(self, cookies: list[dict[str, str]] | None = None) -> Session:
         handle = f"browser-{len(self.sessions) + 1}"
         s = Session.open(self._provider.browser, handle, timeout_ms=self._provider.timeout * 1000,
-                         traced=self._provider.keeps_evidence, cookies=cookies)
+                         traced=self._provider.keeps_evidence, cookies=cookies,
+                         headers=self._http.headers)
         self.sessions[handle] = s
         return s
 
