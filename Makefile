@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 
-.PHONY: run test lint clean browser-flakes wheel-check lock check-reports example-python-target
+.PHONY: run test lint clean mutation browser-flakes wheel-check lock check-reports \
+  example-python-target third-party
 .DEFAULT_GOAL := run
 
 run: $(STAMP)
@@ -21,19 +22,35 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -n auto --dist worksteal
 
 # The worked example of --target python:MODULE:FACTORY: ToothDesk, a small backend of its own on
-# the system clock (the harness moves it with freezegun). Exit 0: it passes, clock scenarios too.
+# the system clock (the harness moves it with freezegun). It conforms, clock and race scenarios
+# included (exit 0); tests/test_python_target.py holds it to that.
 EXAMPLE_REPORTS ?= reports/python-target
 example-python-target: $(STAMP)
 	cd examples/python-target && ../../$(VENV)/bin/clinic2fa run \
 	  --target python:clinic2fa_target:make_target --report-dir ../../$(EXAMPLE_REPORTS)
+
+# The two third-party example sites (examples/django-allauth, examples/flask-security-too) on
+# unmodified libraries, each in its own venv, through their own pages with their profiles; every
+# spec item's verdict against the app's expected.toml. Exit 0 only when none differs. One app:
+# make third-party APP=django-allauth. Reports in reports/third-party/<app>/.
+third-party: $(STAMP)
+	$(PY) examples/third_party.py $(if $(APP),--app $(APP))
 
 # The reports the commands write, as CI sees them, against spec/report.schema.json (the test
 # suite checks every report it writes too): the suite on the reference and on the example.
 check-reports: $(STAMP)
 	rm -rf reports/ci
 	$(VENV)/bin/clinic2fa run --target memory --report-dir reports/ci/memory >/dev/null
-	$(MAKE) --no-print-directory example-python-target EXAMPLE_REPORTS=reports/ci/python-target >/dev/null
+	$(MAKE) --no-print-directory example-python-target EXAMPLE_REPORTS=reports/ci/python-target \
+	  >/dev/null
 	$(PY) tests/report_validation.py reports/ci
+
+# Mutation analysis of the reference (mutation/run.py, cosmic-ray): the conformance suite as the
+# oracle, on memory for the rule modules and on http for the web layer's authorization. Writes
+# reports/mutation/report.txt and report.json. MUTANTS=N samples N mutants (SEED=S draws them).
+mutation: $(STAMP)
+	$(PY) mutation/run.py $(if $(MUTANTS),--mutants $(MUTANTS)) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(WORKERS),--workers $(WORKERS))
 
 # The wheel as a user gets it: its contents, and installed in fresh venvs (beside the user's
 # own spec/ and simulator/ packages, and beside pytest 8) it runs. About two minutes.

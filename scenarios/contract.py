@@ -112,11 +112,14 @@ class Security:
 @dataclass(frozen=True)
 class Answer:
     """One HTTP answer as the harness saw it: status, headers (lower-case names; cookies and
-    credentials left out) and, for a request the harness shaped itself, its JSON body."""
+    credentials left out), for a request the harness shaped itself its JSON body, and the
+    seconds from the request sent to the answer come, where the client timed it (a browser's
+    page work around it would swamp what a timing check compares: SIGNIN-NO-ENUMERATION)."""
 
     status: int
     headers: dict[str, str]
     body: Any = None
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,14 +144,17 @@ class Refused(Exception):
 
     `reason` is None where the deployment does not say why. A throttle is code "locked_out"
     (the contract's 429), with `retry_after` seconds when the deployment says how long.
+    `sent` is False when the deployment's page refused it in the browser itself (a field's
+    own validation): the person was refused, the server was never asked.
     """
 
     def __init__(self, code: str, reason: str | None = None, message: str = "",
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, *, sent: bool = True) -> None:
         self.code = code
         self.reason = reason
         self.message = message
         self.retry_after = retry_after
+        self.sent = sent
         super().__init__(f"{code}{f' ({reason})' if reason else ''}: {message}")
 
 

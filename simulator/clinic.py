@@ -604,9 +604,10 @@ class Clinic:
 
     def _note_skewed(self, user: User, step: int, now_step: int) -> None:
         """TOTP-SKEW-NO-ORACLE: a step refused as skew ahead is never accepted later, so the
-        skew answer cannot be kept for when the clock gets there. Only steps still ahead of
-        both the clock's window and the last accepted step are kept (a bounded set)."""
-        floor = max(user.last_step, now_step - self.policy.window)
+        skew answer cannot be kept for when the clock gets there. Only steps that may still
+        be accepted are kept (a bounded set): after the last accepted step, and not behind the
+        window, whose first step (now - window) is one too: a later skew must not drop it."""
+        floor = max(user.last_step, now_step - self.policy.window - 1)
         user.skewed_steps = {s for s in user.skewed_steps if s > floor}
         if step > floor:
             user.skewed_steps.add(step)

@@ -26,7 +26,7 @@ from clinic2fa.scenarios.targets.config import TargetConfig
 from clinic2fa.scenarios.targets.http import provider as http_provider
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
-from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.policy import FAST_HASH, HashCost, Policy
 from clinic2fa.simulator.web.app import create_app
 from clinic2fa.simulator.web.server import listen, public_origin, running
 
@@ -35,16 +35,21 @@ CATALOGUE: dict[str, Scenario] = catalogue_mod.load()
 
 @contextmanager
 def reference(defect: str | None = None,
-              wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> Iterator[str]:
-    """`clinic2fa serve --fake-clock [--defect NAME]` in a thread; its URL."""
+              wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+              hash_cost: HashCost = FAST_HASH,
+              clinic: Callable[..., Clinic] = Clinic) -> Iterator[str]:
+    """`clinic2fa serve --fake-clock [--defect NAME]` in a thread; its URL. A timing check
+    needs a `hash_cost` whose work a page load does not drown (FAST_HASH's is microseconds);
+    `clinic`: a test's own Clinic (a subclass, or other policy), for a fault no seeded defect
+    has."""
     sock = listen("localhost")
     origin, rp_id = public_origin("localhost", sock.getsockname()[1])
     clock = FakeClock(time.time())
 
     def fresh(clock: FakeClock = clock) -> Clinic:
-        made: dict[str, Any] = {"clock": clock, "policy": Policy(hash_cost=FAST_HASH),
+        made: dict[str, Any] = {"clock": clock, "policy": Policy(hash_cost=hash_cost),
                                 "rp_id": rp_id, "origin": origin}
-        return defects.build(defect, **made) if defect else Clinic(**made)
+        return defects.build(defect, **made) if defect else clinic(**made)
 
     app = create_app(fresh(), test_support=True, fresh_clinic=fresh)
     with running(wrap(app) if wrap else app, sock=sock) as url:

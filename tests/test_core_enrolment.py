@@ -117,6 +117,24 @@ def test_QR_READABLE_the_check_sees_a_transparent_image() -> None:
     assert qr.read(qr.from_png(out.getvalue())).quiet_zone == 1
 
 
+@pytest.mark.parametrize("factor", [3.4, 3.78, 4.6, 5.13])
+@pytest.mark.parametrize("border", [4, 3])
+def test_QR_READABLE_quiet_zone_of_an_image_scaled_by_a_fraction(border: int,
+                                                                 factor: float) -> None:
+    """A screenshot of a page scales by a fraction (an SVG in mm at 96 dpi): blurred edge
+    pixels must neither cost the quiet zone a tenth of a module nor hide the finder."""
+    import segno
+    from PIL import Image
+
+    code = segno.make("otpauth://totp/MyDentalPractice:x?secret=AAAAAAAAAAAAAAAA", error="m")
+    out = io.BytesIO()
+    code.save(out, kind="png", scale=1, border=border)
+    small = qr.from_png(out.getvalue()).convert("L")
+    image = small.resize((round(small.width * factor), round(small.height * factor)),
+                         Image.Resampling.BILINEAR)
+    assert qr.read(image).quiet_zone == border
+
+
 def test_KEY_URI_scanned_app_generates_codes_the_clinic_accepts(
         clinic: Clinic, people: Cast) -> None:
     token, setup = start(clinic, people.admin)

@@ -271,7 +271,24 @@ def test_TOTP_SKEW_NO_ORACLE_the_remembered_steps_stay_few(
         refusal(lambda p=pending: clinic.enter_code(p, staff_enrolled.code_steps_away(3)))
         if turn % 4 == 3:  # a success now and then, so TOTP-RATE-LIMIT never locks
             clinic.use_backup_code(pending, next(spare))
-    assert len(staff_enrolled.user.skewed_steps) <= 3 + clinic.policy.window
+    # from the window's first step (now - window) to the last guess's (now + 3)
+    assert len(staff_enrolled.user.skewed_steps) <= 3 + clinic.policy.window + 1
+
+
+def test_TOTP_SKEW_NO_ORACLE_a_later_skew_keeps_a_step_still_in_the_window(
+        staff_enrolled: Enrolled, clock: FakeClock, helpers: type[Helpers]) -> None:
+    """A second skewed guess once the first one's step is the window's step before: the first
+    code is still refused (found by mutation analysis: the floor once dropped that step)."""
+    clinic = staff_enrolled.clinic
+    helpers.next_step(clinic)
+    ahead = 4
+    skewed = staff_enrolled.code_steps_away(ahead)
+    pending = staff_enrolled.pending()
+    assert refusal(lambda: clinic.enter_code(pending, skewed)).reason is Reason.TIME_SKEW
+    clock.advance((ahead + 1) * clinic.policy.period)  # its step is now the one before
+    assert refusal(lambda: clinic.enter_code(pending, staff_enrolled.code_steps_away(ahead))
+                   ).reason is Reason.TIME_SKEW
+    assert refusal(lambda: clinic.enter_code(pending, skewed)).reason is Reason.ALREADY_USED
 
 
 # -- TOTP-ASCII-DIGITS --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the catalogue following it (a deployment behaving as declared passes, one that d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,9 @@ from clinic2fa.scenarios.core.policy import REFERENCE, Policy
 from clinic2fa.scenarios.errors import UsageError
 from clinic2fa.scenarios.targets import config as config_mod
 from clinic2fa.scenarios.targets.memory import MemoryProvider, MemoryTarget
-from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clinic import Clinic, StaffEntry, Stage
 from clinic2fa.simulator.clock import FakeClock
-from clinic2fa.simulator.errors import TwoFactorError
+from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 from clinic2fa.simulator.policy import FAST_HASH
 from clinic2fa.simulator.policy import Policy as ClinicPolicy
 from clinic2fa.simulator.users import User
@@ -173,3 +174,104 @@ def test_a_growing_back_off_conforms_where_it_is_declared(tmp_path: Path) -> Non
 def test_a_back_off_declared_but_absent_fails(tmp_path: Path) -> None:
     found = outcomes(run(tmp_path, BACKOFF, "TOTP-RATE-LIMIT"))  # the reference locks out
     assert found["TOTP-RATE-LIMIT-FIVE-WRONG"][0] == "fail"
+
+
+class DropsSetupOnWrongCode(Clinic):
+    """A wrong code at confirmation ends the setup: the person starts again (a new QR code)."""
+
+    def confirm_authenticator(self, token: str, code: str) -> Any:
+        try:
+            return super().confirm_authenticator(token, code)
+        except TwoFactorError as refusal:
+            if refusal.code is ErrorCode.CODE_REJECTED:
+                with self._lock:
+                    _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+                    user.pending_secret = None
+            raise
+
+
+class NeverConfirms(DropsSetupOnWrongCode):
+    """Ends the setup on a wrong code, and after that refuses even the right one."""
+
+    def confirm_authenticator(self, token: str, code: str) -> Any:
+        self.refused = getattr(self, "refused", 0) + 1
+        return super().confirm_authenticator(token, code if self.refused == 1 else "x")
+
+
+def test_a_setup_that_a_wrong_code_ends_is_started_again(tmp_path: Path) -> None:
+    found = outcomes(run(tmp_path, REFERENCE, "STEP-4-CONFIRM-ENROLMENT",
+                         "SETUP-CONFIRM-OFF-UNTIL-CONFIRMED", "SETUP-FRESH-SECRET-OLD-CODE-REFUSED",
+                         "TROUBLE-2-SYNC-CLOCK", "TROUBLE-5-RETRY-SETUP",
+                         clinic=DropsSetupOnWrongCode))
+    assert found == {k: ("pass", "") for k in found} and len(found) == 5
+    found = outcomes(run(tmp_path, REFERENCE, "STEP-4-CONFIRM-ENROLMENT", clinic=NeverConfirms))
+    assert found["STEP-4-CONFIRM-ENROLMENT"][0] == "fail"
+
+
+class PendingIsSignedOut(Clinic):
+    """Pages that know only 'signed in' or not: a half-finished sign-in is not signed in."""
+
+    def profile(self, token: str) -> Any:
+        try:
+            return super().profile(token)
+        except TwoFactorError as refusal:
+            if refusal.code is ErrorCode.SECOND_STEP_REQUIRED:
+                raise TwoFactorError(ErrorCode.NOT_SIGNED_IN, "Sign in first.") from None
+            raise
+
+
+class PendingIsSignedIn(Clinic):
+    """A correct password alone reaches My Profile: the second step guards nothing."""
+
+    def profile(self, token: str) -> Any:
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN, Stage.SECOND_STEP)
+        return StaffEntry(user.email, user.name, user.role, user.two_factor_enabled)
+
+
+def test_a_half_finished_sign_in_may_be_treated_as_not_signed_in(tmp_path: Path) -> None:
+    found = outcomes(run(tmp_path, REFERENCE, "OUTCOME-1-EVERY-SIGN-IN",
+                         "SIGNIN-SECOND-STEP-ASKED", clinic=PendingIsSignedOut))
+    assert found["OUTCOME-1-EVERY-SIGN-IN"] == ("pass", "")
+    assert found["SIGNIN-SECOND-STEP-ASKED"] == ("pass", "")
+    found = outcomes(run(tmp_path, REFERENCE, "OUTCOME-1-EVERY-SIGN-IN",
+                         "SIGNIN-SECOND-STEP-ASKED", clinic=PendingIsSignedIn))
+    assert found["OUTCOME-1-EVERY-SIGN-IN"][0] == "fail"
+    assert found["SIGNIN-SECOND-STEP-ASKED"][0] == "fail"
+
+
+class DashedManualEntry(Clinic):
+    """Writes the manual-entry secret in groups of four joined by dashes (as libpass does)."""
+
+    def start_authenticator_setup(self, token: str) -> Any:
+        setup = super().start_authenticator_setup(token)
+        return replace(setup, manual_entry=setup.manual_entry.replace(" ", "-"))
+
+
+class UngroupedManualEntry(Clinic):
+    """Writes the manual-entry secret in one piece: no short groups to read and type."""
+
+    def start_authenticator_setup(self, token: str) -> Any:
+        setup = super().start_authenticator_setup(token)
+        return replace(setup, manual_entry=setup.manual_entry.replace(" ", ""))
+
+
+def test_a_manual_entry_secret_in_dashed_groups_is_in_short_groups(tmp_path: Path) -> None:
+    found = outcomes(run(tmp_path, REFERENCE, "MANUAL-SECRET-SAME-SECRET",
+                         clinic=DashedManualEntry))
+    assert found["MANUAL-SECRET-SAME-SECRET"] == ("pass", "")
+    found = outcomes(run(tmp_path, REFERENCE, "MANUAL-SECRET-SAME-SECRET",
+                         clinic=UngroupedManualEntry))
+    assert found["MANUAL-SECRET-SAME-SECRET"][0] == "fail"
+
+
+@pytest.mark.parametrize(("selected", "verdict"), [
+    (["SIGNIN-PENDING-EXPIRES-DECLARED"], "not_verified"),  # the choice alone: nothing seen
+    (["SIGNIN-PENDING-EXPIRES-DECLARED", "SIGNIN-PENDING-EXPIRES"], "conforms"),
+])
+def test_a_declared_choice_inside_the_bounds_alone_makes_nothing_conform(
+        tmp_path: Path, selected: list[str], verdict: str) -> None:
+    done = run_here(tmp_path, catalogue.load(), target="memory", select=selected)
+    assert done.outcomes() == dict.fromkeys(selected, "pass")
+    (item,) = [r for r in done.report()["requirements"] if r["id"] == "SIGNIN-PENDING-EXPIRES"]
+    assert item["verdict"] == verdict

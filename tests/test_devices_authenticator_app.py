@@ -66,8 +66,9 @@ def test_KEY_URI_qr_png_scanned_then_code_accepted_at_setup_and_sign_in() -> Non
     clinic, clock, phone = enrolled()
     token = second_step(clinic)
     clock.advance(PERIOD)
-    assert clinic.enter_code(token, phone.code()).stage is Stage.SIGNED_IN
-    assert clinic.profile(token).email == EMAIL
+    done = clinic.enter_code(token, phone.code())
+    assert done.stage is Stage.SIGNED_IN
+    assert clinic.profile(done.token).email == EMAIL  # the new token (SESSION-NEW-TOKEN)
 
 
 @pytest.mark.parametrize("typed", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import socket
 import subprocess
 import sys
@@ -14,9 +15,18 @@ from types import ModuleType
 import pytest
 
 from clinic2fa.scenarios.cli import main
-from clinic2fa.scenarios.explore.explorer import explore, open_target, replay, script, script_path
+from clinic2fa.scenarios.explore.explorer import (
+    CI_SEED,
+    explore,
+    open_target,
+    replay,
+    script,
+    script_path,
+)
 from clinic2fa.scenarios.explore.pair import Divergence, Finding, diverges
+from clinic2fa.scenarios.explore.sides import Action, Side
 from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.targets.memory import MemoryTarget
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.policy import FAST_HASH, Policy
@@ -100,7 +110,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 def test_a_divergence_exits_1_with_a_replay_script_that_fails_under_pytest(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = "memory+defect:too-few-backup-codes"
-    code, out, _ = run_cli(capsys, "--target", target, "--report-dir", str(tmp_path))
+    code, out, _ = run_cli(capsys, "--target", target, "--seed", str(CI_SEED),
+                           "--report-dir", str(tmp_path))
     path = script_path(tmp_path, target)
     assert code == 1 and path.is_file()
     assert f"{target} differs from the reference at step " in out
@@ -111,10 +122,42 @@ def test_a_divergence_exits_1_with_a_replay_script_that_fails_under_pytest(
     assert "Divergence" in ran.stdout and "1 failed" in ran.stdout
 
 
+def test_each_default_run_has_a_new_seed_it_prints_and_seed_replays_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = "memory+defect:regenerate-issues-too-few"
+    said = [run_cli(capsys, "--target", target, "--examples", "30",
+                    "--report-dir", str(tmp_path / str(n))) for n in range(2)]
+    seeds = [re.search(r"--seed (\d+)", out).group(1) for _, out, _ in said]  # type: ignore[union-attr]
+    assert seeds[0] != seeds[1] and all("a new seed: --seed replays" in o for _, o, _ in said)
+    code, out, _ = run_cli(capsys, "--target", target, "--examples", "30", "--seed", seeds[0],
+                           "--report-dir", str(tmp_path / "again"))
+    assert code == said[0][0] and "a new seed" not in out
+    finding = [o[o.index("differs from"):].split("\n\n")[0] for o in (said[0][1], out)
+               if "differs from" in o]
+    assert len(finding) in (0, 2) and len(set(finding)) <= 1  # the same run, found alike
+
+
+# Not yet found at the default budget with CI's seed (census, 2026-12-01), though explore now
+# tries them: other-users-code-accepted, old-secret-survives-re-enrolment.
+@pytest.mark.parametrize("name", [
+    "short-totp-secret", "manual-secret-ungrouped",  # the shape and size of secrets
+    "backup-codes-low-entropy",  # and of backup codes
+])
+def test_what_explore_now_observes_finds_these(name: str) -> None:
+    assert explore(f"memory+defect:{name}", seed_value=CI_SEED) is not None
+
+
+def test_a_session_signed_out_of_is_observed_dead() -> None:
+    side = Side(MemoryTarget(), True)
+    side.do(Action("sign_in", "staff", "right"))
+    assert side.do(Action("sign_out", "staff")) == (
+        "ok", "the old session then: refused: not_signed_in")
+
+
 def test_no_divergence_exits_0_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "--target", "memory", "--examples", "10",
-                             "--report-dir", str(tmp_path))
+                             "--seed", str(CI_SEED), "--report-dir", str(tmp_path))
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == "no divergence from the reference in 10 examples"
     assert not list(tmp_path.iterdir())

@@ -11,7 +11,7 @@ import pytest
 from runner_support import run_here
 
 from clinic2fa.scenarios import catalogue
-from clinic2fa.scenarios.contract import Inconclusive, Needs, Refused
+from clinic2fa.scenarios.contract import Inconclusive, Needs, NotApplicable, Refused
 from clinic2fa.scenarios.core.context import Context, NonConformance
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy
 from clinic2fa.scenarios.core.trace import Trace
@@ -136,6 +136,97 @@ def test_skew_reason_is_not_met_where_skew_is_not_told_apart() -> None:
     with pytest.raises(NonConformance, match="does not tell time_skew apart"):
         run("TROUBLE-2-SKEW-REASON", generic(reference()), SAYS_NOTHING)
     run("TROUBLE-2-SKEW-REASON", reference())  # the reference tells it
+
+
+
+def test_a_skewed_code_refused_as_any_wrong_code_is_no_oracle() -> None:
+    """TOTP-SKEW-NO-ORACLE: one answer for every bad code tells a guesser nothing about a code's
+    step, so accepting it when its step comes is no oracle, clock or not; told apart, it is."""
+    for clock in (True, False):
+        trace, _ = run("TOTP-SKEW-NO-ORACLE-LATER", generic(broken("skew-oracle")), SAYS_NOTHING,
+                       clock=clock)
+        assert any(e.kind == "check" and e.ok and "no oracle" in e.text for e in trace.entries)
+    with pytest.raises(NonConformance, match="refused as skewed, now that its step has come"):
+        run("TOTP-SKEW-NO-ORACLE-LATER", broken("skew-oracle"))
+    with pytest.raises(NotApplicable):  # told apart, and the clock cannot be moved: not seen
+        run("TOTP-SKEW-NO-ORACLE-LATER", reference(), clock=False)
+    run("TOTP-SKEW-NO-ORACLE-LATER", reference())
+
+
+class StripsPunctuation(Clinic):
+    """A deployment that drops punctuation from a code before comparing it (django-allauth's
+    normalize_user_code does): "123-456" signs in."""
+
+    def _accept_totp(self, user: Any, secret: str, code: str) -> None:
+        super()._accept_totp(user, secret, code.translate(str.maketrans("", "", "-.()")))
+
+
+def test_a_code_in_other_scripts_refused_alike_leaves_only_malformed_not_verified() -> None:
+    trace, _ = run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(reference()), SAYS_NOTHING)
+    assert any("as malformed: not verified, the deployment does not say why" in text
+               for text in trace.not_verified)
+    with pytest.raises(NonConformance, match="expected a refusal as malformed"):
+        run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(reference()))  # it says it tells
+
+
+def test_a_code_with_a_dash_that_signs_in_is_not_six_ascii_digits() -> None:
+    clock = FakeClock()
+    target = MemoryTarget(StripsPunctuation(clock=clock,
+                                            policy=ClinicPolicy(hash_cost=FAST_HASH)), clock)
+    with pytest.raises(NonConformance, match="ASCII digits with a dash was accepted"):
+        run("TOTP-ASCII-DIGITS-OTHER-SCRIPTS", generic(target), SAYS_NOTHING)
+
+
+def reentry_remembered(inner: MemoryTarget) -> Wrapped:
+    """A session that re-entered its password for setup is not asked again for a while
+    (django-allauth's 300-s re-authentication): its regeneration takes any password."""
+    passwords: dict[str, str] = {}
+    recent: set[str] = set()
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            if name == "start_authenticator_setup":
+                recent.add(args[0])
+            if name == "regenerate_backup_codes" and args[0] in recent:
+                return call(args[0], passwords[args[0]])
+            result = call(*args, **kwargs)
+            if name == "sign_in":
+                passwords[result.session] = args[1]
+            return result
+        return answer
+
+    return Wrapped(inner, change)
+
+
+def test_reentry_throttling_is_checked_where_the_password_is_asked() -> None:
+    """Not asking again within a re-authentication window is BACKUP-REGENERATE's question,
+    not a wrong password let through unthrottled (PASSWORD-RATE-LIMIT)."""
+    run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(reference()))
+    with pytest.raises(NonConformance, match="none throttled"):
+        run("PASSWORD-RATE-LIMIT-REENTRY", reentry_remembered(broken("reentry-not-throttled")))
+
+
+
+def no_passkey_as_a_bad_code(inner: MemoryTarget) -> Wrapped:
+    """A passkey second step for a user without passkeys answered as every bad factor is
+    (django-allauth: "Incorrect code.")."""
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except Refused as refusal:
+                if name != "begin_passkey_sign_in" or refusal.code != "not_enrolled":
+                    raise
+                raise Refused("code_rejected", None, "Incorrect code.") from None
+        return answer
+
+    return Wrapped(inner, change)
+
+
+def test_a_passkey_path_refused_as_any_bad_factor_is_refused() -> None:
+    """SAME-STRENGTH-ALL-PATHS asks that no path yields a session, not which refusal it is."""
+    run("SAME-STRENGTH-SECOND-STEP-PATHS", no_passkey_as_a_bad_code(reference()))
 
 
 # -- throttles ----------------------------------------------------------------------------------

@@ -137,3 +137,18 @@ def test_locust_runs_headless_and_stops_by_itself(tmp_path: Path) -> None:
     assert "--headless" in command and "--stop-timeout" in command
     # sign-ins last 30 s once all 50 have set up 2FA; Locust's own limit stops it regardless
     assert 30 < int(command[command.index("--run-time") + 1].rstrip("s")) <= 30 + 60 + 25
+
+
+def test_virtual_staff_sharing_an_account_see_a_check_then_act_race(tmp_path: Path) -> None:
+    """Against the no-locking defect, two staff to an account send each code together: the
+    wrong verdicts are counted and the run exits 1 (ISSUE 16: the load tool was blind to it)."""
+    from clinic2fa.scenarios.selfcheck.defects import NoLocking
+
+    figures = tmp_path / "figures.json"
+    with running(create_app(NoLocking(policy=Policy(hash_cost=FAST_HASH)),
+                            test_support=True)) as url:
+        code, out, err = load(LoadOptions(url, users=4, duration=4, share=2, json_out=figures))
+    assert code == 1, out + err
+    written = json.loads(figures.read_text())
+    assert written["wrong_verdicts"] > 0, out
+    assert "wrong (spent or wrong code accepted" in out

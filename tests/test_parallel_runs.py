@@ -39,8 +39,9 @@ def _same_anywhere(value: Any) -> Any:
     """A trace detail without what is fresh in every run: random challenges, IDs and names."""
     if isinstance(value, str):
         return "<random>" if RANDOM.match(value) else HEX.sub("<hex>", value)
-    if isinstance(value, dict):  # an answer's Date and length: when, and how long its QR was
-        return {k: "<varies>" if k in ("date", "content-length") else _same_anywhere(v)
+    if isinstance(value, dict):  # an answer's Date, length and time: when, how long its QR
+        return {k: "<varies>" if k in ("date", "content-length", "seconds")  # was, how fast
+                else _same_anywhere(v)
                 for k, v in value.items()}
     if isinstance(value, list):
         return [_same_anywhere(v) for v in value]

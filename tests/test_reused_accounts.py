@@ -59,8 +59,8 @@ class Seeded(Provider):
         self.pool = AccountPool(TargetConfig(test_clinic=True, owner=CAST[0], admin=CAST[1],
                                              staff=tuple(CAST[2:]), hooks=hooks))
 
-    def seeded(self) -> Clinic:
-        clinic = Clinic(clock=self.fake_clock, policy=Policy(hash_cost=FAST_HASH))
+    def seeded(self, kind: type[Clinic] = Clinic) -> Clinic:
+        clinic = kind(clock=self.fake_clock, policy=Policy(hash_cost=FAST_HASH))
         for account in CAST:
             clinic.add_user(account.email, account.password, account.role)  # type: ignore[arg-type]
         return clinic
@@ -193,3 +193,24 @@ def test_a_provisioning_hook_makes_the_account_a_scenario_lacks() -> None:
     lent_now = [pool.lend("staff", holder, lambda: 0.0).email for _ in range(3)]
     assert lent_now == ["staff1@clinic.example", "staff2@clinic.example",
                         "staff3@clinic.example"]
+
+
+class KeepsCodes(Clinic):
+    """Disable 2FA leaves the backup codes (as Flask-Security-Too does): no page removes them."""
+
+    def _strip_factors(self, user: Any) -> None:
+        kept = list(user.backup_hashes)
+        super()._strip_factors(user)
+        user.backup_hashes = kept
+
+
+def test_backup_codes_left_after_disabling_are_reset_before_the_next_scenario() -> None:
+    provider = Seeded(60.0, with_reset=True)
+    provider.memory.clinic = provider.seeded(KeepsCodes)
+    ctx, account = lent(provider)
+    ctx.enrol(account)
+    assert not ctx.run_cleanups()
+    assert provider.runs == 1  # the pages could not remove the codes: the reset hook did
+    assert provider.memory.clinic.security(
+        provider.memory.clinic.sign_in(account.email, account.password).token
+    ).backup_codes_left == 0

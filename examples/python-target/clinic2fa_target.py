@@ -27,7 +27,7 @@ def refusals(method: Callable[..., T]) -> Callable[..., T]:
         try:
             return method(*args, **kwargs)
         except Denied as no:
-            raise Refused(no.code, no.reason, no.words) from None
+            raise Refused(no.code, no.reason, no.words, no.retry_after) from None
 
     return call
 

@@ -97,7 +97,7 @@ def nothing_old_after_admin_reset(ctx: Context) -> None:
     admin_session = ctx.signed_in(ctx.account("admin"))
     enrolled = ctx.enrol(ctx.account("staff"))
     old_key = ctx.add_passkey(enrolled.session, name="Old key") \
-        if Needs.PASSKEYS in ctx.capabilities else None
+        if ctx.offers("passkeys") else None
     ctx.step("The admin disables the user's 2FA from Settings -> Staff")
     ctx.target.disable_2fa_for(admin_session, enrolled.account.email)
     nothing_old_survives(ctx, enrolled, old_key)

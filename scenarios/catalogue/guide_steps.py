@@ -76,7 +76,7 @@ def confirm_enrolment(ctx: Context) -> None:
               "a wrong confirmation code turned 2FA on")
     ctx.step("Type the app's current code")
     with ctx.accepted("the app's current code at confirmation"):
-        ctx.target.confirm_enrolment(session, phone.code())
+        ctx.confirm_again(session, phone, phone.code)
     security = ctx.target.security(session)
     ctx.check(security.two_factor_enabled and security.authenticator_app,
               "confirming with the app's code did not turn 2FA on")

@@ -12,6 +12,7 @@ from clinic2fa.scenarios.contract import SetupScreen
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, scenario
 from clinic2fa.scenarios.core.params import ALGORITHM, DIGITS, PERIOD, SECRET_BITS
+from clinic2fa.scenarios.core.randomness import repeated_bits
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError, decode_qr
 
 BASE32 = re.compile(r"[A-Z2-7]+")
@@ -72,7 +73,7 @@ def manual_entry_is_the_qr_secret(ctx: Context) -> None:
     account = ctx.account("staff")
     setup = _setup(ctx, account.email, account.password)
     typed = setup.manual_entry.strip()
-    groups = typed.split()
+    groups = re.split(r"[\s-]+", typed)  # groups apart by spaces or dashes ("K3FB-TY54-...")
     ctx.check(len(groups) > 1 and all(len(g) in SHORT_GROUP for g in groups),
               f"the manual-entry secret is not in short groups: group sizes "
               f"{[len(g) for g in groups]}")
@@ -86,13 +87,17 @@ def manual_entry_is_the_qr_secret(ctx: Context) -> None:
 @scenario("TOTP-SECRET-SIZE-160-BITS", verifies=["TOTP-SECRET-SIZE"], level=Level.MUST,
           quote="generate each TOTP secret as 160 bits (20 bytes)")
 def secret_is_160_bits(ctx: Context) -> None:
-    """The secret in the Key URI decodes to exactly 20 bytes"""
+    """The secret in the Key URI decodes to exactly 20 bytes, with no repeating structure"""
     account = ctx.account("staff")
     setup = _setup(ctx, account.email, account.password)
     raw = _raw(_uri_secret(setup.uri))
     ctx.check(raw is not None, "the Key URI's secret is not valid base32")
     ctx.check(raw is not None and len(raw) * 8 == SECRET_BITS,
               f"the secret has {len(raw or b'') * 8} bits, not {SECRET_BITS}")
+    ctx.step(f"The {SECRET_BITS} bits look random: no bits repeat at a fixed distance")
+    repeated = repeated_bits(raw or b"")
+    ctx.check(repeated is None, f"the secret is {SECRET_BITS} bits long but not {SECRET_BITS} "
+                                f"random bits: {repeated}")
 
 
 @scenario("TOTP-SECRET-SIZE-UNIQUE", verifies=["TOTP-SECRET-SIZE"], level=Level.MUST,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.context import HALF_SIGNED_IN, Context
 from clinic2fa.scenarios.core.model import Level, scenario
 
 
@@ -24,7 +24,7 @@ def every_sign_in(ctx: Context) -> None:
     third = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     ctx.check(third.stage == "second_step",
               f"the third sign-in skipped 2FA (stage {third.stage})")
-    with ctx.refused("second_step_required", why="My Profile before the second step"):
+    with ctx.refused(HALF_SIGNED_IN, why="My Profile before the second step"):
         ctx.target.profile(third.session)
 
 

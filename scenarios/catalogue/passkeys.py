@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinic2fa.scenarios.contract import Account, NotApplicable
 from clinic2fa.scenarios.core import params
-from clinic2fa.scenarios.core.context import Context
+from clinic2fa.scenarios.core.context import HALF_SIGNED_IN, Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 if TYPE_CHECKING:
@@ -59,15 +59,27 @@ def _b64url(raw: bytes | None) -> str:
 @scenario("PASSKEY-CHALLENGE-FRESH", verifies=["PASSKEY-CHALLENGE"], level=Level.MUST,
           quote="generate a fresh challenge of at least 16 random bytes", needs=PASSKEYS)
 def fresh_challenges(ctx: Context) -> None:
-    """Each ceremony gets its own challenge of at least 16 bytes"""
+    """Each ceremony gets its own challenge of at least 16 bytes, and the earlier one is dead.
+
+    A new challenge protects nothing while the old one is still taken, so freshness is not
+    seen to hold until an answer over the earlier challenge is refused; a target that cannot
+    send one (a browser answers only the open prompt) leaves the scenario unsupported."""
     holder = _holder(ctx)
     challenges = [_challenge(ctx.passkeys.begin_passkey_setup(holder.session)) for _ in range(2)]
+    pending, prompts = "", []
     for _ in range(2):
-        challenges.append(_challenge(ctx.passkeys.begin_passkey_sign_in(_pending(ctx, holder))))
+        pending = _pending(ctx, holder)
+        prompts.append(ctx.passkeys.begin_passkey_sign_in(pending))
+        challenges.append(_challenge(prompts[-1]))
     for challenge in challenges:
         ctx.check(len(challenge) >= params.CHALLENGE_MIN_BYTES,
                   f"a challenge of {len(challenge)} bytes, under {params.CHALLENGE_MIN_BYTES}")
     ctx.check(len(set(challenges)) == len(challenges), "two ceremonies got the same challenge")
+    ctx.step("Answer the last sign-in's prompt, signed over the earlier sign-in's challenge")
+    holder.device.get(prompts[0])  # the key signs the earlier prompt; that answer is never sent
+    with ctx.refused("passkey_challenge_invalid", why="an answer over an earlier challenge"):
+        ctx.passkeys.finish_passkey_sign_in(
+            pending, holder.device.get(prompts[1], replay_challenge=True))
 
 
 @scenario("PASSKEY-CHALLENGE-SINGLE-USE", verifies=["PASSKEY-CHALLENGE"], level=Level.MUST,
@@ -150,6 +162,13 @@ def registration_origin_and_rp_id(ctx: Context) -> None:
     with ctx.refused("passkey_rp_id_mismatch", why="a registration for another RP ID"):
         ctx.passkeys.finish_passkey_setup(session, device.create(options, rp_id=EVIL_RP_ID),
                                         "Other site's key")
+    ctx.step("Register with a response whose client data and attestation cannot be read")
+    options = ctx.passkeys.begin_passkey_setup(session)
+    made = device.create(options)
+    unreadable = {**made, "response": {k: "bm90IGpzb24" for k in made.get("response", {})}}
+    with ctx.refused(("passkey_invalid", "invalid_request"),
+                     why="a registration whose origin and RP ID cannot even be read"):
+        ctx.passkeys.finish_passkey_setup(session, unreadable, "Unreadable key")
     security = ctx.target.security(session)
     ctx.check(not security.passkeys and not security.two_factor_enabled,
               f"a refused registration left passkeys {security.passkeys}")
@@ -170,7 +189,7 @@ def sign_in_origin_and_rp_id(ctx: Context) -> None:
     options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_rp_id_mismatch", why="a sign-in answer for another RP ID"):
         ctx.passkeys.finish_passkey_sign_in(pending, holder.device.get(options, rp_id=EVIL_RP_ID))
-    with ctx.refused("second_step_required", why="My Profile after the refused answers"):
+    with ctx.refused(HALF_SIGNED_IN, why="My Profile after the refused answers"):
         ctx.target.profile(pending)
 
 
@@ -191,6 +210,16 @@ def cloned_passkey_refused(ctx: Context) -> None:
     options = ctx.passkeys.begin_passkey_sign_in(pending)
     with ctx.refused("passkey_sign_count", why="a repeated sign count (cloned passkey)"):
         ctx.passkeys.finish_passkey_sign_in(pending, clone.get(options))
+    if not hasattr(clone, "has_counter"):  # a browser's own authenticator: no such clone
+        return
+    ctx.step("A clone that reports no counter (0) once the stored counter is non-zero")
+    silent = holder.device.clone()
+    silent.has_counter = False  # type: ignore[attr-defined]
+    pending = _pending(ctx, holder)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
+    with ctx.refused("passkey_sign_count", why="a sign count of 0 after a stored non-zero one "
+                                                "(\"when either is non-zero\")"):
+        ctx.passkeys.finish_passkey_sign_in(pending, silent.get(options))
 
 
 @scenario("PASSKEY-SIGN-COUNT-ZERO", verifies=["PASSKEY-SIGN-COUNT"], level=Level.MUST,

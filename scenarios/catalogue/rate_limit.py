@@ -127,7 +127,7 @@ def wrong_backup_codes_count(ctx: Context) -> None:
           quote="until its declared lock-out period has passed or an owner or admin lifts the "
                 "lock")
 def lockout_ends(ctx: Context) -> None:
-    """Once the declared lock-out period (or back-off) has passed, the right code works again"""
+    """Once the declared lock-out (or back-off), or its Retry-After, has passed, the code works"""
     limit = ctx.policy.rate_limit
     backoff = _model(ctx) == "backoff"
     pause = limit.delay_after(1) if backoff else float(limit.lockout_seconds)
@@ -137,18 +137,57 @@ def lockout_ends(ctx: Context) -> None:
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password).session
     wrong = ctx.wrong_code(enrolled.phone)
     _wrong_codes(ctx, pending, wrong, 1 if backoff else _lock_after(ctx))
+    wait, what = pause + 1, "the declared back-off" if backoff else "the declared lock-out period"
     if not backoff:
-        with _locked(ctx, "the right code while locked"):
+        with _locked(ctx, "the right code while locked") as refused:
             ctx.target.enter_code(pending, ctx.valid_code(enrolled))
-    ctx.step(f"Wait out the declared {'back-off' if backoff else 'lock-out'} ({pause:g} s)")
-    ctx.wait(pause + 1, "the declared back-off" if backoff else "the declared lock-out period")
+        told = _retry_after(ctx, refused, pause)
+        if told is not None and limit.lock_ends != "by_admin":
+            wait, what = told + 1, "the lock's own Retry-After"
+    ctx.step(f"Wait out {what} ({wait - 1:g} s)")
+    ctx.wait(wait, what)
     if not backoff and limit.lock_ends == "by_admin":
         ctx.step("The lock does not end by itself (declared: an owner or admin lifts it)")
         with _locked(ctx, "the right code after the lock-out period (lifted only by an admin)"):
             _new_sign_in(ctx, enrolled)
         return
-    with ctx.accepted("the right code once the lock has ended"):
+    # a throttle now is the answer (the lock did not end), not a pause to wait out
+    with ctx.expect(THROTTLED), ctx.accepted("the right code once the lock has ended"):
         ctx.second_step(enrolled)
+
+
+@scenario("TOTP-RATE-LIMIT-AFTER-RE-ENROLMENT", verifies=["TOTP-RATE-LIMIT"], level=Level.MUST,
+          quote="After a number of consecutive wrong second-factor codes for a user (the "
+                "deployment's declared max_failures, at most 100; the reference's 5), the "
+                "deployment MUST refuse every further code for that user, right or wrong")
+def counts_after_re_enrolment(ctx: Context) -> None:
+    """After Disable 2FA and a new enrolment, the declared number of wrong codes locks: no sooner"""
+    if _model(ctx) == "backoff":
+        raise NotApplicable("the deployment declares a back-off: TOTP-RATE-LIMIT-FIVE-WRONG "
+                            "checks how it grows")
+    old = ctx.enrol(ctx.account("staff"))
+    ctx.step("Disable 2FA, then set up the authenticator app again")
+    ctx.target.disable_2fa(old.session, old.account.password)
+    enrolled = ctx.enrol(old.account, session=ctx.signed_in(old.account))
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password).session
+    limit = _lock_after(ctx)
+    _wrong_codes(ctx, pending, ctx.wrong_code(enrolled.phone), limit)
+    ctx.step(f"The right code, attempt #{limit + 1}")
+    with _locked(ctx, f"the right code after {limit} wrong ones since the new enrolment"):
+        ctx.target.enter_code(pending, ctx.valid_code(enrolled))
+
+
+def _retry_after(ctx: Context, refused: list[Refused], pause: float) -> float | None:
+    """The Retry-After of the lock's refusal, if it gave one: a positive wait, at most the
+    declared lock-out (HTTP contract: "with Retry-After (seconds) while the lock-out ends by
+    itself"). Once it has passed the lock must be over: that is what a client waits for."""
+    told = refused[0].retry_after if refused and refused[0].code == THROTTLED else None
+    if told is None:
+        return None
+    ctx.check(0 < told <= pause + 1, f"the lock's Retry-After is {told:g} s: a wait of more "
+                                     f"than 0 s and at most the declared lock-out of {pause:g} s",
+              expected=f"0 < Retry-After <= {pause:g}", got=f"{told:g}")
+    return min(max(told, 0.0), pause)
 
 
 # -- SKEW-REASON ------------------------------------------------------------------------------
@@ -226,14 +265,17 @@ def _wrong_codes(ctx: Context, pending: str, wrong: str, count: int, *, start: i
 
 
 @contextmanager
-def _locked(ctx: Context, why: str) -> Iterator[None]:
+def _locked(ctx: Context, why: str) -> Iterator[list[Refused]]:
     """The block must be refused by the lock; a deployment that does not tell a lock from a
-    wrong code may refuse it as wrong (that it was the lock is then not verified)."""
+    wrong code may refuse it as wrong (that it was the lock is then not verified). The list
+    it yields holds the refusal afterwards, for what it says (its Retry-After)."""
     codes = (THROTTLED,) if ctx.policy.tells("locked_out") else (THROTTLED, "code_rejected")
+    seen: list[Refused] = []
     try:
         with ctx.expect(*codes):
-            yield
+            yield seen
     except Refused as refusal:
+        seen.append(refusal)
         ctx.check(refusal.code in codes, f"{why}: expected the lock's refusal "
                                          f"({' or '.join(codes)}), got {refusal.code}")
         if refusal.code != THROTTLED:

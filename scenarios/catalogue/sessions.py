@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clinic2fa.scenarios.core.context import Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
@@ -9,15 +11,27 @@ DEAD = ("not_signed_in", "sign_in_expired")  # what a token the deployment let g
 
 
 def _renewed(ctx: Context, session: str, before: tuple[str, ...], step: str,
-             still_there: tuple[str, ...]) -> None:
-    """After `step`: the client holds new credentials, the old ones reach nothing, the new do."""
+             again: Callable[[str], object] | None = None) -> None:
+    """After `step`: the client holds new credentials, the old ones reach nothing, the new do.
+
+    "Refuse the previous token from then on" is strict: an old token that still reaches a
+    step of its own (a second step, an enrolment) is alive, and whoever planted it passes that
+    step as anyone would. Only a dead token's answers count as refused; `again` (the step
+    itself, on the old token, with a wrong code: an alive token answers "wrong code") must be
+    refused as dead too, whatever My Profile showed.
+    """
     after = ctx.replay.session_credentials(session)
     ctx.check(after != before, f"after {step} the client holds the same session token (or "
                                "cookies) as before it: whoever held the old one is signed in too")
     ctx.step(f"Present the token (or cookies) from before {step} again, as its copier would")
     replayed = ctx.replay.replay_session(before)
-    with ctx.refused((*DEAD, *still_there), why=f"the session token from before {step}"):
+    with ctx.refused(DEAD, why=f"the session token from before {step} (a token that still "
+                               "reaches a step of its own is alive, not refused)"):
         ctx.target.profile(replayed)
+    if again is not None:
+        ctx.step(f"With the token from before {step}, try that step again, as its copier would")
+        with ctx.refused(DEAD, why=f"{step} again on the session token from before it"):
+            again(ctx.replay.replay_session(before))
     with ctx.accepted(f"My Profile with the session after {step}"):
         ctx.target.profile(session)
 
@@ -40,10 +54,8 @@ def new_token_at_the_second_step(ctx: Context) -> None:
                 ctx.target.use_backup_code(pending.session, enrolled.backup_codes.pop(0))
             else:
                 ctx.target.enter_code(pending.session, ctx.fresh_code(enrolled))
-        # a pending token still alive refuses My Profile as second_step_required: it reaches
-        # nothing but a second step of its own, which its holder has to pass as anyone would
         _renewed(ctx, pending.session, before, f"the second step with {how}",
-                 ("second_step_required",))
+                 lambda old: ctx.target.enter_code(old, ctx.wrong_code(enrolled.phone)))
 
 
 @scenario("SESSION-NEW-TOKEN-ENROLMENT", verifies=["SESSION-NEW-TOKEN"], level=Level.MUST,
@@ -61,4 +73,4 @@ def new_token_at_enrolment(ctx: Context) -> None:
     before = ctx.replay.session_credentials(pending.session)
     with ctx.accepted("enrolment from the enrolment-only sign-in"):
         ctx.enrol(staff, session=pending.session)
-    _renewed(ctx, pending.session, before, "completing enrolment", ("enrolment_required",))
+    _renewed(ctx, pending.session, before, "completing enrolment")

@@ -34,7 +34,7 @@ def off_until_confirmed(ctx: Context) -> None:
               f"a refused confirmation changed sign-in: stage {result.stage}")
     ctx.step("The app's code confirms: from now on the code is asked")
     with ctx.accepted("the app's code at confirmation"):
-        ctx.target.confirm_enrolment(session, phone.code())
+        ctx.confirm_again(session, phone, phone.code)
     result = ctx.target.sign_in(account.email, account.password)
     ctx.check(result.stage == "second_step",
               f"after confirmation the code should be asked, got {result.stage}")
@@ -44,25 +44,40 @@ def off_until_confirmed(ctx: Context) -> None:
           level=Level.MUST,
           quote="MUST then reject codes from any earlier pending secret, including at confirmation")
 def old_pending_secret_refused(ctx: Context) -> None:
-    """Starting setup again shows a new secret; the first one's code no longer confirms"""
+    """Starting setup again, here or in another browser, shows a new secret; a code of an
+    earlier one no longer confirms, even on the earlier screen still open in its own browser"""
     account = ctx.account("staff")
     session = ctx.signed_in(account)
     first = ctx.target.start_authenticator_setup(session)
     old_phone = ctx.phone()
     ctx.scan(old_phone, first.qr_png)
-    ctx.step('Click "Set up authenticator app" again')
-    second = ctx.target.start_authenticator_setup(session)
+    ctx.step('In a second browser the same user signs in and clicks "Set up authenticator app"')
+    other = ctx.signed_in(account)
+    second = ctx.target.start_authenticator_setup(other)
     ctx.check(_secret(first.uri) != _secret(second.uri),
-              "the second setup shows the first one's secret")
+              "the setup in the second browser shows the first one's secret")
     phone = ctx.phone()
     ctx.scan(phone, second.qr_png)
-    ctx.step("Confirm with the first QR code's code")
-    with ctx.refused("code_rejected", "wrong_code", why="a code of the abandoned secret"):
+    ctx.step("Back in the first browser, its screen still open: confirm with its QR code's code")
+    with ctx.refused("code_rejected", "wrong_code",
+                     why="a code of the earlier secret, on its own screen, after a new setup "
+                         "in another browser"):
         ctx.target.confirm_enrolment(session, ctx.stale_code(old_phone, phone))
     ctx.check(not ctx.target.security(session).two_factor_enabled,
               "the abandoned secret's code turned 2FA on")
+    ctx.step('Click "Set up authenticator app" again in the first browser')
+    third = ctx.target.start_authenticator_setup(session)
+    ctx.check(_secret(third.uri) not in (_secret(first.uri), _secret(second.uri)),
+              "the third setup shows an earlier secret")
+    newest = ctx.phone()
+    ctx.scan(newest, third.qr_png)
+    ctx.step("Confirm with the second QR code's code")
+    with ctx.refused("code_rejected", "wrong_code", why="a code of the abandoned secret"):
+        ctx.target.confirm_enrolment(session, ctx.stale_code(phone, newest))
+    ctx.check(not ctx.target.security(session).two_factor_enabled,
+              "the abandoned secret's code turned 2FA on")
     with ctx.accepted("the new secret's code at confirmation"):
-        ctx.target.confirm_enrolment(session, phone.code())
+        ctx.confirm_again(session, newest, newest.code)
 
 
 @scenario("SETUP-FRESH-SECRET-KEEPS-CONFIRMED", verifies=["SETUP-FRESH-SECRET"],

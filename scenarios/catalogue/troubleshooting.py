@@ -53,7 +53,7 @@ def sync_the_phone_clock(ctx: Context) -> None:
     phone.sync_clock()
     step = phone.step()
     with ctx.accepted("the synced phone's code at confirmation"):
-        codes = ctx.target.confirm_enrolment(session, phone.code_at_step(step))
+        codes = ctx.confirm_again(session, phone, lambda: phone.code_at_step(step))
     enrolled = Enrolled(account, phone, codes, session, {step})
     for offset, how in ((-skew, f"{skew:g} s slow"), (skew, f"{skew:g} s fast")):
         ctx.step(f"Sign in with the phone's clock {how}")
@@ -195,7 +195,7 @@ def retry_setup(ctx: Context) -> None:
         ctx.target.confirm_enrolment(pending.session, ctx.stale_code(old_phone, phone))
     ctx.step("The code from the new QR code confirms")
     with ctx.accepted("the new QR code's code at confirmation"):
-        ctx.target.confirm_enrolment(pending.session, phone.code())
+        ctx.confirm_again(pending.session, phone, phone.code)
     with ctx.accepted("My Profile once enrolled"):
         ctx.target.profile(pending.session)
 

@@ -247,3 +247,6 @@ def _verify(ctx: Context, account: Account) -> None:
     security = ctx.target.security(result.session)
     if security.two_factor_enabled or security.passkeys:
         raise Unsettled("after putting it back, Security still shows 2FA or a passkey")
+    if security.backup_codes_left:  # a deployment whose Disable 2FA leaves them: the reset
+        raise Unsettled(f"after putting it back, {security.backup_codes_left} backup codes "
+                        "are left")

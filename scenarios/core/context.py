@@ -32,6 +32,9 @@ from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, Devi
 
 __all__ = ["Context", "Enrolled", "NonConformance", "NotApplicable"]
 
+# What a half-finished sign-in answers where a full one is needed: the deployment asks for the
+# second step, or (a site whose pages know only signed in or not) treats it as not signed in.
+HALF_SIGNED_IN = ("second_step_required", "not_signed_in")
 STEP_MARGIN = 1.0  # seconds past a step boundary before its code is sent (the clock estimate)
 
 
@@ -201,6 +204,23 @@ class Context:
                 raise  # the harness's own broken camera, not the target's fault
             self.check(False, f"the authenticator app cannot use the QR code: {exc}")
             raise  # unreachable: check raised
+
+    def confirm_again(self, session: str, phone: AuthenticatorApp,
+                      code: Callable[[], str]) -> list[str]:
+        """Confirm enrolment with `code()` after a refused confirmation.
+
+        The guide leaves open whether a refused code ends the setup; where it did (the page
+        shows no setup in progress), a person sets up again (TROUBLE-5), scans the new QR code
+        and confirms with its code.
+        """
+        try:
+            return self.target.confirm_enrolment(session, code())
+        except Refused as refusal:
+            if refusal.code != "no_setup_in_progress":
+                raise
+        self.trace.note("the refused code ended this setup: set up again, as a person would")
+        self.scan(phone, self.target.start_authenticator_setup(session).qr_png)
+        return self.target.confirm_enrolment(session, code())
 
     # -- checks -------------------------------------------------------------------------------
 

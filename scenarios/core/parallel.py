@@ -13,19 +13,24 @@ the first answer came back.
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from clinic2fa.scenarios.contract import Refused
+from clinic2fa.scenarios.core.realtime import monotonic
 
 T = TypeVar("T")
 MAX_PARALLEL = 64  # a race needs a crowd, not a flood
 DEADLINE = 60.0  # seconds for the whole burst, so a hung target cannot hang the run
 DOOR_WAIT = 10.0  # seconds a request waits at a target's door for the rest of its burst
+# During a burst the interpreter switches threads this often (seconds; Python's default is
+# 0.005): a check-then-act left unguarded in a target in this process (memory, or a server in a
+# thread) then interleaves with another request's, as it would on a server with many cores.
+SWITCH = 1e-6
 _wire = threading.local()  # the exchanges the current thread's call made, while recording
 
 
@@ -131,25 +136,30 @@ def together(calls: Sequence[Callable[[], T]], *, deadline: float = DEADLINE,
         raise ValueError(f"between 1 and {MAX_PARALLEL} parallel calls, not {len(calls)}")
     start = threading.Barrier(len(calls), timeout=deadline)
     opened: list[float] = []
-    door = threading.Barrier(len(calls), action=lambda: opened.append(time.monotonic()),
+    door = threading.Barrier(len(calls), action=lambda: opened.append(monotonic()),
                              timeout=min(DOOR_WAIT, deadline))
 
     def one(call: Callable[[], T]) -> Outcome[T]:
         start.wait()
         _wire.door = (door, opened)
         _wire.log = wire = []
-        began = time.monotonic()
+        began = monotonic()
         try:
             result, refusal = call(), None
         except Refused as refused:
             result, refusal = None, refused
         finally:
-            ended = time.monotonic()
+            ended = monotonic()
             _wire.log = _wire.door = None
         # The last exchange is the request the call was about (a call may ask more first).
         sent, answered = wire[-1] if wire else (began, ended)
         return Outcome(result, refusal, sent, answered, bool(wire))
 
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="race") as pool:
-        futures = [pool.submit(one, call) for call in calls]
-        return [future.result(timeout=deadline) for future in futures]
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH)  # threads of one interpreter interleave as finely as it can
+    try:
+        with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="race") as pool:
+            futures = [pool.submit(one, call) for call in calls]
+            return [future.result(timeout=deadline) for future in futures]
+    finally:
+        sys.setswitchinterval(saved)

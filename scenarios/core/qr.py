@@ -71,10 +71,13 @@ def read(image: Image.Image) -> Reading:
 
 
 def quiet_zone(grey: Image.Image) -> float:
-    """Modules of light between the dark modules and the nearest edge of the image.
+    """Whole modules of light between the dark modules and the nearest edge of the image.
 
     The dark pixels' bounding box is the symbol; a module is a seventh of the top edge of
-    its top-left finder pattern (ISO/IEC 18004).
+    its top-left finder pattern (ISO/IEC 18004), taken as the longest dark run in the box's
+    first rows (an image scaled by a fraction, as a screenshot of a page is, blurs its first
+    row or column of pixels). A quiet zone is a whole number of modules, so the measure is
+    rounded: 3.9 measured on such an image is the 4 it was drawn with.
     """
     dark = grey.point(lambda v: 255 if v < DARK_LIMIT else 0)
     box = dark.getbbox()
@@ -82,9 +85,20 @@ def quiet_zone(grey: Image.Image) -> float:
         return 0.0
     left, top, right, bottom = box
     margin = min(left, top, grey.width - right, grey.height - bottom)
-    y = min(top + 1, grey.height - 1)
+    edge = max((_run(dark, left, right, y) for y in range(top, min(top + 4, bottom))),
+               default=0)
+    size = edge / FINDER_MODULES
+    return float(round(margin / size)) if size > 0 else 0.0
+
+
+def _run(dark: Image.Image, left: int, right: int, y: int) -> int:
+    """The length of the first run of dark pixels in row y, from the box's left edge on."""
     x = left
+    while x < right and not dark.getpixel((x, y)):
+        x += 1
+        if x - left > 2:  # the finder starts at the box's edge: a blurred pixel or two at most
+            return 0
+    start = x
     while x < right and dark.getpixel((x, y)):
         x += 1
-    size = (x - left) / FINDER_MODULES
-    return margin / size if size > 0 else 0.0
+    return x - start

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.targets import factory
 
 DEFAULT_EXAMPLES = 300
+CI_SEED = 20261201  # the seed CI's runs use (`--seed`), so a CI failure replays as it was
 STEPS = 40  # actions per example at most
 # Authenticator-app setups shown per example at most: drawing a QR code (on both sides) costs
 # more than all other actions of an example together; passkeys enrol people cheaply besides.
@@ -138,17 +140,22 @@ class Explorer(RuleBasedStateMachine):
                  "4 wrong codes": app and person.misses > 0,  # guessing on, after a refusal
                  "wrong backup code": person.misses > 0,
                  "replayed code": person.accepted, "spent backup code": person.spent,
+                 "old app's code": person.retired,  # after a disable and a new enrolment
                  "old backup code": person.old,
                  "cloned passkey": any(own > clone for own, clone in counts),
                  "passkey": any(clone > own for own, clone in counts)}
+        others = {role: p for role, p in self.pair.sides[0].people.items() if p is not person}
         held = {**dict.fromkeys(("code", "wrong code", "2 wrong codes", "4 wrong codes"), app),
-                **again, "backup code": person.backup,
+                **again, "backup code": person.backup, "old app's code": person.retired,
                 "passkey": person.passkeys, **dict.fromkeys(PASSKEY_TRICKS, person.passkeys),
-                **{f"{role}'s passkey": p.passkeys
-                   for role, p in self.pair.sides[0].people.items() if p is not person}}
+                **{f"{role}'s passkey": p.passkeys for role, p in others.items()},
+                **{f"{role}'s code": p.app for role, p in others.items()},
+                **{f"{role}'s backup code": p.backup for role, p in others.items()}}
         apt = [m for m in self.methods if held.get(m, "passkey" not in m)]
         used = [m for m in again if again[m] and m in self.methods]
-        pools = [pool for pool in (used, [*extra, *apt]) if pool]
+        # another person's factor in this one's second step: a rule's other side, tried often
+        theirs = [m for m in apt if "'s " in m and not m.startswith(f"{who}'s ")]
+        pools = [pool for pool in (used, theirs, [*extra, *apt]) if pool]
         return data.draw(st.one_of(*map(st.sampled_from, pools),
                                    st.sampled_from([*extra, *self.methods])), label="how")
 
@@ -256,6 +263,11 @@ class Explorer(RuleBasedStateMachine):
 
 
 # -- running ------------------------------------------------------------------------------------
+
+
+def new_seed() -> int:
+    """A seed for a run of its own: each run explores other sequences, and prints its seed."""
+    return secrets.randbelow(2**32)
 
 
 def open_target(target: str) -> Provider:
@@ -384,7 +396,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR",
                         help="where the replay script of a divergence goes (./reports)")
     parser.add_argument("--seed", type=int, default=None, metavar="S",
-                        help="hypothesis seed (default: derandomized, the same run each time)")
+                        help="replay the run of seed S (default: a new seed each run, printed; "
+                             f"CI uses --seed {CI_SEED})")
 
 
 def example_progress(total: int, console: Console | None = None) -> Callable[[], None]:
@@ -411,11 +424,13 @@ def command(args: argparse.Namespace) -> int:
     if args.examples < 1:
         print("clinic2fa explore: --examples must be at least 1", file=sys.stderr)
         return ExitCode.USAGE
-    how = f"--examples {args.examples}" + (f" --seed {args.seed}" if args.seed is not None
-                                           else "")
-    print(f"exploring {args.target} against the reference: {how}, up to {STEPS} actions each")
+    chosen = args.seed if args.seed is not None else new_seed()
+    how = f"--examples {args.examples} --seed {chosen}"
+    print(f"exploring {args.target} against the reference: {how}, up to {STEPS} actions each"
+          f"{'' if args.seed is not None else ' (a new seed: --seed replays this run)'}",
+          flush=True)
     try:
-        finding = explore(args.target, examples=args.examples, seed_value=args.seed,
+        finding = explore(args.target, examples=args.examples, seed_value=chosen,
                           on_example=example_progress(args.examples))
     except UsageError as exc:
         print(f"clinic2fa explore: {exc}", file=sys.stderr)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from clinic2fa.scenarios.contract import Account, Refused, SetupScreen
 from clinic2fa.scenarios.core import params, stored
+from clinic2fa.simulator.virtual.authenticator_app import Account as AppAccount
 from clinic2fa.simulator.virtual.authenticator_app import AuthenticatorApp, DeviceError
 from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
@@ -24,8 +28,12 @@ OTHER_RP_ID = "example-phish.test"  # another site's RP ID
 PASSKEY_TRICKS = ("passkey on a look-alike site", "passkey for another site", "cloned passkey",
                   "passkey retried on one request")
 # The second step as a person may take it: which code, which backup code, whose passkey.
+# Another person's are theirs: their phone's current code, one of their unused backup codes;
+# the old app's code is a code of an earlier enrolment's secret, since disabled.
 SECOND_STEPS = ("code", "replayed code", "wrong code", "2 wrong codes", "4 wrong codes",
-                "backup code", "spent backup code", "old backup code", "wrong backup code",
+                "old app's code", "backup code", "spent backup code", "old backup code",
+                "wrong backup code", *(f"{role}'s code" for role in ROLES),
+                *(f"{role}'s backup code" for role in ROLES),
                 "passkey", *(f"{role}'s passkey" for role in ROLES), *PASSKEY_TRICKS)
 
 # Actions after which the person (if fully signed in) looks at their Security page: a count of
@@ -83,6 +91,8 @@ class Person:
     setting_up: bool = False
     logged: int = 0  # audit-log entries already searched for this person's secrets
     leaked: bool = False  # one of them held one
+    app: AppAccount | None = None  # the phone's entry of the confirmed enrolment
+    retired: list[AppAccount] = field(default_factory=list)  # entries of disabled enrolments
 
     def password(self, which: str | int) -> str:
         return self.account.password if which == "right" else f"{self.account.password}-typo"
@@ -99,6 +109,8 @@ class Side:
                        for role in ROLES}
         self._names = 0  # passkey names are key-1, key-2, ... per side, in the same order
         self._wrongs: dict[tuple[Any, ...], str] = {}  # a wrong code per step and secrets
+        self._secrets: set[str] = set()  # every secret any setup on this side showed
+        self._issues: set[str] = set()  # every backup code this side issued
         self._judged: dict[tuple[str, str], bool] = {}  # (kept, password) -> a hash of it
 
     def do(self, action: Action) -> Observation:
@@ -158,9 +170,14 @@ class Side:
         if kind.endswith("passkey"):
             whose = "own" if kind == "passkey" else kind.split("'")[0]
             return self._call(self._passkey, person, whose)
+        whose, _, kind = kind.rpartition("'s ") if "'s " in kind else ("", "", kind)
+        if whose in self.people:  # another person's code or backup code, typed here
+            return self._call(self._theirs, person, self.people[whose], kind)
         if kind.endswith("backup code"):
             which = {"backup code": "fresh"}.get(kind, kind.split()[0])
             return self._call(self._backup, person, which)
+        if kind == "old app's code":
+            return self._call(self._enter_code, person, "retired")
         which = {"code": "valid"}.get(kind, kind.split()[0])
         seen = [self._call(self._enter_code, person, which) for _ in range(int(times))]
         return seen[0] if len(seen) == 1 else ("steps", *seen)
@@ -180,7 +197,20 @@ class Side:
             return person.accepted
         if which == "wrong":
             return self._wrong(person)
+        if which == "retired" and person.retired:
+            return self._unlike(person, person.phone.code(person.retired[-1]))
         return NO_TOTP
+
+    def _unlike(self, person: Person, code: str) -> str:
+        """`code`, unless by chance (about 1 in 16 000) one of the person's own current
+        secret's codes near now: each side has its own secrets, so such a match on one side
+        only would set the sides apart. Then a code that is nobody's."""
+        if not person.app:
+            return code
+        now = int(person.phone.now() // params.PERIOD)
+        near = {person.phone.code_at_step(s, person.app)
+                for s in range(now - WRONG_REACH, now + WRONG_REACH + 1)}
+        return NO_TOTP if code in near else code
 
     def _earlier(self, person: Person) -> str:
         """The previous QR code's code now; or a step either side, should it by chance (about
@@ -218,9 +248,13 @@ class Side:
             person.backup = list(codes)
 
     def _stripped(self, person: Person) -> None:
-        """2FA taken off: the person's backup codes are dead, like earlier issues."""
+        """2FA taken off: the person's backup codes are dead, like earlier issues, and so is
+        the app's secret (its codes stay on the phone: the old app's code)."""
         person.old.extend(person.backup)
         person.backup = []
+        if person.app is not None:
+            person.retired.append(person.app)
+            person.app = None
         person.enrolled = person.setting_up = False
         person.passkeys.clear()
 
@@ -232,11 +266,14 @@ class Side:
         return (result.stage,)
 
     def _sign_out(self, person: Person, _: Any) -> tuple[Any, ...]:
+        """Sign out; then whether the session signed out of still opens My Profile."""
         if person.session is None:
             return ("no session",)
-        self.target.sign_out(person.session)
+        old = person.session
+        self.target.sign_out(old)
         person.session = person.stage = None
-        return ()
+        after = self._call(lambda: (self.target.profile(old), ())[1])
+        return ("the old session then: " + describe(after),)
 
     def _start_setup(self, person: Person, _: Any) -> tuple[Any, ...]:
         screen = self.target.start_authenticator_setup(self._session(person))
@@ -252,28 +289,61 @@ class Side:
         label_issuer = unquote(parts.path.lstrip("/")).rpartition(":")[0]
         secret = query.get("secret", "").upper()
         typed = "".join(screen.manual_entry.split()).upper()
-        fresh = secret not in person.setups
+        fresh = secret not in self._secrets
+        self._secrets.add(secret)
         person.setups.append(secret)
+        label_email = unquote(parts.path.lstrip("/")).rpartition(":")[2].strip().lower()
+        groups = sorted({len(g) for g in screen.manual_entry.split()})
         return (f"{parts.scheme}://{parts.netloc}",
                 f"issuer {'named' if query.get('issuer') else 'missing'}",
                 f"label issuer {'matches' if label_issuer == query.get('issuer') else 'differs'}",
+                f"label {'names them' if label_email == person.account.email else 'names another'}",
+                f"secret of {_bits(secret)} bits",
+                f"manual entry in groups of {'/'.join(map(str, groups)) or 'nothing'}",
                 f"algorithm={query.get('algorithm')}", f"digits={query.get('digits')}",
                 f"period={query.get('period')}",
                 f"manual entry {'matches' if typed == secret else 'differs from'} the QR code",
-                f"secret {'fresh' if fresh else 'shown before'}")
+                f"secret {'fresh' if fresh else 'shown before (to anyone)'}")
 
     def _confirm(self, person: Person, which: str) -> tuple[Any, ...]:
         code = self._totp(person, which)
         codes = self.target.confirm_enrolment(self._session(person), code)
         person.accepted, person.stage, person.enrolled, person.setting_up = \
             code, "signed_in", True, False
+        person.app = next((a for a in person.phone.accounts
+                           if a.secret == _confirmed(person, code)), person.phone.accounts[-1])
+        return self._codes(person, codes)
+
+    def _codes(self, person: Person, codes: list[str]) -> tuple[Any, ...]:
+        """New backup codes issued: how many, and their shape (length, entropy, freshness)."""
+        plain = ["".join(c.split()).replace("-", "").lower() for c in codes]
+        seen = self._issues & set(plain)
+        self._issues.update(plain)
         self._issued(person, codes)
-        return (f"{len(codes)} backup codes",)
+        if not codes:
+            return ("0 backup codes",)
+        letters = len(set("".join(plain)))
+        bits = min(len(c) for c in plain) * math.log2(max(letters, 1))
+        return (f"{len(codes)} backup codes", f"{'/'.join(sorted({str(len(c)) for c in plain}))}"
+                " characters each", f"{'at least' if bits >= 20 else 'under'} 20 bits each",
+                f"{len(set(plain))} different", "all new" if not seen else "some issued before")
 
     def _enter_code(self, person: Person, which: str) -> tuple[Any, ...]:
         code = self._totp(person, which)
         result = self.target.enter_code(self._session(person), code)
         person.session, person.stage, person.accepted = result.session, result.stage, code
+        return (result.stage,)
+
+    def _theirs(self, person: Person, other: Person, kind: str) -> tuple[Any, ...]:
+        """Another person's current code, or one of their unused backup codes, in this
+        person's second step: never theirs to use, whatever it is worth to its owner."""
+        if kind == "code":
+            code = self._unlike(person, other.phone.code(other.app)) if other.app else NO_TOTP
+            result = self.target.enter_code(self._session(person), code)
+        else:
+            result = self.target.use_backup_code(self._session(person),
+                                                 other.backup[0] if other.backup else NO_BACKUP)
+        person.session, person.stage = result.session, result.stage
         return (result.stage,)
 
     def _backup(self, person: Person, which: str) -> tuple[Any, ...]:
@@ -288,8 +358,7 @@ class Side:
     def _regenerate(self, person: Person, which: str) -> tuple[Any, ...]:
         codes = self.target.regenerate_backup_codes(self._session(person),
                                                     person.password(which))
-        self._issued(person, codes)
-        return (f"{len(codes)} backup codes",)
+        return self._codes(person, codes)
 
     def _enforce(self, person: Person, which: str) -> tuple[Any, ...]:
         self.target.set_enforcement(self._session(person), which == "on")
@@ -364,8 +433,7 @@ class Side:
         person.passkeys.append((name, device))
         person.clones[name] = device.clone()
         person.enrolled, person.stage = True, "signed_in"
-        self._issued(person, codes)
-        return (f"{len(codes)} backup codes",)
+        return self._codes(person, codes)
 
     def _remove_passkey(self, person: Person, which: str) -> tuple[Any, ...]:
         name = person.passkeys[-1][0] if person.passkeys else "key-0"
@@ -414,3 +482,20 @@ class Side:
         """The real page answers the request a look-alike page answered first."""
         return self._finish_passkey(person, self._session(person),
                                     kept["device"].get(kept["options"]))
+
+
+def _bits(secret: str) -> int:
+    """How many bits a base32 secret decodes to (0 if it is not base32)."""
+    try:
+        return 8 * len(base64.b32decode(secret + "=" * (-len(secret) % 8)))
+    except (binascii.Error, ValueError):
+        return 0
+
+
+def _confirmed(person: Person, code: str) -> str:
+    """The secret whose code confirmed the enrolment: the newest setup's, as a rule."""
+    now = int(person.phone.now() // params.PERIOD)
+    for account in reversed(person.phone.accounts):
+        if code in {person.phone.code_at_step(s, account) for s in (now - 1, now, now + 1)}:
+            return account.secret
+    return person.phone.accounts[-1].secret if person.phone.accounts else ""

@@ -15,6 +15,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from clinic2fa import spec
+from clinic2fa.scenarios import catalogue as catalogue_pkg
 from clinic2fa.scenarios.catalogue import spec_ids
 from clinic2fa.scenarios.core.model import Scenario
 from clinic2fa.scenarios.core.policy import REFERENCE, Policy, shown
@@ -37,6 +38,9 @@ SKIPPED = (Outcome.NOT_APPLICABLE, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE,
 JSON_NAME, JUNIT_NAME, HTML_NAME = "report.json", "junit.xml", "report.html"
 FAILED_OUTCOMES = (Outcome.FAIL, Outcome.FEATURE_ABSENT, Outcome.WAIVED_FAIL, Outcome.ERROR)
 TRACE_TAIL = 8  # the last trace entries a JUnit failure shows
+# the <ID>-DECLARED scenarios (choices against bounds), by name: importing the module here
+# would register its scenarios first, and the catalogue's order is the order of import
+DECLARED_MODULE = f"{catalogue_pkg.__name__}.declared"
 
 
 @dataclass
@@ -108,9 +112,19 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
                 for sid, scen in run.catalogue.items()
                 if spec_id in (scen.verifies if direct else covering[sid])]
 
+    def counted(row: dict[str, Any]) -> Outcome | None:
+        """A row's outcome as the verdict counts it. A declared choice inside the spec's bounds
+        (an <ID>-DECLARED pass) only says what behaviour to look for: alone it makes nothing
+        conform (a choice outside them fails, as any broken rule)."""
+        if row["outcome"] == "not_run":
+            return None
+        outcome = Outcome(row["outcome"])
+        if outcome is Outcome.PASS and run.catalogue[row["id"]].module == DECLARED_MODULE:
+            return Outcome.NOT_APPLICABLE
+        return outcome
+
     def judged(rows: list[dict[str, Any]], guide_item: str | bool = False) -> dict[str, Any]:
-        seen = [(None if r["outcome"] == "not_run" else Outcome(r["outcome"]), r.get("feature"))
-                for r in rows]
+        seen = [(counted(r), r.get("feature")) for r in rows]
         kind = verdict_kind(seen, guide_item=guide_item)
         return {"verdict": spec_verdict(seen, guide_item=guide_item).value,
                 **({"verdict_kind": kind} if kind else {})}

@@ -54,7 +54,7 @@ def answer_of(response: httpx.Response, body: Any = None) -> Answer:
     """The status and headers of an answer, credentials left out."""
     headers = {k.lower(): v for k, v in response.headers.items()
                if k.lower() not in UNSHOWN_HEADERS}
-    return Answer(response.status_code, headers, body)
+    return Answer(response.status_code, headers, body, response.elapsed.total_seconds())
 
 
 class ProtocolError(Exception):
@@ -85,6 +85,13 @@ class _Wire:
             self.answered = time.monotonic()
 
 
+# Seconds an idle connection is reused: well inside the keep-alive of common servers (uvicorn
+# 5 s, gunicorn 2 s), measured from when this client read the answer, which on a loaded
+# machine is later than when the server sent it. A connection the server closed meanwhile
+# resets the next request, which is then lost as if the target had stopped answering.
+KEEPALIVE_EXPIRY = 1.0
+
+
 class Client:
     """JSON over HTTP with the contract's refusals; a dead connection is `Unreachable`."""
 
@@ -95,7 +102,8 @@ class Client:
         self.silent = False  # the last request got no answer: is the target still there?
         self.headers: dict[str, str] = {}  # sent with every request (a test clinic's name)
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
-                                  headers={"accept": "application/json"})
+                                  headers={"accept": "application/json"},
+                                  limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY))
         self._owns = True  # closing closes the connections (a view's owner does)
         self.last: httpx.Response | None = None  # the last answer, for Needs.HTTP
 

@@ -50,7 +50,7 @@ def _refusals(method: Any) -> Any:
             return method(*args, **kwargs)
         except TwoFactorError as err:
             raise Refused(err.code.value, err.reason.value if err.reason else None,
-                          err.message) from None
+                          err.message, err.retry_after) from None  # as HTTP's Retry-After
         finally:
             if sent is not None:
                 parallel.exchanged(sent, time.monotonic())

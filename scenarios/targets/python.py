@@ -7,7 +7,9 @@ leaves `clock` out of its capabilities: the harness then freezes the system cloc
 scenario with freezegun and moves it where a scenario moves time, so the clock scenarios run on
 it too. One whose clock is injected declares `clock` and `advance_clock(seconds)` itself.
 MODULE is a dotted module name (the current folder is on the import path) or a path to a .py
-file.
+file. In a race's burst each call waits at a door for the rest of the burst, as requests that
+came together wait in a server's socket (the memory target's door): an implementation this fast
+would otherwise answer the first before a loaded machine has started the last.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import wraps
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,6 +34,7 @@ from clinic2fa.scenarios.contract import (
     Provider,
     Target,
 )
+from clinic2fa.scenarios.core import parallel, realtime
 from clinic2fa.scenarios.errors import UsageError
 
 SCHEME = "python"
@@ -67,7 +71,8 @@ class OnFrozenClock:
         self.origin = getattr(target, "origin", None)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)
+        value = getattr(self._target, name)
+        return _at_the_door(value) if callable(value) else value
 
     def server_time(self) -> float:
         own = getattr(self._target, "server_time", None)
@@ -78,6 +83,22 @@ class OnFrozenClock:
             self._target.advance_clock(seconds)
         else:
             self._freezer.tick(timedelta(seconds=seconds))
+
+
+def _at_the_door(method: Callable[..., Any]) -> Callable[..., Any]:
+    """In a burst the call goes in only once the whole burst has reached the door, and says when
+    it went in and when it was answered (core/parallel.py); elsewhere it simply goes in."""
+
+    @wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        sent = parallel.arrive()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            if sent is not None:
+                parallel.exchanged(sent, realtime.monotonic())
+
+    return call
 
 
 class PythonProvider(Provider):

@@ -117,6 +117,11 @@ def public_origin(host: str, port: int) -> tuple[str, str]:
     return f"http://{name}:{port}", name
 
 
+# uvicorn's 5 s default against a client's own 5 s expiry: a client whose thread waited for a
+# core reused a connection the server had just closed ("connection reset by peer").
+KEEP_ALIVE_SECONDS = 30
+
+
 def listen(host: str = "localhost", port: int = 0) -> socket.socket:
     """A listening socket; port 0 picks a free one, known before the app (and its origin) exists."""
     sock = socket.create_server((host, port))
@@ -151,9 +156,11 @@ def _log_config(log_file: Path | None) -> dict[str, Any]:
 
 def _config(app: ASGIApp, *, log_level: str, access_log: bool,
             log_file: Path | None = None) -> uvicorn.Config:
-    """uvicorn without its own Date (the app dates responses by the clinic's clock)."""
+    """uvicorn without its own Date (the app dates responses by the clinic's clock), keeping
+    idle connections longer than a client on a loaded machine may take to reuse them."""
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, date_header=False,
                             server_header=False, lifespan="on", timeout_graceful_shutdown=2,
+                            timeout_keep_alive=KEEP_ALIVE_SECONDS,
                             log_config=_log_config(log_file))
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _NoQueryStrings) for f in access.filters):  # once per process

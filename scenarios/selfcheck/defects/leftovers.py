@@ -175,8 +175,10 @@ class PasskeyNotCountedForEnforcement(Clinic):
         session = self._sessions.get(token)
         was = session.stage if session else None
         codes = super().finish_passkey_setup(token, credential, name)
-        if session is not None and was is Stage.ENROLMENT:
-            session.stage = Stage.ENROLMENT
+        renewed = getattr(codes, "session", None)  # the new token that completed enrolment
+        now = self._sessions.get(renewed) if renewed else session
+        if now is not None and was is Stage.ENROLMENT:
+            now.stage = Stage.ENROLMENT
         return codes
 
 

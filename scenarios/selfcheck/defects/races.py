@@ -45,54 +45,69 @@ class _Inside:
                 self._cond.notify_all()  # a waiter may now be the only one left inside
 
 
-class _Rendezvous:
-    """Holds a caller between its check and its act until a second caller for the same thing
-    arrives, so two parallel requests both check before either acts: the race, every time.
+class _Group:
+    """The callers between the same check and act at once: none acts until all have checked."""
 
-    A caller goes on alone when nobody else can come: at once in a process with no other
-    thread (a sequential run in memory); else once every thread inside the clinic waits here
-    too and nobody has come into the clinic for `grace` seconds (the rest of a burst may still
-    be on its way: a loaded server lets requests in with gaps); and at the latest after
-    `patience` seconds. So a sequential flow on this defect answers as the reference does,
-    a little slower over HTTP, and is never stuck.
+    def __init__(self, now: float) -> None:
+        self.first = self.last_join = now
+        self.released = False
+
+
+class _Rendezvous:
+    """Holds a caller between its check and its act until the rest of its burst has checked
+    too, so parallel requests all check before any acts: the race, every time.
+
+    Callers for the same thing join one group; the group goes on together once every thread
+    inside the clinic waits here and nobody has come into the clinic (or joined) for `grace`
+    seconds (the rest of a burst may still be on its way: a loaded server lets requests in
+    with gaps), and at the latest `patience` seconds after its first caller came. A caller
+    alone in a process with no other thread (a sequential run in memory) goes on at once. So
+    a sequential flow on this defect answers as the reference does, a little slower over HTTP,
+    and is never stuck; and a burst the server lets in slowly is not split into callers that
+    each act alone (the last of them would then act on what the others wrote: no race seen).
     """
 
-    grace = 0.25  # seconds of nobody coming in before a lone caller goes on (other threads)
+    grace = 0.25  # seconds of nobody coming in before a group goes on (other threads)
 
     def __init__(self, patience: float) -> None:
         self.patience = patience
-        self.meetings = 0  # pairs that met: proof that two requests were inside at once
+        self.meetings = 0  # callers that joined a waiting caller: proof of two inside at once
         self._cond = threading.Condition()
         self.inside = _Inside(self._cond)
-        self._waiting: dict[tuple[str, ...], list[bool]] = {}
+        self._groups: dict[tuple[str, ...], _Group] = {}
+        self._waiting = 0  # threads waiting here now
 
     def _alone(self) -> bool:
-        """Nobody inside is on the way here: everyone inside already waits (each key one)."""
-        return self.inside.callers <= len(self._waiting)
+        """Nobody inside is on the way here: everyone inside already waits."""
+        return self.inside.callers <= self._waiting
 
     def meet(self, *key: str) -> None:
         with self._cond:
-            partner = self._waiting.pop(key, None)
-            if partner is not None:
-                partner[0] = True
+            now = time.monotonic()
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = _Group(now)
+            else:
                 self.meetings += 1
-                self._cond.notify_all()
-                return
-            mine = [False]
-            self._waiting[key] = mine
-            self._cond.notify_all()  # the other waiters may now all be waiting: let them see
-            start = time.monotonic()
+                group.last_join = now
+            self._waiting += 1
+            self._cond.notify_all()  # the others may now all be waiting: let them see
             grace = 0.0 if not _other_callers() else min(self.grace, self.patience)
-            deadline = start + self.patience
-            while not mine[0]:
-                now = time.monotonic()
-                settled = max(start, self.inside.last_entry) + grace
-                if now >= deadline or (now >= settled and self._alone()):
-                    break
-                self._cond.wait(timeout=(settled if now < settled else deadline) - now)
-            if not mine[0]:
-                self._waiting.pop(key, None)  # nobody came; only a partner removes it otherwise
-                self._cond.notify_all()
+            deadline = group.first + self.patience
+            try:
+                while not group.released:
+                    now = time.monotonic()
+                    settled = max(group.last_join, self.inside.last_entry) + grace
+                    if now >= deadline or (now >= settled and self._alone()):
+                        group.released = True
+                        if self._groups.get(key) is group:
+                            del self._groups[key]
+                        self._cond.notify_all()
+                        break
+                    self._cond.wait(timeout=max(0.0, (settled if now < settled else deadline)
+                                                - now))
+            finally:
+                self._waiting -= 1
 
 
 def _other_callers() -> bool:
@@ -112,10 +127,10 @@ class NoLocking(Clinic):
     """The reference without its lock, each check-then-act step held open for a second request.
 
     One at a time it answers as the reference does; in parallel, every request that passed a
-    check waits for another before it acts, so both act on what they checked.
+    check waits for the rest of its burst before it acts, so all act on what they checked.
     """
 
-    patience = 1.0  # seconds a caller alone between check and act waits for a second one
+    patience = 3.0  # seconds a group between check and act waits at most for the rest
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -69,10 +69,13 @@ class BackupCodesRepeat(Clinic):
 @defect("lockout-never-ends", ("TOTP-RATE-LIMIT",),
         "a lock-out never ends: the right code is refused for ever after five wrong ones")
 class LockoutNeverEnds(Clinic):
-    def _count_failure(self, user: User, refusal: TwoFactorError) -> None:
-        super()._count_failure(user, refusal)
-        if user.locked_until > 0:
-            user.locked_until = float("inf")
+    """Each lock-out says when it ends (Retry-After), and is renewed when that time comes."""
+
+    def _check_lockout(self, user: User) -> None:
+        now = self.clock.now()
+        if 0 < user.locked_until <= now:
+            user.locked_until = now + self.policy.lockout_seconds
+        super()._check_lockout(user)
 
 
 class _ChallengeNeverExpires(Passkeys):

@@ -9,7 +9,8 @@
 
 A fact is read by one of: `present` (true when the locator shows), `absent` (true when it does
 not), `yes` (the locator's text is a yes-word: on, yes, enabled, set up, ...), `number` (the
-digits in the locator's text), `list` (the texts of all it finds), or `pattern` (a regular
+digits in the locator's text), `count` (how many it finds: a page that lists the backup codes
+left instead of saying how many), `list` (the texts of all it finds), or `pattern` (a regular
 expression searched in the text of `in`, the whole page by default: a yes/no fact is true
 when it matches, a number is its first group, 0 without a match). `page = "/path"` reads it on
 another page. Without a [browser.facts] entry the reference's way is used.
@@ -32,8 +33,8 @@ KINDS_OF: dict[str, str] = {
     "two_factor": "bool", "authenticator_app": "bool", "backup_codes_left": "int",
     "passkeys": "list", "enforcement_required": "bool", "profile_two_factor": "bool",
 }
-READERS = ("present", "absent", "yes", "number", "list", "pattern")
-_FITS = {"bool": ("present", "absent", "yes", "pattern"), "int": ("number", "pattern"),
+READERS = ("present", "absent", "yes", "number", "count", "list", "pattern")
+_FITS = {"bool": ("present", "absent", "yes", "pattern"), "int": ("number", "pattern", "count"),
          "list": ("list", "pattern")}
 TRUE_WORDS = ("on", "yes", "enabled", "set up", "true", "required", "active", "activated")
 
@@ -73,6 +74,8 @@ def read(fact: Fact, locate: Callable[[Any], Locator]) -> Any:
         return shown.count() > 0
     if fact.reader == "absent":
         return shown.count() == 0
+    if fact.reader == "count":
+        return shown.count()
     if fact.reader == "list":
         return tuple(t.strip() for t in shown.all_inner_texts() if t.strip())
     text = shown.first.inner_text() if shown.count() else ""

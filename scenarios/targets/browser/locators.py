@@ -142,6 +142,9 @@ DEFAULT_PAGES: dict[str, str] = {
     "setup": "/settings/security/authenticator",  # the setup screen in progress (Back to it)
     "staff": "/settings/staff",
 }
+# Pages a deployment may name and the reference has none of: where the current backup codes are
+# shown again (a deployment that shows them once has no such page; BACKUP-SHOWN-ONCE looks there).
+OPTIONAL_PAGES = ("backup_codes",)
 
 
 
@@ -316,9 +319,10 @@ def parse(table: dict[str, Any], where: str = "config", base: Path | None = None
                              f"{spec.within!r}")
     pages_given = _subtable(table, "pages", where)
     for name, path in pages_given.items():
-        if name not in DEFAULT_PAGES or not isinstance(path, str) or not path.startswith("/"):
+        if name not in (*DEFAULT_PAGES, *OPTIONAL_PAGES) or not isinstance(path, str) \
+                or not path.startswith("/"):
             raise UsageError(f"{where}: [browser.pages] {name}: expected one of "
-                             f"{', '.join(DEFAULT_PAGES)} = \"/path\"")
+                             f"{', '.join((*DEFAULT_PAGES, *OPTIONAL_PAGES))} = \"/path\"")
     messages = tuple(_message(raw, f"{where} [[browser.messages]] #{n}")
                      for n, raw in enumerate(_list(table, "messages", where), 1))
     module = table.get("module")

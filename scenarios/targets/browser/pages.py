@@ -44,8 +44,20 @@ INVALID_FIELD = """(button) => {
   return {type: field.type || "", label: label.trim(), message: field.validationMessage};
 }"""
 TABLE = "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
-# The QR code's own SVG markup: the element itself, or the one <svg> inside it.
-QR_SVG = """(e) => {
+# The QR code's own SVG markup as served: the element itself, the one <svg> inside it, or the
+# SVG an <img> loads (a data: URI or its own address), so it is read on its own, off the page.
+QR_SVG = """async (e) => {
+  if (e.tagName.toLowerCase() === "img") {
+    const src = e.currentSrc || e.src || "";
+    const data = src.match(/^data:image\\/svg\\+xml(;base64)?,(.*)$/s);
+    if (data) return data[1] ? atob(data[2]) : decodeURIComponent(data[2]);
+    if (!src || src.startsWith("data:")) return null;
+    try {
+      const answer = await fetch(src, {credentials: "same-origin"});
+      const type = answer.headers.get("content-type") || "";
+      return answer.ok && type.includes("svg") ? await answer.text() : null;
+    } catch (error) { return null; }
+  }
   const svg = e.tagName.toLowerCase() === "svg" ? e : e.querySelector("svg");
   return svg ? new XMLSerializer().serializeToString(svg) : null;
 }"""
@@ -150,7 +162,8 @@ class Pages:
         if invalid:
             code = "password_required" if invalid["type"] == "password" else "invalid_request"
             raise Refused(code, None, f"the browser would not send the form ({invalid['label']}: "
-                                      f"{invalid['message']}); the server was not asked")
+                                      f"{invalid['message']}); the server was not asked",
+                          sent=False)
         with s.page.expect_event("domcontentloaded"):  # the page the answer loads, parsed
             button.click()
         s.seen = self._changes

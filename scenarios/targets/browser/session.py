@@ -9,6 +9,7 @@ each action leaves a small screenshot with the secrets on screen masked.
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,24 @@ if TYPE_CHECKING:
 VIEWPORT = {"width": 800, "height": 1100}  # tall enough for every page: shots show it all
 SHOT_WIDTH = 480  # pixels: screenshots are scaled down to keep report.html reasonable
 SHOT_QUALITY = 55  # JPEG
+
+
+_LOADS = itertools.count()  # orders the pages every session loaded: which came last
+
+
+def _waited(response: Response) -> float | None:
+    """Seconds the page's requests waited for their answers (Resource Timing: request sent to
+    first byte), the redirects that led to it included: the server's time, without the page
+    work the browser does around it. None when a hop's timing is unknown."""
+    total, request = 0.0, response.request
+    while request is not None:
+        timing = request.timing
+        sent, came = timing.get("requestStart", -1), timing.get("responseStart", -1)
+        if not 0 <= sent <= came:
+            return None
+        total += (came - sent) / 1000
+        request = request.redirected_from
+    return total
 
 
 @dataclass
@@ -47,8 +66,9 @@ class Session:
     password: str = ""
     answer: Any = None  # what the last flow's module function returned
     _cdp: CDPSession | None = field(default=None, repr=False)
-    # the last page the browser loaded: its status and headers (SECRET-NO-STORE)
-    document: tuple[int, dict[str, str]] | None = None
+    # the last page the browser loaded: its status and headers (SECRET-NO-STORE), the
+    # seconds its request waited for the answer (SIGNIN-NO-ENUMERATION), and when it came
+    document: tuple[int, dict[str, str], float | None, int] | None = None
 
     @classmethod
     def open(cls, browser: Browser, handle: str, *, timeout_ms: float, traced: bool,
@@ -70,9 +90,10 @@ class Session:
         return session
 
     def _seen(self, response: Response) -> None:
-        """Keep the status and headers of each page (not images or scripts) as it loads."""
+        """Keep the status, headers and wait of each page (not images or scripts) as it loads."""
         if response.request.resource_type == "document" and response.frame == self.page.main_frame:
-            self.document = (response.status, dict(response.headers))
+            self.document = (response.status, dict(response.headers), _waited(response),
+                             next(_LOADS))
 
     @property
     def cdp(self) -> CDPSession:

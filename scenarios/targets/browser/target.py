@@ -14,6 +14,7 @@ server. Accounts and the clock come from the HTTP side (test support, or the con
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from clinic2fa.scenarios.targets.browser import passkey as browser_passkey
 from clinic2fa.scenarios.targets.browser.facts import digits, yes
 from clinic2fa.scenarios.targets.browser.facts import read as read_fact
 from clinic2fa.scenarios.targets.browser.flows import run as run_flow
+from clinic2fa.scenarios.targets.browser.names import PasskeyNames
 from clinic2fa.scenarios.targets.browser.pages import (
     BLOCKED,
     STAGES,
@@ -51,6 +53,11 @@ if TYPE_CHECKING:
 
     from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
     from clinic2fa.scenarios.targets.http import HttpTarget
+
+# A long text pasted into a field at once (typing two million characters takes minutes).
+PASTE = """(e, n) => { e.value = "x".repeat(n); e.dispatchEvent(new Event("input")); }"""
+SIGN_IN_PATH = "/api/v1/sign-in"  # what the contract's sign-in is, in pages: the form
+
 
 class _Act:
     """What the screenshot after an action says about it."""
@@ -92,6 +99,7 @@ class BrowserTarget(Pages):
         self._map = provider.mapping
         self._devices: dict[str, BrowserPasskey] = {}
         self._roles: dict[str, str] = {}  # email -> role, for the accounts it lent
+        self._names = PasskeyNames()  # a site that names a passkey before its prompt
         # Actions that may change what pages show, counted: a page loaded since the last one
         # still shows the clinic as it is, so a person already on it need not open it again.
         self._changes = 0
@@ -130,20 +138,46 @@ class BrowserTarget(Pages):
         return self._new_session(cookies).handle
 
     def last_answer(self, session: str | None = None) -> Answer | None:
-        """The status and headers of the last page this browser loaded."""
-        if session is None or session not in self.sessions:
-            return None
-        document = self.sessions[session].document
+        """The status, headers and wait of the last page this session (None: any session of
+        this scenario, such as a sign-in that was refused) loaded."""
+        if session is None:
+            loaded = [s.document for s in self.sessions.values() if s.document]
+            document = max(loaded, key=lambda d: d[3]) if loaded else None
+        else:
+            document = self.sessions[session].document if session in self.sessions else None
         if document is None:
             return None
         headers = {k.lower(): v for k, v in document[1].items()
                    if k.lower() not in ("set-cookie", "cookie", "authorization")}
-        return Answer(document[0], headers)
+        return Answer(document[0], headers, seconds=document[2])
 
     def send_raw(self, method: str, path: str, body: bytes,
                  headers: dict[str, str]) -> Answer:
-        raise Unsupported("a person's browser sends only the forms its pages have: a request "
-                          "shaped by the harness goes over --target http://")
+        """Only what a person can send: an oversized sign-in is the sign-in form with a
+        password as long as the body (pasted in), and the answer is the page it loads."""
+        if (method, path) != ("POST", SIGN_IN_PATH):
+            raise Unsupported("a person's browser sends only the forms its pages have: a "
+                              "request shaped by the harness goes over --target http://")
+        s = self._new_session()
+        with self._acting("sign_in", s):
+            self._goto(s, "sign_in")
+            self._loc(s, "sign_in_email").fill("nobody@example.com")
+            field = self._loc(s, "sign_in_password")
+            took = int(field.evaluate("e => e.maxLength"))  # -1: no limit of the page's own
+            if 0 <= took < len(body):  # nobody can type or paste more into it
+                raise Unsupported(f"the sign-in page's password field takes {took} characters: "
+                                  "a person cannot send an oversized sign-in through it")
+            field.evaluate(PASTE, len(body))
+            with s.page.expect_event("domcontentloaded"):
+                self._loc(s, "sign_in_submit").click()
+        answer = self.last_answer(s.handle)
+        if answer is None:
+            raise PageError("the oversized sign-in form loaded no page")
+        if "json" in answer.headers.get("content-type", ""):  # the browser shows it as text
+            with suppress(ValueError, PlaywrightError):
+                return Answer(answer.status, answer.headers,
+                              json.loads(s.page.locator("body").inner_text()))
+        return answer
 
     # -- sign-in ---------------------------------------------------------------------------------
     #
@@ -203,7 +237,7 @@ class BrowserTarget(Pages):
 
     def profile(self, session: str) -> dict[str, Any]:
         s = self._session(session)
-        with self._acting("profile", s, reads=True):
+        with self._acting("profile", s, reads=True), self._beside_setup(s):
             if self._flow("profile", s):
                 self._settle(s, self._marks(s, "page_profile"))
             else:
@@ -219,7 +253,12 @@ class BrowserTarget(Pages):
 
     def security(self, session: str) -> Security:
         s = self._session(session)
-        with self._acting("security", s, reads=True):
+        with self._acting("security", s, reads=True), self._beside_setup(s):
+            pages: dict[str, str] = {}
+            if "backup_codes" in self._map.pages:  # where the deployment shows codes again
+                self._goto(s, "backup_codes")
+                self._settle(s, {"body": self._loc(s, "page_body")}, landings=False)
+                pages[self._map.pages["backup_codes"]] = s.page.locator("body").inner_text()
             self._to_security(s)
             text = s.page.locator("body").inner_text()
             defaults: dict[str, Callable[[], Any]] = {
@@ -233,10 +272,17 @@ class BrowserTarget(Pages):
             # Facts read on the Security page first, then those the mapping reads elsewhere.
             order = sorted(defaults, key=lambda n: n in self._map.facts
                            and self._map.facts[n].page is not None)
-            seen = {name: self._fact(s, name, defaults[name]) for name in order}
+            seen: dict[str, Any] = {}
+            for name in order:
+                seen[name] = self._fact(s, name, defaults[name])
+                if name in self._map.facts and self._map.facts[name].page is not None:
+                    pages[self._map.facts[name].page] = s.page.locator("body").inner_text()
+            # every page read is part of what Security showed (BACKUP-SHOWN-ONCE looks in it)
             return Security(bool(seen["two_factor"]), bool(seen["authenticator_app"]),
-                            int(seen["backup_codes_left"]), tuple(seen["passkeys"]),
-                            bool(seen["enforcement_required"]), {"page_text": text})
+                            int(seen["backup_codes_left"]),
+                            self._names.shown(tuple(seen["passkeys"])),
+                            bool(seen["enforcement_required"]),
+                            {"page_text": text, "pages": pages})
 
     def start_authenticator_setup(self, session: str) -> SetupScreen:
         s = self._session(session)
@@ -353,6 +399,7 @@ class BrowserTarget(Pages):
         with self._acting("begin_passkey_setup", s):
             s.cdp  # noqa: B018 - the virtual environment must be on before the page asks
             if self._flow("begin_passkey_setup", s):
+                self._names.typed(s.answer)  # the name a function typed before the prompt
                 return self._held(s, "create")
             self._open(s, "security", "page_security")
             button = self._loc(s, "setup_passkey")
@@ -366,6 +413,7 @@ class BrowserTarget(Pages):
         with self._acting("finish_passkey_setup", s) as act:
             device = browser_passkey.device_of(self._devices, credential, "create")
             self._check_held(s, credential)
+            self._names.chosen(name)
             if not self._flow("finish_passkey_setup", s, name=name):
                 self._loc(s, "passkey_name_field").fill(name)
             landed = self._touch(s, device, self._marks(s, "backup_codes",
@@ -392,6 +440,7 @@ class BrowserTarget(Pages):
 
     def remove_passkey(self, session: str, name: str, password: str) -> None:
         s = self._session(session)
+        name = self._names.on_site(name)
         with self._acting("remove_passkey", s):
             if self._flow("remove_passkey", s, name=name, password=password):
                 self._settle(s, self._marks(s, "notice_passkey_removed"))
@@ -437,6 +486,26 @@ class BrowserTarget(Pages):
             self._settle(s, self._marks(s, "page_security"))
         else:
             self._open(s, "security", "page_security")
+
+    @contextmanager
+    def _beside_setup(self, s: Session) -> Iterator[None]:
+        """A look at a page while a setup screen is open happens in a second tab of the same
+        browser, as a person checks Security beside it: the setup tab stays as it is (on some
+        sites a POST's answer, which no address brings back)."""
+        open_setup = False
+        with suppress(PlaywrightError):
+            open_setup = self._loc(s, "qr_code").is_visible()
+        if not open_setup:
+            yield
+            return
+        main, seen = s.page, s.seen
+        s.page = s.context.new_page()
+        try:
+            yield
+        finally:
+            with suppress(PlaywrightError):
+                s.page.close()
+            s.page, s.seen = main, seen
 
     def _fact(self, s: Session, name: str, default: Callable[[], Any]) -> Any:
         """A fact as the mapping reads it (on its page, if it names one), else the default."""

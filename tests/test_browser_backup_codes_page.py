@@ -1,0 +1,61 @@
+"""BACKUP-SHOWN-ONCE looks where the profile says codes are shown: the pages its facts are read
+on, and the page it names `backup_codes` (Flask-Security-Too and allauth show the current codes
+again on a page of their own). A deployment that shows them there fails; the reference passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from browser_support import provider, reference, run
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from playwright.sync_api import Browser
+
+from clinic2fa.simulator import backup_codes
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.users import User
+from clinic2fa.simulator.web import cookies
+
+SCENARIO = "BACKUP-SHOWN-ONCE-NEVER-AGAIN"
+PAGE = "/settings/security/codes"
+
+
+class CodesKept(Clinic):
+    """Keeps each user's current codes in plain, for a page that shows them again."""
+
+    def __init__(self, **made: Any) -> None:
+        super().__init__(**made)
+        self.kept: dict[str, list[str]] = {}
+
+    def _new_backup_codes(self, user: User, fresh: backup_codes.Issue) -> list[str]:
+        codes = super()._new_backup_codes(user, fresh)
+        self.kept[user.email] = list(codes)
+        return codes
+
+
+def _codes_page(app: FastAPI) -> FastAPI:
+    @app.get(PAGE, response_class=HTMLResponse)
+    def shown_again(request: Request) -> str:
+        clinic = request.app.state.clinic
+        email = clinic.profile(cookies.session_token(request) or "").email
+        items = "".join(f"<li>{c}</li>" for c in clinic.kept.get(email, []))
+        return f"<html><body><h1>Your backup codes</h1><ul>{items}</ul></body></html>"
+    return app
+
+
+@pytest.mark.parametrize(("shown", "outcome"), [(False, "pass"), (True, "fail")],
+                         ids=["reference", "codes-page"])
+def test_the_page_the_profile_names_is_looked_at(browser: Browser, shown: bool,
+                                                 outcome: str) -> None:
+    # the reference with the page named, where its Security page is: no codes there
+    pages = {"backup_codes": PAGE if shown else "/settings/security"}
+    with reference(clinic=CodesKept, wrap=_codes_page) as url:
+        made = provider(url, browser, {"pages": pages})
+        try:
+            result = run(made, SCENARIO)[SCENARIO]
+        finally:
+            made.close()
+    assert result.outcome.value == outcome, result.message
+    if shown:
+        assert result.message == "Security shows a backup code again"
