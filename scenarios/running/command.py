@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TextIO
 
 import pytest
@@ -46,6 +47,18 @@ def pytest_args(options: RunOptions) -> list[str]:
     return args
 
 
+@contextmanager
+def _own_options() -> Iterator[None]:
+    """Without the caller's PYTEST_ADDOPTS (a developer's `-v`): meant for their own pytest, it
+    may name options of the plugins this run blocks, and pytest would stop with exit 4."""
+    kept = os.environ.pop("PYTEST_ADDOPTS", None)
+    try:
+        yield
+    finally:
+        if kept is not None:
+            os.environ["PYTEST_ADDOPTS"] = kept
+
+
 def run(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
         provider: Provider | None = None, out: TextIO | None = None,
         err: TextIO | None = None) -> int:
@@ -65,7 +78,8 @@ def run(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
         return ExitCode.UNREACHABLE
     plugin = ConformancePlugin(plan, Printer(out, verbosity=options.verbosity))
     try:
-        status = pytest.main(pytest_args(options), plugins=[plugin])
+        with _own_options():
+            status = pytest.main(pytest_args(options), plugins=[plugin])
     finally:
         plugin.close_workers()
         plan.provider.close()
