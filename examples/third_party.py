@@ -114,21 +114,27 @@ def _expected(entry: dict[str, Any], field: str = "verdict") -> str:
 FAIL, ABSENT = "does_not_conform (fail)", "does_not_conform (feature_absent)"
 
 
-def derive(step: str | None, served_by: list[tuple[str, str]]) -> tuple[str, str | None]:
+def derive(step: str | None, served_by: list[tuple[str, str]],
+           neutral: frozenset[str] = frozenset()) -> tuple[str, str | None]:
     """A guide item's report verdict from the key's verdict of the step (its own scenarios)
     and the expected verdicts of the requirements that serve it (in spec order), by the
     report's rule (spec/report-format.md "Verdicts", scenarios/core/verdicts.py): its
     scenarios are the step's and every serving requirement's together, so a failure anywhere
-    fails it (the step's own first); else a missing feature; else one pass makes it conform;
-    else not verified. Returns (verdict, the requirement it came from, or None: the step)."""
+    fails it (the step's own first); else a missing feature; else anything not verified (a
+    check that could not run here is the item's too) leaves it not verified, partly where
+    something conforms; else one that conforms makes it conform. `neutral`: requirements not
+    verified only because a feature is absent (the key's `absent`), which leave nothing unseen.
+    Returns (verdict, the requirement it came from, or None: the step)."""
     parts = ([(None, step)] if step is not None else []) + list(served_by)
     for wanted in (FAIL, ABSENT):
         for source, verdict in parts:
             if verdict == wanted:
                 return verdict, source
-    if step == "conforms":
-        return "conforms", None
-    for source, verdict in served_by:
+    unseen = [(source, verdict) for source, verdict in parts
+              if verdict == "not_verified" and source not in neutral]
+    if unseen:
+        return unseen[0][1], unseen[0][0]
+    for source, verdict in parts:
         if verdict == "conforms":
             return "conforms", source
     if step is not None and step != "gap":
@@ -145,6 +151,7 @@ def expectations(items: list[dict[str, Any]], guide: Spec | None = None,
     guide_ids = {item.id for item in guide.guide_items}
     found = {str(item["id"]): item for item in items}
     plain = {i: _expected(item) for i, item in found.items() if i not in guide_ids}
+    neutral = frozenset(i for i, item in found.items() if i in plain and item.get("absent"))
     expected = {i: Expected(verdict) for i, verdict in plain.items()}
     for item_id, item in found.items():
         if item_id not in guide_ids:
@@ -152,7 +159,7 @@ def expectations(items: list[dict[str, Any]], guide: Spec | None = None,
         step = _expected(item, "step" if "step" in item else "verdict")
         served = [(r.id, plain[r.id]) for r in guide.requirements_serving(item_id)
                   if r.id in plain]
-        verdict, source = derive(step, served)
+        verdict, source = derive(step, served, neutral)
         expected[item_id] = Expected(verdict, step, source)
     return expected
 

@@ -172,7 +172,9 @@ class Interleave:
     A guarded section stays whole: the others wait at its lock, whatever switches."""
 
     RACE_THREADS = "race"  # scenarios/core/parallel.py's burst threads (thread_name_prefix)
-    YIELD_IN = "Clinic."  # the methods of simulator/clinic.py's Clinic (code.co_qualname)
+    # the methods of simulator/clinic.py's Clinic and of the relying party it keeps its passkeys'
+    # counts in (simulator/passkeys.py), by code.co_qualname
+    YIELD_IN = ("Clinic.", "Passkeys.")
 
     def __init__(self, *files: str) -> None:
         self.roots = (str(ROOT / "simulator"), *files)

@@ -89,6 +89,21 @@ def load_equivalents(path: Path = EQUIVALENT) -> dict[str, str]:
     return {e["mutant"]: e["reason"] for e in data.get("equivalent", [])}
 
 
+def load_unreachable(path: Path = EQUIVALENT) -> dict[str, str]:
+    """file:function (every mutant in it) or a mutant's key -> why no call of the harness's
+    Target interface reaches it so that it could tell: those mutants still count as surviving
+    (they are not equivalent); the report says why none was judged."""
+    if not path.is_file():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {e.get("function") or e["mutant"]: e["reason"] for e in data.get("unreachable", [])}
+
+
+def _unreachable(key: str, unreachable: dict[str, str]) -> str:
+    return next((why for where, why in unreachable.items()
+                 if key == where or key.startswith(f"{where}:")), "")
+
+
 def module_name(path: str) -> str:
     parts = Path(path).with_suffix("").parts
     return ".".join([PACKAGES[parts[0]], *parts[1:]])
@@ -370,8 +385,10 @@ def execute(mutants: Sequence[Mutant], db_paths: dict[str, Path], workers: int,
 
 
 def report(mutants: Sequence[Mutant], equivalents: dict[str, str], seconds: float,
-           how: str) -> dict[str, object]:
-    """Counts, the score and the survivors, as data (report.json)."""
+           how: str, unreachable: dict[str, str] | None = None) -> dict[str, object]:
+    """Counts, the score and the survivors, as data (report.json); a survivor in a function
+    no Target call reaches says so, and counts against the score all the same."""
+    unreachable = unreachable or {}
     counts = Counter(m.outcome for m in mutants)
     survived = [m for m in mutants if m.outcome == "survived"]
     listed = [m for m in survived if m.key in equivalents]
@@ -389,8 +406,11 @@ def report(mutants: Sequence[Mutant], equivalents: dict[str, str], seconds: floa
         "incompetent": counts["incompetent"],
         "no_mutation": counts["no mutation"],
         "score": round(killed / judged, 4) if judged else 1.0,
+        "unreachable": sum(1 for m in surviving if _unreachable(m.key, unreachable)),
         "survivors": [{"mutant": m.key, "file": str(m.spec.module_path), "line": m.line,
-                       "change": m.change} for m in surviving],
+                       "change": m.change,
+                       **({"unreachable": why} if (why := _unreachable(m.key, unreachable))
+                          else {})} for m in surviving],
         "equivalents_killed": stale,  # listed as equivalent, yet the suite killed them
         "by_module": {path: dict(Counter(m.outcome for m in mutants
                                          if str(m.spec.module_path) == path))
@@ -407,6 +427,8 @@ def summary(data: dict[str, object]) -> str:
     for survivor in data["survivors"]:  # type: ignore[attr-defined]
         lines.append(f"  SURVIVED {survivor['file']}:{survivor['line']}  {survivor['change']}"
                      f"   [{survivor['mutant']}]")
+        if survivor.get("unreachable"):
+            lines.append(f"    unreachable: {survivor['unreachable']}")
     for key in data["equivalents_killed"]:  # type: ignore[attr-defined]
         lines.append(f"  listed as equivalent but killed (remove it): {key}")
     return "\n".join(lines)
@@ -426,6 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report-dir", type=Path, default=ROOT / "reports" / "mutation")
     parser.add_argument("--session", action="append", default=[],
                         help="only this session of mutation/config.toml (repeatable)")
+    parser.add_argument("--module", action="append", default=[], metavar="PATH",
+                        help="only the mutants of this module, e.g. simulator/backup_codes.py "
+                             "(repeatable): one module's full score")
     args = parser.parse_args(argv)
     args.report_dir.mkdir(parents=True, exist_ok=True)
     sessions = [s for s in load_sessions() if not args.session or s.name in args.session]
@@ -434,11 +459,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for session in sessions:
         db_paths[session.name] = args.report_dir / f"{session.name}.sqlite"
         everyone += enumerate_session(session, db_paths[session.name])
+    if args.module:
+        everyone = [m for m in everyone if str(m.spec.module_path) in args.module]
     chosen = sample(everyone, args.mutants, args.seed)
     how = f"all {len(everyone)}" if len(chosen) == len(everyone) else \
         f"a sample of {len(chosen)} of {len(everyone)}, seed {args.seed}"
-    print(f"mutation: {how} mutants of {sum(len(s.modules) for s in sessions)} modules, "
-          f"{args.workers} at a time", flush=True)
+    modules = len(args.module) or sum(len(s.modules) for s in sessions)
+    if args.module:
+        how += f" of {', '.join(args.module)}"
+    print(f"mutation: {how} mutants of {modules} modules, {args.workers} at a time", flush=True)
     traces = {}
     for session in sessions:
         if any(m.session is session for m in chosen):
@@ -446,10 +475,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "an earlier run of the same sources)", flush=True)
             traces[session.name] = trace(session, args.report_dir)
     execute(chosen, db_paths, args.workers, traces, lambda line: print(line, flush=True))
-    data = report(chosen, load_equivalents(), time.monotonic() - started, how)
+    data = report(chosen, load_equivalents(), time.monotonic() - started, how,
+                  load_unreachable())
     (args.report_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n",
                                                  encoding="utf-8")
-    if len(chosen) == len(everyone) and not args.session:  # the full run: the committed record
+    if len(chosen) == len(everyone) and not args.session and not args.module:  # the full run
         KILLED.write_text(json.dumps({"killed": sorted(
             m.key for m in chosen if m.outcome in ("killed", "timeout"))}, indent=0) + "\n",
             encoding="utf-8")

@@ -171,7 +171,18 @@ class HookFailed(Exception):
 
 
 class NotApplicable(Exception):
-    """The scenario needs a capability the target declared it lacks (known before it runs)."""
+    """The scenario cannot check its rule here.
+
+    `binds`: whether the rule still binds the deployment here. By default it does: the target
+    lacks a capability the check needs (a clock it cannot move, storage it does not lay open),
+    so a spec item behind it is at most partly verified. False: the deployment's declared
+    choice removes the rule's object (no lock-out declared, user verification not required),
+    and the item's verdict is the other scenarios' to give.
+    """
+
+    def __init__(self, message: str = "", *, binds: bool = True) -> None:
+        super().__init__(message)
+        self.binds = binds
 
 
 class Unsupported(Exception):

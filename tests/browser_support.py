@@ -71,3 +71,15 @@ def provider(url: str, browser: Browser, table: dict[str, Any] | None = None,
 def run(made: BrowserProvider, *ids: str) -> dict[str, ScenarioResult]:
     """Run catalogue scenarios on the provider, in order; their results by ID."""
     return {sid: run_scenario(CATALOGUE[sid], made) for sid in ids}
+
+
+def outcome(browser: Browser, scenario_id: str, table: dict[str, Any] | None = None,
+            **served: Any) -> ScenarioResult:
+    """One scenario's result in the browser on a reference served for it alone (`served`:
+    `reference`'s arguments, a defect, a wrapped app, a test's own Clinic, a hash cost)."""
+    with reference(**served) as url:
+        made = provider(url, browser, table)
+        try:
+            return run(made, scenario_id)[scenario_id]
+        finally:
+            made.close()

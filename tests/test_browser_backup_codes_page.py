@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import provider, reference, run
+from browser_support import outcome
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser
@@ -44,18 +44,13 @@ def _codes_page(app: FastAPI) -> FastAPI:
     return app
 
 
-@pytest.mark.parametrize(("shown", "outcome"), [(False, "pass"), (True, "fail")],
+@pytest.mark.parametrize(("shown", "expected"), [(False, "pass"), (True, "fail")],
                          ids=["reference", "codes-page"])
 def test_the_page_the_profile_names_is_looked_at(browser: Browser, shown: bool,
-                                                 outcome: str) -> None:
+                                                 expected: str) -> None:
     # the reference with the page named, where its Security page is: no codes there
     pages = {"backup_codes": PAGE if shown else "/settings/security"}
-    with reference(clinic=CodesKept, wrap=_codes_page) as url:
-        made = provider(url, browser, {"pages": pages})
-        try:
-            result = run(made, SCENARIO)[SCENARIO]
-        finally:
-            made.close()
-    assert result.outcome.value == outcome, result.message
+    result = outcome(browser, SCENARIO, {"pages": pages}, clinic=CodesKept, wrap=_codes_page)
+    assert result.outcome.value == expected, result.message
     if shown:
         assert result.message == "Security shows a backup code again"

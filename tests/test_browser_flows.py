@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import provider, reference, run
+from browser_support import outcome, provider, reference, run
 from playwright.sync_api import Browser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -234,12 +234,7 @@ def svg_img_qr(transparent: bool) -> Callable[[ASGIApp], ASGIApp]:
 
 @pytest.mark.parametrize("transparent", [False, True])
 def test_an_svg_image_is_read_on_its_own(browser: Browser, transparent: bool) -> None:
-    with reference(wrap=svg_img_qr(transparent)) as url:
-        made = provider(url, browser)
-        try:
-            result = run(made, "QR-READABLE-EVERY-FORM")["QR-READABLE-EVERY-FORM"]
-        finally:
-            made.close()
+    result = outcome(browser, "QR-READABLE-EVERY-FORM", wrap=svg_img_qr(transparent))
     if transparent:
         assert result.outcome.value == "fail"
         assert "the QR code's SVG reads as nothing over a dark background" in result.message

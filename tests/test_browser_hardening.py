@@ -10,10 +10,10 @@ PASSWORD-RATE-LIMIT-REENTRY and SIGNIN-NO-ENUMERATION-TIMING below.
 from __future__ import annotations
 
 import pytest
-from browser_support import CATALOGUE, provider, reference, run
+from browser_support import CATALOGUE, outcome
 from playwright.sync_api import Browser
 
-from clinic2fa.scenarios.core.verdicts import Outcome, ScenarioResult
+from clinic2fa.scenarios.core.verdicts import Outcome
 from clinic2fa.scenarios.selfcheck import defects
 from clinic2fa.simulator.policy import FAST_HASH, HashCost
 
@@ -37,25 +37,15 @@ PAIRS: list[tuple[str, str, HashCost, str]] = [
 ]
 
 
-def outcome(browser: Browser, scenario_id: str, defect: str | None,
-            hash_cost: HashCost = FAST_HASH) -> ScenarioResult:
-    with reference(defect, hash_cost=hash_cost) as url:
-        made = provider(url, browser)
-        try:
-            return run(made, scenario_id)[scenario_id]
-        finally:
-            made.close()
-
-
 @pytest.mark.parametrize(("name", "scenario_id", "hash_cost", "says"), PAIRS,
                          ids=[f"{n}-{s}" for n, s, _, _ in PAIRS])
 def test_passes_on_the_reference_fails_on_its_defect(browser: Browser, name: str,
                                                      scenario_id: str, hash_cost: HashCost,
                                                      says: str) -> None:
     assert set(defects.CATALOGUE[name].violates) & set(CATALOGUE[scenario_id].verifies)
-    clean = outcome(browser, scenario_id, None, hash_cost)
+    clean = outcome(browser, scenario_id, hash_cost=hash_cost)
     assert clean.outcome is Outcome.PASS, clean.message
-    broken = outcome(browser, scenario_id, name, hash_cost)
+    broken = outcome(browser, scenario_id, defect=name, hash_cost=hash_cost)
     assert broken.outcome is Outcome.FAIL and says in broken.message, broken.message
 
 
@@ -64,7 +54,7 @@ def test_digits_the_page_will_not_send_are_not_claimed_as_the_servers_refusal(
     """unicode-digits is the server's shape check; the reference's code field (pattern
     [0-9 ]*) never sends such a code, so a person cannot meet the defect, and the trace says
     that what the server would answer was not seen (over HTTP the defect is caught)."""
-    done = outcome(browser, "TOTP-ASCII-DIGITS-OTHER-SCRIPTS", "unicode-digits")
+    done = outcome(browser, "TOTP-ASCII-DIGITS-OTHER-SCRIPTS", defect="unicode-digits")
     assert done.outcome is Outcome.PASS, done.message
     unseen = [e.text for e in done.trace.entries if e.kind == "unverified"]
     assert len(unseen) == 4 and all("the page's own field refused it" in u for u in unseen)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from http.cookies import SimpleCookie
 
 import pytest
-from browser_support import provider, reference, run
+from browser_support import outcome
 from playwright.sync_api import Browser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -50,22 +50,17 @@ def _in_one_tab() -> Iterator[None]:
     yield
 
 
-@pytest.mark.parametrize(("defect", "one_tab", "outcome"), [
+@pytest.mark.parametrize(("defect", "one_tab", "expected"), [
     (None, False, "pass"),
     (None, True, "fail"),  # without the second tab the screen is lost: not a judgement
     ("active-before-confirm", False, "fail"),
 ], ids=["second-tab", "one-tab", "active-before-confirm"])
 def test_a_setup_screen_shown_once_is_kept(browser: Browser, monkeypatch: pytest.MonkeyPatch,
                                            defect: str | None, one_tab: bool,
-                                           outcome: str) -> None:
+                                           expected: str) -> None:
     if one_tab:
         monkeypatch.setattr(BrowserTarget, "_beside_setup", lambda self, s: _in_one_tab())
-    with reference(defect=defect, wrap=SetupShownOnce) as url:
-        made = provider(url, browser)
-        try:
-            result = run(made, SCENARIO)[SCENARIO]
-        finally:
-            made.close()
-    assert result.outcome.value == outcome, result.message
+    result = outcome(browser, SCENARIO, defect=defect, wrap=SetupShownOnce)
+    assert result.outcome.value == expected, result.message
     if defect:
         assert "2FA is on before the code was confirmed" in result.message

@@ -58,6 +58,7 @@ def test_the_policy_table_is_read_with_what_it_declares() -> None:
     ("[policy]\nreasons = ['why_not']", "[policy] reasons: must be a list of wrong_code"),
     ("[policy]\nfeatures = 'enforcement'", "[policy] features: must be a list of"),
     ("[policy]\nbackup_codes_issued = 'later'", "must be one of at_enrolment, on_request"),
+    ("[policy]\npasskey_first = 'no'", "[policy] passkey_first: must be one of offered, not_"),
     ("[policy.rate_limit]\nmodel = 'lockot'", "[policy] rate_limit.model: must be one of"),
     ("[policy.rate_limit]\nbackoff_factor = 0.5", "rate_limit.backoff_factor: must be a number"),
     ("[policy.rate_limit]\nspeed = 1", "[policy.rate_limit]: unknown key 'speed'"),
@@ -171,6 +172,16 @@ def test_a_growing_back_off_conforms_where_it_is_declared(tmp_path: Path) -> Non
     assert {o for o, _ in found.values()} <= {"pass", "not_applicable"}, found
 
 
+def test_a_scenario_a_declared_back_off_makes_not_applicable_leaves_the_rule_conforming(
+        tmp_path: Path) -> None:
+    """Not applicable by the deployment's declared choice: neutral, not partial evidence."""
+    report = run(tmp_path, BACKOFF, "TOTP-RATE-LIMIT", clinic=BackingOff)
+    (item,) = [r for r in report["requirements"] if r["id"] == "TOTP-RATE-LIMIT"]
+    neutral = [row for row in item["scenarios"] if row["outcome"] == "not_applicable"]
+    assert neutral and all(row.get("binds") is False for row in neutral)
+    assert item["verdict"] == "conforms" and "partial" not in item
+
+
 def test_a_back_off_declared_but_absent_fails(tmp_path: Path) -> None:
     found = outcomes(run(tmp_path, BACKOFF, "TOTP-RATE-LIMIT"))  # the reference locks out
     assert found["TOTP-RATE-LIMIT-FIVE-WRONG"][0] == "fail"
@@ -275,3 +286,25 @@ def test_a_declared_choice_inside_the_bounds_alone_makes_nothing_conform(
     assert done.outcomes() == dict.fromkeys(selected, "pass")
     (item,) = [r for r in done.report()["requirements"] if r["id"] == "SIGNIN-PENDING-EXPIRES"]
     assert item["verdict"] == verdict
+
+
+# -- passkey-first enrolment (BACKUP-PASSKEY-FIRST) -----------------------------------------------
+
+
+def test_a_passkey_first_user_without_backup_codes_fails_unless_none_is_offered(
+        tmp_path: Path) -> None:
+    """Where the deployment declares passkeys only beside an authenticator app, the codes of a
+    passkey-first user are not applicable (said why); declared offered, their absence fails."""
+    from clinic2fa.scenarios.selfcheck.defects.backup_codes import PasskeyFirstNoBackupCodes
+
+    assert parse("[policy]\npasskey_first = 'not_offered'").passkey_first == "not_offered"
+    none_offered = REFERENCE.with_changes(passkey_first="not_offered",
+                                          declared=frozenset({"passkey_first"}))
+    found = outcomes(run(tmp_path, none_offered, "BACKUP-PASSKEY-FIRST",
+                         clinic=PasskeyFirstNoBackupCodes))
+    assert found["BACKUP-PASSKEY-FIRST-ISSUED"][0] == "not_applicable"
+    assert "passkey_first = 'not_offered'" in found["BACKUP-PASSKEY-FIRST-ISSUED"][1]
+    assert found["BACKUP-PASSKEY-FIRST-KEPT"] == ("pass", "")  # a passkey beside the app
+    found = outcomes(run(tmp_path, REFERENCE, "BACKUP-PASSKEY-FIRST",
+                         clinic=PasskeyFirstNoBackupCodes))
+    assert found["BACKUP-PASSKEY-FIRST-ISSUED"][0] == "fail"

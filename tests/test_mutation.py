@@ -108,6 +108,28 @@ def test_the_score_leaves_out_equivalent_mutants_and_flags_a_listed_one_that_die
     assert data["equivalents_killed"] == ["k4"]
 
 
+def test_an_unreachable_survivor_is_named_so_and_still_counts_against_the_score() -> None:
+    mutant = _mutant(range(1, 2))
+    mutant.key, mutant.outcome, mutant.unrun, mutant.line, mutant.change = (  # type: ignore[attr-defined]
+        "simulator/clinic.py:unblock:core/AddNot:x#0", "survived", "", 1, "a -> b")
+    data = run.report([mutant], {}, 1.0, "test", {"simulator/clinic.py:unblock": "no call"})
+    assert (data["surviving"], data["unreachable"], data["score"]) == (1, 1, 0.0)
+    assert data["survivors"][0]["unreachable"] == "no call"  # type: ignore[index]
+    assert "unreachable: no call" in run.summary(data)
+    assert run._unreachable("simulator/clinic.py:unblocked:x", {"simulator/clinic.py:unblock":
+                                                               "no call"}) == ""
+
+
+def test_every_listed_unreachable_function_or_mutant_has_a_reason() -> None:
+    data = tomllib.loads((ROOT / "mutation" / "equivalent.toml").read_text(encoding="utf-8"))
+    for entry in data.get("unreachable", []):
+        assert set(entry) in ({"function", "reason"}, {"mutant", "reason"}), entry
+        where = entry.get("function") or entry["mutant"]
+        assert where.startswith("simulator/") and (where.count(":") == 1 or "#" in where), entry
+        assert len(entry["reason"].split()) >= 4, entry
+    assert run._unreachable("a.py:f:op:x#0", {"a.py:f:op:x#0": "why"}) == "why"
+
+
 def test_a_sample_is_the_same_for_a_seed() -> None:
     mutants = [_mutant(None) for _ in range(30)]
     for n, mutant in enumerate(mutants):

@@ -7,18 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import provider, reference, run
+from browser_support import outcome
+from memory_support import memory, run_body
 from playwright.sync_api import Browser
 from webauthn.helpers.structs import ClientDataType, CollectedClientData
 
-from clinic2fa.scenarios import catalogue
-from clinic2fa.scenarios.core.context import Context, NonConformance
-from clinic2fa.scenarios.core.trace import Trace
-from clinic2fa.scenarios.targets.memory import MEMORY_HASH, MemoryTarget
+from clinic2fa.scenarios.core.context import NonConformance
 from clinic2fa.simulator.clinic import Clinic
-from clinic2fa.simulator.clock import FakeClock
 from clinic2fa.simulator.passkeys import Ceremony, Passkeys
-from clinic2fa.simulator.policy import Policy
 
 SCENARIO = "PASSKEY-CHALLENGE-FRESH"
 
@@ -45,29 +41,13 @@ def _clinic(**made: Any) -> Clinic:
     return clinic
 
 
-def _run_memory(earlier_live: bool) -> None:
-    clock = FakeClock()
-    made = {"clock": clock, "policy": Policy(hash_cost=MEMORY_HASH)}
-    on = MemoryTarget(_clinic(**made) if earlier_live else Clinic(**made), clock)
-    ctx = Context(on, Trace(), frozenset(on.capabilities))
-    try:
-        catalogue.load()[SCENARIO].run(ctx)
-    finally:
-        ctx.run_cleanups()
-
-
 def test_in_memory_an_earlier_challenge_still_taken_fails() -> None:
-    _run_memory(earlier_live=False)
+    run_body(SCENARIO, memory())
     with pytest.raises(NonConformance, match="an answer over an earlier challenge"):
-        _run_memory(earlier_live=True)
+        run_body(SCENARIO, memory(clinic=_clinic))
 
 
 def test_in_the_browser_freshness_alone_is_not_a_pass(browser: Browser) -> None:
-    with reference() as url:
-        made = provider(url, browser)
-        try:
-            result = run(made, SCENARIO)[SCENARIO]
-        finally:
-            made.close()
+    result = outcome(browser, SCENARIO)
     assert result.outcome.value == "unsupported", result.message
     assert "replay_challenge" in result.message

@@ -34,6 +34,11 @@ from clinic2fa.simulator.web.server import running
 RACES = [s for s in catalogue.load().values() if s.module == "clinic2fa.scenarios.catalogue.races"]
 IDS = [s.id for s in RACES]
 BACKUP_RACE = next(s for s in RACES if s.id == "RACE-BACKUP-CODE-ONCE")
+SECOND_REQUEST_RACES = {"RACE-BACKUP-REGENERATE", "RACE-ADMIN-RESET-ENDS-SESSIONS"}
+# no-locking's regeneration and a second step's write-back meet in either order (with quick
+# hashes the list is always replaced before the second steps read it), so its verdict there
+# would be a coin's: this race is proven on the reference's mutants instead (mutation/).
+NO_LOCKING_RACES = [s for s in RACES if s.id != "RACE-BACKUP-REGENERATE"]
 
 
 def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
@@ -41,8 +46,12 @@ def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
     assert tied == {"RACE-BACKUP-CODE-ONCE": {"BACKUP-SINGLE-USE"},
                     "RACE-TOTP-CODE-ONCE": {"TOTP-REPLAY"},
                     "RACE-LOCKOUT-COUNTS-EVERY-FAILURE": {"TOTP-RATE-LIMIT"},
-                    "RACE-SETUP-ONE-PENDING-SECRET": {"SETUP-FRESH-SECRET"}}
-    assert set().union(*tied.values()) == set(defects.CATALOGUE["no-locking"].violates)
+                    "RACE-SETUP-ONE-PENDING-SECRET": {"SETUP-FRESH-SECRET"},
+                    "RACE-BACKUP-REGENERATE": {"BACKUP-REGENERATE"},
+                    "RACE-ADMIN-RESET-ENDS-SESSIONS": {"ADMIN-DISABLE-ENDS-SESSIONS"}}
+    caught = {s.id for s in NO_LOCKING_RACES}
+    assert set().union(*(v for k, v in tied.items() if k in caught)) == set(
+        defects.CATALOGUE["no-locking"].violates)
     assert all(s.needs == (Needs.PARALLEL,) for s in RACES)
 
 
@@ -98,7 +107,7 @@ def test_passes_on_the_reference_over_http(scen: Scenario, reference: str) -> No
     assert _run(scen, reference) == (Outcome.PASS, "")
 
 
-@pytest.mark.parametrize("scen", RACES, ids=IDS)
+@pytest.mark.parametrize("scen", NO_LOCKING_RACES, ids=lambda s: s.id)
 def test_fails_on_no_locking_over_http(scen: Scenario, broken: tuple[str, FastAPI]) -> None:
     """Caught over HTTP only if two requests were inside the clinic at once: proof that the
     server runs its endpoints on more than one thread."""
@@ -120,8 +129,10 @@ def test_one_worker_thread_hides_the_race() -> None:
 # -- in memory: threads against the in-process clinic -------------------------------------------
 
 
-@pytest.mark.parametrize("scen", RACES, ids=IDS)
-@pytest.mark.parametrize("kind", [Clinic, defects.NoLocking], ids=["reference", "no-locking"])
+@pytest.mark.parametrize(("scen", "kind"), [
+    *((s, Clinic) for s in RACES), *((s, defects.NoLocking) for s in NO_LOCKING_RACES)],
+    ids=lambda p: p.id if isinstance(p, Scenario) else ("no-locking" if p is not Clinic
+                                                        else "reference"))
 def test_in_memory_with_threads(scen: Scenario, kind: type[Clinic]) -> None:
     def make() -> MemoryTarget:
         clock = FakeClock()
@@ -144,7 +155,11 @@ def test_a_pass_shows_that_the_requests_overlapped(scen: Scenario) -> None:
     result = run_scenario(scen, MemoryProvider())
     assert result.outcome is Outcome.PASS, result.message
     evidence = _evidence(result)
-    assert evidence and "overlapped: at most 20 in flight at once, every one sent" in evidence[-1]
+    if scen.id in SECOND_REQUEST_RACES:  # each call's last request follows another (a password)
+        assert evidence and all("requests overlapped" in e for e in evidence[-3:])
+    else:
+        assert evidence
+        assert "overlapped: at most 20 in flight at once, every one sent" in evidence[-1]
     assert result.trace.entries[-1].text.startswith("evidence of a race")
 
 

@@ -19,11 +19,14 @@ from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.scenarios.core.verdicts import (
     ExitCode,
     Outcome,
+    Row,
     ScenarioResult,
+    Seen,
     Verdict,
     exit_code,
     judge,
     spec_verdict,
+    verdict_kind,
 )
 from clinic2fa.simulator.virtual.authenticator_app import DeviceError
 
@@ -113,21 +116,50 @@ def test_a_failed_cleanup_makes_a_pass_an_error() -> None:
     assert "cleanup x failed" in message
 
 
-@pytest.mark.parametrize(("outcomes", "verdict"), [
-    ([], Verdict.GAP),
-    ([Outcome.PASS, Outcome.PASS], Verdict.CONFORMS),
-    ([Outcome.PASS, Outcome.NOT_APPLICABLE], Verdict.CONFORMS),
-    ([Outcome.NOT_APPLICABLE, Outcome.NOT_APPLICABLE], Verdict.NOT_VERIFIED),
-    ([Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE, Outcome.CONFIG_EXHAUSTED], Verdict.NOT_VERIFIED),
-    ([Outcome.PASS, Outcome.INCONCLUSIVE], Verdict.CONFORMS),
-    ([None], Verdict.NOT_VERIFIED),
-    ([Outcome.PASS, Outcome.ERROR], Verdict.NOT_VERIFIED),
-    ([Outcome.PASS, Outcome.FAIL], Verdict.DOES_NOT_CONFORM),
-    ([Outcome.WAIVED_FAIL], Verdict.DOES_NOT_CONFORM),
-    ([Outcome.WAIVED_PASS], Verdict.CONFORMS),
+NEUTRAL = Row(Outcome.NOT_APPLICABLE, binds=False)  # the deployment's declared choice
+
+
+@pytest.mark.parametrize(("outcomes", "verdict", "kind"), [
+    ([], Verdict.GAP, None),
+    ([Outcome.PASS, Outcome.PASS], Verdict.CONFORMS, None),
+    # conforms claims only what was seen: one scenario the target could not run leaves it partly
+    ([Outcome.PASS, Outcome.NOT_APPLICABLE], Verdict.NOT_VERIFIED, "partial"),
+    ([Outcome.PASS, Outcome.INCONCLUSIVE], Verdict.NOT_VERIFIED, "partial"),
+    ([Outcome.PASS, Outcome.UNSUPPORTED], Verdict.NOT_VERIFIED, "partial"),
+    ([Outcome.PASS, Outcome.CONFIG_EXHAUSTED], Verdict.NOT_VERIFIED, "partial"),
+    ([Outcome.PASS, None], Verdict.NOT_VERIFIED, "partial"),
+    ([Outcome.PASS, Outcome.ERROR], Verdict.NOT_VERIFIED, "partial"),
+    ([Outcome.WAIVED_PASS, Outcome.NOT_APPLICABLE], Verdict.NOT_VERIFIED, "partial"),
+    # a declared choice that removes the rule's object, and a feature absent, are neutral
+    ([Outcome.PASS, NEUTRAL], Verdict.CONFORMS, None),
+    ([Outcome.PASS, (Outcome.FEATURE_ABSENT, "enforcement")], Verdict.CONFORMS, None),
+    ([NEUTRAL], Verdict.NOT_VERIFIED, None),
+    ([NEUTRAL, Outcome.NOT_APPLICABLE], Verdict.NOT_VERIFIED, None),
+    ([Outcome.NOT_APPLICABLE, Outcome.NOT_APPLICABLE], Verdict.NOT_VERIFIED, None),
+    ([Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE, Outcome.CONFIG_EXHAUSTED], Verdict.NOT_VERIFIED,
+     None),
+    ([None], Verdict.NOT_VERIFIED, None),
+    ([Outcome.ERROR], Verdict.NOT_VERIFIED, None),
+    # a failure is seen whatever else could not run
+    ([Outcome.PASS, Outcome.FAIL, Outcome.NOT_APPLICABLE], Verdict.DOES_NOT_CONFORM, "fail"),
+    ([Outcome.WAIVED_FAIL], Verdict.DOES_NOT_CONFORM, "fail"),
+    ([Outcome.WAIVED_PASS], Verdict.CONFORMS, None),
 ])
-def test_spec_item_verdicts(outcomes: list[Outcome | None], verdict: Verdict) -> None:
+def test_spec_item_verdicts(outcomes: list[Seen], verdict: Verdict, kind: str | None) -> None:
     assert spec_verdict(outcomes) is verdict
+    assert verdict_kind(outcomes) == kind
+
+
+def test_a_partial_guide_item_still_fails_on_a_feature_it_asks_for() -> None:
+    seen: list[Seen] = [Outcome.PASS, Outcome.NOT_APPLICABLE, (Outcome.FEATURE_ABSENT, None)]
+    assert spec_verdict(seen, guide_item=True) is Verdict.DOES_NOT_CONFORM
+    assert verdict_kind(seen, guide_item=True) == "feature_absent"
+    assert verdict_kind(seen) == "partial"
+
+
+def test_a_not_applicable_binds_unless_a_declared_choice_says_otherwise() -> None:
+    assert NotApplicable("the target does not offer clock").binds
+    assert not NotApplicable("no lock-out declared", binds=False).binds
 
 
 def test_exit_codes() -> None:

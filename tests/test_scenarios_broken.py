@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from memory_support import CATALOGUE, memory, run_body
 
 from clinic2fa import spec
-from clinic2fa.scenarios import catalogue
-from clinic2fa.scenarios.core.context import Context, NonConformance
-from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.core.context import NonConformance
 from clinic2fa.scenarios.selfcheck import defects
-from clinic2fa.scenarios.targets.memory import MemoryTarget
-from clinic2fa.simulator.clock import FakeClock
-from clinic2fa.simulator.policy import FAST_HASH, Policy
-
-CATALOGUE = catalogue.load()
+from clinic2fa.simulator.policy import FAST_HASH
 
 # Each guide item, the seeded defect (scenarios/selfcheck/defects/) breaking it, its scenario.
 BROKEN: list[tuple[str, str, str]] = [
@@ -44,20 +39,6 @@ OTHER_WAYS: list[tuple[str, str]] = [
 ]
 
 
-def broken_target(name: str) -> MemoryTarget:
-    clock = FakeClock()
-    return MemoryTarget(defects.build(name, clock=clock, policy=Policy(hash_cost=FAST_HASH)),
-                        clock)
-
-
-def run(scenario_id: str, target: MemoryTarget) -> None:
-    ctx = Context(target, Trace(), frozenset(target.capabilities))
-    try:
-        CATALOGUE[scenario_id].run(ctx)
-    finally:
-        ctx.run_cleanups()
-
-
 def test_every_guide_item_has_a_broken_variant() -> None:
     assert sorted(item for item, _, _ in BROKEN) == sorted(i.id for i in spec.load().guide_items)
     for item, name, scenario_id in BROKEN:
@@ -69,7 +50,7 @@ def test_every_guide_item_has_a_broken_variant() -> None:
 def test_broken_variant_fails_the_items_scenario(item: str, name: str, scenario_id: str) -> None:
     """The clean reference passes the same scenario (test_scenarios_memory)."""
     with pytest.raises(NonConformance):
-        run(scenario_id, broken_target(name))
+        run_body(scenario_id, memory(name, hash_cost=FAST_HASH))
 
 
 @pytest.mark.parametrize(("name", "scenario_id"), OTHER_WAYS,
@@ -79,4 +60,4 @@ def test_other_ways_to_break_a_rule_fail_its_scenario(name: str, scenario_id: st
     break the rest of each rule (a shared salt, an unrecorded admin disable, UV not checked)."""
     assert set(defects.CATALOGUE[name].violates) & set(CATALOGUE[scenario_id].verifies)
     with pytest.raises(NonConformance):
-        run(scenario_id, broken_target(name))
+        run_body(scenario_id, memory(name, hash_cost=FAST_HASH))

@@ -8,16 +8,10 @@ sample (SIGNIN-NO-ENUMERATION's parameters); this file asserts only the verdict 
 from __future__ import annotations
 
 import pytest
+from memory_support import CATALOGUE, memory, run_body
 
-from clinic2fa.scenarios import catalogue
-from clinic2fa.scenarios.core.context import Context, NonConformance
-from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.core.context import NonConformance
 from clinic2fa.scenarios.selfcheck import defects
-from clinic2fa.scenarios.targets.memory import MEMORY_HASH, MemoryTarget
-from clinic2fa.simulator.clock import FakeClock
-from clinic2fa.simulator.policy import Policy
-
-CATALOGUE = catalogue.load()
 
 # (seeded defect, the scenario that must catch it); each scenario passes on the reference.
 PAIRS: list[tuple[str, str]] = [
@@ -33,34 +27,16 @@ PAIRS: list[tuple[str, str]] = [
 ]
 
 
-def target(defect: str | None = None) -> MemoryTarget:
-    clock = FakeClock()
-    policy = Policy(hash_cost=MEMORY_HASH)
-    if defect is None:
-        return MemoryTarget(clock=clock)
-    return MemoryTarget(defects.build(defect, clock=clock, policy=policy), clock)
-
-
-def run(scenario_id: str, on: MemoryTarget) -> Trace:
-    trace = Trace()
-    ctx = Context(on, trace, frozenset(on.capabilities))
-    try:
-        CATALOGUE[scenario_id].run(ctx)
-    finally:
-        ctx.run_cleanups()
-    return trace
-
-
 @pytest.mark.parametrize(("name", "scenario_id"), PAIRS, ids=[f"{n}-{s}" for n, s in PAIRS])
 def test_passes_on_the_reference_fails_on_its_defect(name: str, scenario_id: str) -> None:
     assert set(defects.CATALOGUE[name].violates) & set(CATALOGUE[scenario_id].verifies)
-    run(scenario_id, target())
+    run_body(scenario_id, memory())
     with pytest.raises(NonConformance):
-        run(scenario_id, target(name))
+        run_body(scenario_id, memory(name))
 
 
 def test_the_timing_check_says_what_it_measured_and_nothing_secret() -> None:
-    trace = run("SIGNIN-NO-ENUMERATION-TIMING", target())
+    trace = run_body("SIGNIN-NO-ENUMERATION-TIMING", memory())
     notes = [e.text for e in trace.entries if e.kind == "note"]
     assert any(n.startswith("median of 15: known account") for n in notes)
     assert all("not-" not in n for n in notes)  # the wrong passwords stay out of the notes

@@ -8,7 +8,7 @@ import random
 import re
 
 import pytest
-from browser_support import provider, reference, run
+from browser_support import outcome
 from playwright.sync_api import Browser
 
 from clinic2fa.scenarios.core.randomness import repeated_bits
@@ -43,12 +43,7 @@ def test_in_the_browser_a_weak_secret_of_the_right_length_fails(
         rng = random.Random(16)
         monkeypatch.setattr(totp, "new_secret", lambda: base64.b32encode(
             _overlapping(rng)).decode("ascii"))
-    with reference() as url:
-        made = provider(url, browser)
-        try:
-            result = run(made, SCENARIO)[SCENARIO]
-        finally:
-            made.close()
+    result = outcome(browser, SCENARIO)
     if weak:
         assert result.outcome.value == "fail"
         assert "160 bits long but not 160 random bits: bits " in result.message

@@ -151,15 +151,28 @@ def test_a_failing_requirement_fails_the_guide_item_it_serves(driver: ModuleType
 
 
 def test_a_guide_item_stays_as_its_step_when_nothing_behind_it_fails(driver: ModuleType) -> None:
-    assert driver.derive("conforms", [("A", "not_verified"), ("B", "conforms")]) == \
-        ("conforms", None)
+    assert driver.derive("conforms", [("B", "conforms")]) == ("conforms", None)
     absent = "does_not_conform (feature_absent)"
     assert driver.derive(absent, [("A", "not_verified")]) == (absent, None)
-    # one pass among the scenarios behind it is enough to conform (the report's rule)
-    assert driver.derive("not_verified", [("A", "not_verified"), ("B", "conforms")]) == \
-        ("conforms", "B")
+    # one that conforms among the parts is enough when nothing is left unseen
     assert driver.derive("not_verified", [("A", "not_verified")]) == ("not_verified", None)
+    assert driver.derive(None, [("B", "conforms")]) == ("conforms", "B")
     assert driver.derive(None, []) == ("gap", None)
+
+
+def test_a_requirement_not_verified_leaves_the_guide_item_partly_verified(
+        driver: ModuleType) -> None:
+    """Conforms claims only what was seen: a requirement whose checks could not run here
+    leaves the guide item it serves not verified, whatever else passed (the report's rule)."""
+    assert driver.derive("conforms", [("A", "not_verified"), ("B", "conforms")]) == \
+        ("not_verified", "A")
+    assert driver.derive("not_verified", [("B", "conforms")]) == ("not_verified", None)
+    # ...unless it is not verified only because a feature is absent (the key's `absent`)
+    assert driver.derive("conforms", [("A", "not_verified"), ("B", "conforms")],
+                         frozenset({"A"})) == ("conforms", None)
+    # a failure still comes first
+    fail = "does_not_conform (fail)"
+    assert driver.derive("conforms", [("A", "not_verified"), ("B", fail)]) == (fail, "B")
 
 
 def test_the_key_s_guide_items_are_derived_through_the_spec(

@@ -29,6 +29,8 @@ def begin_passkey_setup(page: Any, password: str) -> str:
     own goes in (the harness shows the scenario's name for it); the next page opens the prompt."""
     name = f"key-{secrets.token_hex(4)}"
     page.goto(_origin(page) + "/wan-register")
+    if page.locator("h1", has_text="Login").is_visible():  # a pending sign-in, signed out
+        raise Refused("not_signed_in", None, "the passkeys page sent the browser to sign in")
     page.locator("#name").fill(name)
     with page.expect_navigation():
         page.locator("#wan_register").click()

@@ -111,7 +111,8 @@ def nothing_old_after_admin_reset(ctx: Context) -> None:
           needs=frozenset({Needs.INSPECT}))
 def events_recorded(ctx: Context) -> None:
     """Enrolment, second steps, backup codes, enforcement and an admin's disable are recorded,
-    each with when, who and to whom, and no password, secret or code in any of them"""
+    each with when, who and to whom, no password, secret or code in any of them, and no lock-out
+    that did not happen"""
     owner, admin, staff = ctx.account("owner"), ctx.account("admin"), ctx.account("staff")
     owner_session, admin_session = ctx.signed_in(owner), ctx.signed_in(admin)
     enrolled = ctx.enrol(staff)
@@ -149,6 +150,13 @@ def events_recorded(ctx: Context) -> None:
                       and isinstance(e.get("at"), int | float) and abs(e["at"] - now) < 3600
                       for e in entries),
                   f"no {event} entry by {actor.role} for {subject.role} with its time")
+    limit = ctx.policy.rate_limit
+    if limit.model == "lockout" and limit.max_failures > 1:  # one wrong code locked nothing
+        untrue = [str(e.get("event")) for e in entries
+                  if e.get("event") in ("locked_out", "blocked")
+                  and _folded(e.get("subject")) == _folded(staff.email)]
+        ctx.check(not untrue, f"after one wrong code (the lock-out comes after "
+                              f"{limit.max_failures}) the audit log records {untrue}")
     said = [str(v) for e in entries for k, v in e.items() if k != "at"]  # times hold digits
     leaked = len(stored.mentioned(said, secrets))
     ctx.check(leaked == 0, f"the audit log holds {leaked} passwords, secrets or codes")

@@ -1,12 +1,13 @@
-"""Backup codes: ten of them, each once, shown once, replaced on request, hard to guess."""
+"""Backup codes: ten of them, each once, shown once, replaced on request, hard to guess, kept."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from clinic2fa.scenarios.contract import Account, NotApplicable
 from clinic2fa.scenarios.core import params, stored
-from clinic2fa.scenarios.core.context import Context, Enrolled, staff_page
+from clinic2fa.scenarios.core.context import Context, staff_page
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 
@@ -36,7 +37,7 @@ def each_code_once(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     code = enrolled.backup_codes[0]
     ctx.step("Sign in with a backup code instead of the 6-digit code")
-    _backup_sign_in(ctx, enrolled, code)
+    _backup_sign_in(ctx, enrolled.account, code)
     ctx.step("Sign in again with the same backup code")
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     with ctx.refused("code_rejected", ("wrong_code", "already_used"),
@@ -107,7 +108,7 @@ def regenerate_needs_password(ctx: Context) -> None:
     with ctx.refused("password_required", why="regenerating with a wrong password"):
         ctx.target.regenerate_backup_codes(enrolled.session, enrolled.account.password + "x")
     ctx.step("The old codes still work")
-    _backup_sign_in(ctx, enrolled, enrolled.backup_codes[0])
+    _backup_sign_in(ctx, enrolled.account, enrolled.backup_codes[0])
 
 
 @scenario("BACKUP-ENTROPY-20-BITS", verifies=["BACKUP-ENTROPY"], level=Level.MUST,
@@ -164,8 +165,50 @@ def stored_hashed(ctx: Context) -> None:
                   "the last backup code shown matches no stored hash")
 
 
-def _backup_sign_in(ctx: Context, enrolled: Enrolled, code: str) -> None:
-    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+@scenario("BACKUP-PASSKEY-FIRST-ISSUED", verifies=["BACKUP-PASSKEY-FIRST"], level=Level.SHOULD,
+          quote="it SHOULD hand that user backup codes too, its declared number of them (the "
+                "guide's 10)", needs=(Needs.PASSKEYS,))
+def passkey_first_codes(ctx: Context) -> None:
+    """A user whose first second factor is a passkey gets the declared number of backup codes,
+    and one of them signs in, as the lost-device way back in"""
+    if ctx.policy.passkey_first != "offered":
+        raise NotApplicable("the deployment declares passkeys only beside an authenticator app "
+                            f"(passkey_first = {ctx.policy.passkey_first!r}): no user has a "
+                            "passkey as the first second factor", binds=False)
+    account = ctx.account("staff")
+    session = ctx.signed_in(account)
+    ctx.step("Set up passkey as the first second factor")
+    options = ctx.passkeys.begin_passkey_setup(session)
+    with ctx.accepted("a passkey as the first second factor"):
+        codes = ctx.passkeys.finish_passkey_setup(session, ctx.passkey().create(options),
+                                                  "Phone passkey")
+    when = "with the passkey"
+    if ctx.policy.backup_codes_issued == "on_request":
+        ctx.step("Generate backup codes (this deployment hands them out on request)")
+        codes = ctx.target.regenerate_backup_codes(session, account.password)
+        when = "when asked for after the passkey"
+    count = ctx.policy.backup_codes
+    ctx.check(len(codes) == count, f"{len(codes)} backup codes were handed out {when}, not "
+                                   f"{count}: a lost passkey leaves the account locked")
+    if codes:
+        ctx.step("Sign in with a backup code instead of the passkey")
+        _backup_sign_in(ctx, account, codes[0])
+
+
+@scenario("BACKUP-PASSKEY-FIRST-KEPT", verifies=["BACKUP-PASSKEY-FIRST"], level=Level.SHOULD,
+          quote="adding a passkey to an account that already has backup codes SHOULD leave those "
+                "codes working", needs=(Needs.PASSKEYS,))
+def passkey_keeps_codes(ctx: Context) -> None:
+    """Adding a passkey after the authenticator app leaves the saved backup codes working"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    ctx.step("Set up passkey beside the authenticator app")
+    ctx.add_passkey(enrolled.session)
+    ctx.step("Sign in with a backup code saved at the authenticator app's confirmation")
+    _backup_sign_in(ctx, enrolled.account, enrolled.backup_codes[0])
+
+
+def _backup_sign_in(ctx: Context, account: Account, code: str) -> None:
+    pending = ctx.target.sign_in(account.email, account.password)
     ctx.check(pending.stage == "second_step", f"expected the second step, got {pending.stage}")
     with ctx.accepted("a backup code at the second step"):
         done = ctx.target.use_backup_code(pending.session, code)

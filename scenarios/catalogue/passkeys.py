@@ -249,7 +249,7 @@ def user_verification_required(ctx: Context) -> None:
     asked = options.get("authenticatorSelection", {}).get("userVerification")
     if asked != "required":
         raise NotApplicable(f"the target's policy does not require user verification "
-                            f"(registration asks userVerification={asked!r})")
+                            f"(registration asks userVerification={asked!r})", binds=False)
     ctx.step("Register with a passkey that does not verify its user")
     unverified = ctx.passkey(user_verified=False)
     with ctx.refused("passkey_user_verification", why="a registration without UV"):

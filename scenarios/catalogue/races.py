@@ -1,4 +1,4 @@
-"""Races: the same code, wrong codes or setups sent in parallel must each be judged exactly once."""
+"""Races: codes, setups and an admin's reset sent in parallel must each be judged exactly once."""
 
 # A race scenario passes only on evidence: every burst's requests overlapped (each was sent
 # before the first answer came back). A burst that did not overlap proves nothing, so the
@@ -12,13 +12,16 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from clinic2fa.scenarios.contract import ConfigExhausted, Inconclusive, NotApplicable
+from clinic2fa.scenarios.contract import Account, ConfigExhausted, Inconclusive, NotApplicable
 from clinic2fa.scenarios.core.context import Context, Enrolled
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 from clinic2fa.scenarios.core.parallel import Outcome, Overlap, overlap, together
 
 PARALLEL = 20  # requests in each burst
 ATTEMPTS = 5  # bursts tried for overlapping requests before the scenario is inconclusive
+RESET_ROUNDS = 5  # resets an admin makes per attempt, each beside the user's new backup codes
+RESET_BURST = 14  # requests beside each reset: every one costs the server argon2
+REGENERATE_ROUNDS = 3  # regenerations per attempt: each gives sign-ins a chance to meet it halfway
 
 
 class Bursts:
@@ -144,7 +147,8 @@ def wrong_codes_in_parallel(ctx: Context) -> None:
     """20 parallel wrong codes: exactly the declared limit are judged, the rest locked out"""
     if ctx.policy.rate_limit.model != "lockout":
         raise NotApplicable("the deployment declares no lock-out after a number of failures: "
-                            "how many of a burst are judged is its back-off's to decide")
+                            "how many of a burst are judged is its back-off's to decide",
+                            binds=False)
     until_overlapped(ctx, _one_wrong_code_burst)
 
 
@@ -209,3 +213,133 @@ def _one_setup_burst(ctx: Context, bursts: Bursts) -> None:
                              "pending secret is not one the screens showed")
     ctx.check(ctx.target.security(session).authenticator_app,
               "after a confirmed setup, Security does not show the authenticator app")
+
+
+@scenario("RACE-BACKUP-REGENERATE", verifies=["BACKUP-REGENERATE"], level=Level.MUST,
+          quote="the deployment MUST make every earlier backup code invalid before showing the "
+                "new list", needs=(Needs.PARALLEL,))
+def regenerate_during_backup_codes(ctx: Context) -> None:
+    """Backup codes regenerated while sign-ins with the old ones arrive: each old code is
+    judged once, against the list it met, and afterwards only the new list works, all of it"""
+    until_overlapped(ctx, _one_regenerate_burst)
+
+
+def _one_regenerate_burst(ctx: Context, bursts: Bursts) -> None:
+    enrolled = ctx.enrol(ctx.account("staff"))
+    codes = enrolled.backup_codes
+    for round_ in range(1, REGENERATE_ROUNDS + 1):
+        codes = _regenerate_beside_sign_ins(ctx, bursts, enrolled, codes, round_)
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    with ctx.refused("code_rejected", why="an old backup code after the regenerations"):
+        ctx.target.use_backup_code(pending.session, enrolled.backup_codes[-1])
+
+
+def _regenerate_beside_sign_ins(ctx: Context, bursts: Bursts, enrolled: Enrolled,
+                                codes: list[str], round_: int) -> list[str]:
+    """One regeneration beside sign-ins with codes of the list it replaces; the new list."""
+    limit = ctx.policy.rate_limit.max_failures
+    # fewer sign-ins than the lock-out's count: old codes refused in the race lock nobody out
+    old = codes[:max(1, min(len(codes) - 1, limit - 1))]
+    ctx.step(f"Regenerate the backup codes while {len(old)} sign-ins, each with its own code "
+             f"of the list being replaced, arrive at once (round {round_})")
+    regenerate = partial(ctx.target.regenerate_backup_codes, enrolled.session,
+                         enrolled.account.password)
+    uses = [partial(_sign_in_with_backup_code, ctx, enrolled, code) for code in old]
+    with ctx.expect("locked_out"):  # a back-off may answer some
+        outcomes = bursts.send([regenerate, *uses], "the regeneration and the sign-ins")
+    ctx.check(outcomes[0].accepted, f"regenerating was refused: {outcomes[0].refusal}")
+    new: list[str] = list(outcomes[0].result or [])
+    tally = _tally(outcomes[1:])
+    ctx.trace.note(f"the old backup codes were answered: {dict(tally)}")
+    _only_accepted_or(ctx, tally, {"code_rejected", "locked_out"}, "an old backup code was")
+    if ctx.policy.rate_limit.model == "backoff":
+        ctx.wait(ctx.policy.rate_limit.delay_after(len(old) - tally["accepted"]),
+                 "the declared back-off after the old codes refused")
+    count = ctx.policy.backup_codes
+    left = ctx.target.security(enrolled.session).backup_codes_left
+    ctx.check(left == count, f"after regenerating beside sign-ins with old codes, Security "
+                             f"counts {left} codes left, not the new list's {count}")
+    with ctx.accepted("a regenerated backup code after the race"):  # and the count starts again
+        _sign_in_with_backup_code(ctx, enrolled, new[-1])
+    return new
+
+
+def _sign_in_with_backup_code(ctx: Context, enrolled: Enrolled, code: str) -> Any:
+    """A sign-in (the password, then `code`): its password check keeps the code's second step
+    from always coming before a regeneration's new hashes, so some meet it halfway."""
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    return ctx.target.use_backup_code(pending.session, code)
+
+
+@scenario("RACE-ADMIN-RESET-ENDS-SESSIONS", verifies=["ADMIN-DISABLE-ENDS-SESSIONS"],
+          level=Level.MUST,
+          quote="the deployment MUST end all of that user's sessions and pending sign-ins and "
+                "remove their TOTP secret, backup codes and passkeys at once",
+          needs=(Needs.PARALLEL,))
+def admin_reset_during_backup_codes(ctx: Context) -> None:
+    """An admin disables a user's 2FA while the user's backup codes arrive in parallel second
+    steps: no session of the user outlives the reset, and no backup code is left"""
+    until_overlapped(ctx, _one_admin_reset_burst)
+
+
+def _one_admin_reset_burst(ctx: Context, bursts: Bursts) -> None:
+    admin, staff = ctx.account("admin"), ctx.account("staff")
+    ctx.signed_in(admin)  # the admin needs no second step, so signing in below is one request
+    for round_ in range(1, RESET_ROUNDS + 1):  # one staff account, enrolled again each round:
+        _reset_beside_backup_codes(ctx, bursts, admin, staff, round_)  # a test clinic has two
+
+
+def _reset_beside_backup_codes(ctx: Context, bursts: Bursts, admin: Account, staff: Account,
+                               round_: int) -> None:
+    enrolled = ctx.enrol(staff)
+    # half a burst: each code its own (none refused as spent), from the front of the list (a
+    # match costs the hashes before it); then as many sign-ins (a password hash each)
+    codes = enrolled.backup_codes[:RESET_BURST // 2]
+    sessions = _pending(ctx, enrolled, len(codes))
+    signing_in = RESET_BURST - 1 - len(codes)
+    ctx.step(f"The admin signs in and disables the user's 2FA while {len(codes)} second steps, "
+             f"each with its own backup code, and {signing_in} sign-ins of the user arrive at "
+             f"once (round {round_})")
+    reset = partial(_admin_reset, ctx, admin, enrolled.account.email)
+    uses = [partial(ctx.target.use_backup_code, s, c) for s, c in zip(sessions, codes,
+                                                                      strict=True)]
+    sign_ins = [partial(ctx.target.sign_in, enrolled.account.email, enrolled.account.password)
+                ] * signing_in
+    with ctx.expect("locked_out"):  # the lock-out may answer some
+        outcomes = bursts.send([reset, *uses, *sign_ins], "the reset, backup codes, sign-ins")
+    ctx.check(outcomes[0].accepted, f"the admin's reset was refused: {outcomes[0].refusal}")
+    used, signed = outcomes[1:1 + len(uses)], outcomes[1 + len(uses):]
+    tally = _tally(used)
+    ctx.trace.note(f"the backup codes were answered: {dict(tally)}")
+    _only_accepted_or(ctx, tally, {"code_rejected", "locked_out", "not_signed_in",
+                                   "sign_in_expired"}, "a backup code during the reset was")
+    stages = Counter(o.result.stage if o.accepted else o.refusal.code  # type: ignore[union-attr]
+                     for o in signed)
+    ctx.trace.note(f"the sign-ins were answered: {dict(stages)}")
+    ctx.step("After the reset: every session the backup codes opened is ended, and so is "
+             "every sign-in left at the second step")
+    for outcome in used:
+        if outcome.accepted:
+            with ctx.refused("not_signed_in",
+                             why="a session a backup code opened beside the admin's reset"):
+                ctx.target.profile(outcome.result.session)  # type: ignore[union-attr]
+    for outcome in signed:
+        if outcome.accepted and outcome.result.stage == "second_step":  # type: ignore[union-attr]
+            with ctx.refused(("not_signed_in", "sign_in_expired"),
+                             why="a sign-in at the second step beside the admin's reset"):
+                ctx.target.use_backup_code(outcome.result.session,  # type: ignore[union-attr]
+                                           enrolled.backup_codes[-1])
+    with ctx.refused("not_signed_in", why="the session the user enrolled from, after the reset"):
+        ctx.target.profile(enrolled.session)
+    fresh = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    ctx.check(fresh.stage == "signed_in",
+              f"after the reset the password should be enough, got {fresh.stage}")
+    left = ctx.target.security(fresh.session).backup_codes_left
+    ctx.check(left == 0, f"{left} backup codes are still valid after the reset")
+
+
+def _admin_reset(ctx: Context, admin: Account, email: str) -> None:
+    """Sign in, then Settings -> Staff -> Disable 2FA: the reset lands while the user's second
+    steps are being judged (a password check's time after they arrived), not before them all."""
+    session = ctx.target.sign_in(admin.email, admin.password).session
+    ctx.target.disable_2fa_for(session, email)

@@ -164,7 +164,7 @@ def counts_after_re_enrolment(ctx: Context) -> None:
     """After Disable 2FA and a new enrolment, the declared number of wrong codes locks: no sooner"""
     if _model(ctx) == "backoff":
         raise NotApplicable("the deployment declares a back-off: TOTP-RATE-LIMIT-FIVE-WRONG "
-                            "checks how it grows")
+                            "checks how it grows", binds=False)
     old = ctx.enrol(ctx.account("staff"))
     ctx.step("Disable 2FA, then set up the authenticator app again")
     ctx.target.disable_2fa(old.session, old.account.password)
@@ -239,7 +239,8 @@ def _counts_must_show(ctx: Context, what: str) -> None:
     """Without any limit there is nothing to count towards: the check cannot be seen."""
     if _model(ctx) == "none":
         raise NotApplicable(f"the deployment declares no rate limit, so {what} cannot be seen "
-                            "(TOTP-RATE-LIMIT-FIVE-WRONG shows whether it has one)")
+                            "(TOTP-RATE-LIMIT-FIVE-WRONG shows whether it has one)",
+                            binds=False)
 
 
 def _failed(ctx: Context, what: str, action: Callable[[], object],

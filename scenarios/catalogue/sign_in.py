@@ -89,9 +89,18 @@ def only_after_correct_password(ctx: Context) -> None:
           quote="MUST allow only the second step itself (or, under enforcement, enrolment) and "
                 "MUST refuse every other page and API call")
 def pending_grants_nothing(ctx: Context) -> None:
-    """Between password and code, every page and action is refused: second step required"""
+    """Between password and code, every page and action is refused, and none takes effect.
+
+    What a pending sign-in must not get is the action's effect: any refusal counts, whatever
+    its reason (Flask-Security-Too's Disable answers "not enrolled": its pending session sees
+    no 2FA to disable), and then the account is looked at: a refusal with the effect done
+    fails, as an action let through does.
+    """
     enrolled = ctx.enrol(ctx.account("staff"))
     other = ctx.enrol(ctx.account("staff"))
+    before = {person.account.email: _account_state(ctx, person.session)
+              for person in (enrolled, other)}
+    enforced = bool(before[enrolled.account.email]["enforcement"])
     ctx.step("A user with 2FA enters the password only")
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     ctx.check(pending.stage == "second_step", f"expected the second step, got {pending.stage}")
@@ -106,29 +115,54 @@ def pending_grants_nothing(ctx: Context) -> None:
     }
     if ctx.offers("passkeys"):
         actions["Set up passkey"] = lambda: ctx.passkeys.begin_passkey_setup(token)
-    for what, action in actions.items():
-        ctx.step(f"Try {what} with the half-finished sign-in")
-        with ctx.refused(HALF_SIGNED_IN, why=f"{what} before the second step"):
-            action()
     # Staff may not reach these anyway (a staff account is used because a deployment shares
-    # its one owner and admin): a deployment that answers not_permitted has granted nothing.
-    role_gated: dict[str, Callable[[], object]] = {}
+    # its one owner and admin): a refusal of any kind has granted nothing.
     if ctx.offers("admin_reset"):
-        role_gated["Settings -> Staff"] = lambda: ctx.target.staff(token)
-        role_gated["disabling another user's 2FA"] = \
+        actions["Settings -> Staff"] = lambda: ctx.target.staff(token)
+        actions["disabling another user's 2FA"] = \
             lambda: ctx.target.disable_2fa_for(token, other.account.email)
     if ctx.offers("enforcement"):
-        role_gated["2FA enforcement"] = lambda: ctx.target.set_enforcement(token, False)
-    for what, action in role_gated.items():
+        actions["2FA enforcement"] = lambda: ctx.target.set_enforcement(token, not enforced)
+    for what, action in actions.items():
         ctx.step(f"Try {what} with the half-finished sign-in")
-        with ctx.refused((*HALF_SIGNED_IN, "not_permitted"),
-                         why=f"{what} before the second step"):
-            action()
-    ctx.step("Nothing changed: both users still have 2FA")
+        _refused_somehow(ctx, f"{what} before the second step", action)
+    ctx.step("Nothing took effect: both accounts are as they were, and both still have 2FA")
     for person in (enrolled, other):
-        again = ctx.target.sign_in(person.account.email, person.account.password)
+        email = person.account.email
+        after = _account_state(ctx, person.session)
+        ctx.check(after == before[email],
+                  f"{email}'s account changed through a half-finished sign-in",
+                  expected=str(before[email]), got=str(after))
+        again = ctx.target.sign_in(email, person.account.password)
         ctx.check(again.stage == "second_step",
-                  f"{person.account.email} lost 2FA through a half-finished sign-in")
+                  f"{email} lost 2FA through a half-finished sign-in")
+    if enrolled.backup_codes:
+        ctx.step("The backup codes were not replaced: one of the first list still signs in")
+        again = ctx.target.sign_in(enrolled.account.email, password)
+        with ctx.accepted("a backup code issued before the half-finished sign-in"):
+            done = ctx.target.use_backup_code(again.session, enrolled.backup_codes[0])
+        ctx.check(done.stage == "signed_in",
+                  "the backup codes were replaced through a half-finished sign-in")
+
+
+def _refused_somehow(ctx: Context, what: str, action: Callable[[], object]) -> None:
+    """A refusal of any kind: the effect is checked afterwards, not the refusal's words."""
+    try:
+        with ctx.expect(*HALF_SIGNED_IN):
+            action()
+    except Refused as refusal:
+        ctx.trace.check(f"{what}: refused ({refusal.code})", True)
+        return
+    ctx.check(False, f"{what}: should be refused, but it was accepted",
+              expected="refused", got="accepted")
+
+
+def _account_state(ctx: Context, session: str) -> dict[str, object]:
+    """What a half-finished sign-in's actions would change, as the user's own session sees it."""
+    seen = ctx.target.security(session)
+    return {"2FA on": seen.two_factor_enabled, "authenticator app": seen.authenticator_app,
+            "backup codes left": seen.backup_codes_left, "passkeys": sorted(seen.passkeys),
+            "enforcement": seen.enforcement_required}
 
 
 @scenario("SIGNIN-PENDING-EXPIRES", verifies=["SIGNIN-PENDING-EXPIRES"], level=Level.SHOULD,

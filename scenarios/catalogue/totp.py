@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import struct
 from collections.abc import Callable
+from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from clinic2fa.scenarios.contract import Inconclusive, Refused
@@ -15,6 +16,7 @@ from clinic2fa.scenarios.core.context import Context, Enrolled, NonConformance
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
 NEAR = 30  # steps each way a code of other parameters must not match: wider than any search
+OTHER_PARAMETERS = ("HMAC-SHA-256", "8 digits", "a 60-second step")  # each in place of SHA-1/6/30
 
 
 # -- TOTP-STEP ----------------------------------------------------------------------------------
@@ -48,24 +50,56 @@ def other_parameters_refused(ctx: Context) -> None:
     """Codes computed with SHA-256, 8 digits or a 60-s step are refused"""
     account = ctx.account("staff")
     session = ctx.signed_in(account)
-    setup = ctx.target.start_authenticator_setup(session)
-    key = _key(setup.uri)
-    now = ctx.server_step()
-    near = {_hotp(key, s) for s in range(now - NEAR, now + NEAR + 1)}
-    others = {
-        "HMAC-SHA-256": _hotp(key, now, digest=hashlib.sha256),
-        "8 digits": _hotp(key, now, digits=8),
-        "a 60-second step": _hotp(key, int(ctx.target.server_time() // 60)),
-    }
-    for what, code in others.items():
-        if code in near:  # a one-in-a-million coincidence with a valid code: not a test
-            ctx.trace.note(f"skipped {what}: its code is also a SHA-1/6/30 code near now")
-            continue
-        ctx.step(f"Confirm with a code computed with {what}")
-        with ctx.refused("code_rejected", why=f"a code computed with {what}"):
-            ctx.target.confirm_enrolment(session, code)
+    key = _key(ctx.target.start_authenticator_setup(session).uri)
+    for number, what in enumerate(OTHER_PARAMETERS):
+        key = _refused_at_confirmation(ctx, session, key, what, ended=number > 0)
     ctx.check(not ctx.target.security(session).two_factor_enabled,
               "a code with other parameters turned 2FA on")
+
+
+def _other_code(ctx: Context, key: bytes, what: str) -> str | None:
+    """The code for now computed with `what` in place of SHA-1/6/30; None when it happens to
+    be a valid SHA-1/6/30 code near now too."""
+    now = ctx.server_step()
+    code = {"HMAC-SHA-256": lambda: _hotp(key, now, digest=hashlib.sha256),
+            "8 digits": lambda: _hotp(key, now, digits=8),
+            "a 60-second step": lambda: _hotp(key, int(ctx.target.server_time() // 60)),
+            }[what]()
+    near = {_hotp(key, s) for s in range(now - NEAR, now + NEAR + 1)}
+    return None if code in near else code
+
+
+def _refused_at_confirmation(ctx: Context, session: str, key: bytes, what: str, *,
+                             ended: bool) -> bytes:
+    """Confirm with a code computed with `what`, which must be refused; the key of the setup
+    it went to.
+
+    The guide leaves open whether a refused code ends the setup (a deployment may also time it
+    out): where an earlier one did (`ended`: a code went before), the page shows no setup in
+    progress, and a person starts again (TROUBLE-5) and types the code there: the dropped setup
+    is not this code's answer.
+    """
+    code = _other_code(ctx, key, what)
+    if code is None:  # a one-in-a-million coincidence with a valid code: not a test
+        ctx.trace.note(f"skipped {what}: its code is also a SHA-1/6/30 code near now")
+        return key
+    ctx.step(f"Confirm with a code computed with {what}")
+    with ctx.refused("code_rejected", why=f"a code computed with {what}"):
+        try:
+            ctx.target.confirm_enrolment(session, code)
+        except Refused as refusal:
+            if not ended or refusal.code != "no_setup_in_progress":
+                raise
+            ctx.trace.note("the refused code ended this setup: set up again, as a person would")
+            key = _key(ctx.target.start_authenticator_setup(session).uri)
+            code = _other_code(ctx, key, what) or _coincidence(what)
+            ctx.target.confirm_enrolment(session, code)
+    return key
+
+
+def _coincidence(what: str) -> NoReturn:
+    raise Inconclusive(f"the new setup's code computed with {what} is also a SHA-1/6/30 code "
+                       "near now (a one-in-a-million coincidence): not a test")
 
 
 # -- TOTP-WINDOW --------------------------------------------------------------------------------
@@ -122,11 +156,13 @@ def two_steps_out_refused(ctx: Context) -> None:
     phone = ctx.phone()
     ctx.scan(phone, ctx.target.start_authenticator_setup(session).qr_png)
     now = ctx.server_step()
-    for steps in (outside, -outside):
+    for number, steps in enumerate((outside, -outside)):
         ctx.step(f"Confirm with the code of {steps:+d} steps")
-        _code_refused(ctx, now, None, f"a code {steps:+d} steps away at confirmation",
-                      lambda s=steps: ctx.target.confirm_enrolment(
-                          session, phone.code_at_step(now + s)))
+        code = lambda s=steps: phone.code_at_step(now + s)  # noqa: E731 - of the newest setup
+        # a refused code may have ended the setup (FST): then set up again (confirm_again)
+        confirm = (lambda c=code: ctx.confirm_again(session, phone, c)) if number else \
+            (lambda c=code: ctx.target.confirm_enrolment(session, c()))
+        _code_refused(ctx, now, None, f"a code {steps:+d} steps away at confirmation", confirm)
 
 
 # -- TOTP-REPLAY --------------------------------------------------------------------------------

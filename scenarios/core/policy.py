@@ -78,6 +78,7 @@ class Policy:
     pending_seconds: int = _spec("SIGNIN-PENDING-EXPIRES", "pending_seconds").number
     backup_codes: int = _spec("BACKUP-COUNT", "count").number
     backup_codes_issued: str = _spec("BACKUP-COUNT", "issued").text
+    passkey_first: str = _spec("BACKUP-PASSKEY-FIRST", "passkey_first").text
     rate_limit: RateLimit = field(default_factory=RateLimit)
     reasons: frozenset[str] = frozenset(REASONS)  # the refusal reasons it tells apart
     features: frozenset[str] = frozenset(FEATURES)  # the guide's features it offers
@@ -118,6 +119,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "pending_seconds": ("SIGNIN-PENDING-EXPIRES", "pending_seconds"),
     "backup_codes": ("BACKUP-COUNT", "count"),
     "backup_codes_issued": ("BACKUP-COUNT", "issued"),
+    "passkey_first": ("BACKUP-PASSKEY-FIRST", "passkey_first"),
     "rate_limit.model": ("TOTP-RATE-LIMIT", "model"),
     "rate_limit.max_failures": ("TOTP-RATE-LIMIT", "max_failures"),
     "rate_limit.lockout_seconds": ("TOTP-RATE-LIMIT", "lockout_seconds"),

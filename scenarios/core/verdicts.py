@@ -92,6 +92,7 @@ class ScenarioResult:
     unreachable: bool = False  # the target dropped: the run stops here
     evidence: dict[str, Any] = field(default_factory=dict)  # screenshots, traces (browser)
     feature: str | None = None  # the feature a FEATURE_ABSENT scenario found missing
+    binds: bool = True  # False: NOT_APPLICABLE by the deployment's declared choice (neutral)
 
     @property
     def warning(self) -> bool:
@@ -141,12 +142,41 @@ def _classify(raised: BaseException | None, trace: Trace) -> tuple[Outcome, str,
     return Outcome.ERROR, f"{type(raised).__name__}: {raised}", detail
 
 
-# A scenario's outcome as a spec item counts it, and the feature it found absent (if any).
-Seen = Outcome | None | tuple[Outcome | None, str | None]
+@dataclass(frozen=True)
+class Row:
+    """A scenario behind a spec item as its verdict counts it.
+
+    `outcome` None: not run. `feature`: the feature a FEATURE_ABSENT scenario found missing.
+    `binds` False: not applicable because the deployment's declared choice removes the rule's
+    object (or an <ID>-DECLARED pass): neutral, it neither shows nor leaves anything unseen.
+    """
+
+    outcome: Outcome | None
+    feature: str | None = None
+    binds: bool = True
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome in (Outcome.PASS, Outcome.WAIVED_PASS)
+
+    @property
+    def unseen(self) -> bool:
+        """Left undecided for the target's reasons: the rule binds here and was not checked."""
+        if self.outcome is None or self.outcome is Outcome.ERROR:
+            return True
+        if self.outcome is Outcome.NOT_APPLICABLE:
+            return self.binds
+        return self.outcome in UNDECIDED
 
 
-def _rows(outcomes: Iterable[Seen]) -> list[tuple[Outcome | None, str | None]]:
-    return [o if isinstance(o, tuple) else (o, None) for o in outcomes]
+# A scenario's outcome as a spec item counts it: an outcome (None: not run), (outcome, feature),
+# or a Row.
+Seen = Outcome | None | tuple[Outcome | None, str | None] | Row
+
+
+def _rows(outcomes: Iterable[Seen]) -> list[Row]:
+    return [o if isinstance(o, Row) else Row(*o) if isinstance(o, tuple) else Row(o)
+            for o in outcomes]
 
 
 def _absent_counts(feature: str | None, guide_item: bool | str) -> bool:
@@ -160,32 +190,44 @@ def _absent_counts(feature: str | None, guide_item: bool | str) -> bool:
 
 
 def spec_verdict(outcomes: Iterable[Seen], *, guide_item: bool | str = False) -> Verdict:
-    """A guide item's or requirement's verdict from its scenarios' outcomes (None: not run).
+    """A guide item's or requirement's verdict from its scenarios' outcomes.
 
-    Each outcome may come with the feature a FEATURE_ABSENT scenario found missing. A feature
-    the deployment does not offer fails the guide items that ask for it (`guide_item`: the
-    item's ID, or True for any); the rules about that feature are not verified (nothing there
-    to check them on), nor is a guide item that only used it on the way.
+    "Conforms" claims only what was seen: at least one scenario passed, none failed, and none
+    was left undecided for the target's reasons (a capability it lacks, unsupported,
+    inconclusive, out of accounts, errored, not run); with one so left it is not verified,
+    partly (`verdict_kind`). Neutral: a scenario not applicable by the deployment's declared
+    choice, an <ID>-DECLARED pass (`Row.binds` False), a feature absent.
+    A feature the deployment does not offer fails the guide items that ask for it (`guide_item`:
+    the item's ID, or True for any); the rules about that feature are not verified (nothing
+    there to check them on), nor is a guide item that only used it on the way.
     """
     seen = _rows(outcomes)
     if not seen:
         return Verdict.GAP
-    if verdict_kind(seen, guide_item=guide_item) is not None:
+    kind = verdict_kind(seen, guide_item=guide_item)
+    if kind in FAILING_KINDS:
         return Verdict.DOES_NOT_CONFORM
-    plain = [o for o, _ in seen]
-    if Outcome.ERROR in plain or not any(o in (Outcome.PASS, Outcome.WAIVED_PASS) for o in plain):
+    if kind == PARTIAL or not any(row.passed for row in seen):
         return Verdict.NOT_VERIFIED
     return Verdict.CONFORMS
 
 
+FAILING_KINDS = ("fail", "feature_absent")
+PARTIAL = "partial"
+
+
 def verdict_kind(outcomes: Iterable[Seen], *, guide_item: bool | str = False) -> str | None:
     """Why a spec item does not conform: "fail" (a rule seen broken) before "feature_absent"
-    (a guide item's feature missing); None when it does not fail."""
+    (a guide item's feature missing); or why it is not verified though a scenario passed:
+    "partial" (another behind it could not run here). None otherwise."""
     seen = _rows(outcomes)
-    if any(o in (Outcome.FAIL, Outcome.WAIVED_FAIL) for o, _ in seen):
+    if any(row.outcome in (Outcome.FAIL, Outcome.WAIVED_FAIL) for row in seen):
         return "fail"
-    if any(o is Outcome.FEATURE_ABSENT and _absent_counts(f, guide_item) for o, f in seen):
+    if any(row.outcome is Outcome.FEATURE_ABSENT and _absent_counts(row.feature, guide_item)
+           for row in seen):
         return "feature_absent"
+    if any(row.passed for row in seen) and any(row.unseen for row in seen):
+        return PARTIAL
     return None
 
 

@@ -22,7 +22,9 @@ from clinic2fa.scenarios.core.policy import REFERENCE, Policy, shown
 from clinic2fa.scenarios.core.policy import keys as policy_keys
 from clinic2fa.scenarios.core.trace import REDACTED
 from clinic2fa.scenarios.core.verdicts import (
+    PARTIAL,
     Outcome,
+    Row,
     ScenarioResult,
     Verdict,
     spec_verdict,
@@ -85,6 +87,8 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
     loaded = loaded or spec.load()
     outcomes = {r.scenario.id: r.outcome for r in run.results}
     absent = {r.scenario.id: r.feature for r in run.results if r.feature}
+    neutral = {r.scenario.id for r in run.results
+               if r.outcome is Outcome.NOT_APPLICABLE and not r.binds}
     summary = {o.value: 0 for o in Outcome}
     for result in run.results:
         summary[result.outcome.value] += 1
@@ -108,26 +112,32 @@ def build(run: RunRecord, loaded: spec.Spec | None = None) -> dict[str, Any]:
 
     def behind(spec_id: str, direct: bool) -> list[dict[str, Any]]:
         return [{"id": sid, "outcome": outcomes[sid].value if sid in outcomes else "not_run",
-                 **({"feature": absent[sid]} if sid in absent else {})}
+                 **({"feature": absent[sid]} if sid in absent else {}),
+                 **({"binds": False} if sid in neutral else {})}
                 for sid, scen in run.catalogue.items()
                 if spec_id in (scen.verifies if direct else covering[sid])]
 
-    def counted(row: dict[str, Any]) -> Outcome | None:
-        """A row's outcome as the verdict counts it. A declared choice inside the spec's bounds
-        (an <ID>-DECLARED pass) only says what behaviour to look for: alone it makes nothing
-        conform (a choice outside them fails, as any broken rule)."""
+    def counted(row: dict[str, Any]) -> Row:
+        """A row as the verdict counts it. A declared choice inside the spec's bounds (an
+        <ID>-DECLARED pass) only says what behaviour to look for: alone it makes nothing
+        conform (a choice outside them fails, as any broken rule), and it leaves nothing
+        unseen; nor does a scenario the deployment's declared choice made not applicable."""
         if row["outcome"] == "not_run":
-            return None
+            return Row(None)
         outcome = Outcome(row["outcome"])
         if outcome is Outcome.PASS and run.catalogue[row["id"]].module == DECLARED_MODULE:
-            return Outcome.NOT_APPLICABLE
-        return outcome
+            return Row(Outcome.NOT_APPLICABLE, binds=False)
+        return Row(outcome, row.get("feature"), row.get("binds", True))
 
     def judged(rows: list[dict[str, Any]], guide_item: str | bool = False) -> dict[str, Any]:
-        seen = [(counted(r), r.get("feature")) for r in rows]
+        seen = [counted(r) for r in rows]
         kind = verdict_kind(seen, guide_item=guide_item)
+        partly = {"passed": [r["id"] for r, c in zip(rows, seen, strict=True) if c.passed],
+                  "could_not_run": [r["id"] for r, c in zip(rows, seen, strict=True)
+                                    if c.unseen]} if kind == PARTIAL else None
         return {"verdict": spec_verdict(seen, guide_item=guide_item).value,
-                **({"verdict_kind": kind} if kind else {})}
+                **({"verdict_kind": kind} if kind else {}),
+                **({"partial": partly} if partly else {})}
 
     items = []
     for item in loaded.guide_items:

@@ -112,7 +112,16 @@ def _header(report: dict[str, Any]) -> str:
 def _verdict(entry: dict[str, Any]) -> str:
     kind = entry.get("verdict_kind")
     said = f'<br><span class="meta">{escape(kind.replace("_", " "))}</span>' if kind else ""
+    partly = entry.get("partial")
+    if partly:  # what was seen, and what could not run here
+        said = ('<br><span class="meta">partly: passed '
+                f'{_ids(partly["passed"])}; could not run here {_ids(partly["could_not_run"])}'
+                "</span>")
     return _badge(entry["verdict"]) + said
+
+
+def _ids(ids: list[str]) -> str:
+    return escape(", ".join(ids))
 
 
 def _policy(entry: dict[str, Any]) -> str:

@@ -29,14 +29,21 @@ def describe_clock(clock: dict[str, Any] | None) -> str:
 def headline(report: dict[str, Any]) -> str:
     """The verdict with its coverage: never "conforms" alone when items went unverified.
 
-    e.g. "CONFORMS on 19 of 51 spec items; 32 not verified on this target".
+    e.g. "CONFORMS on 19 of 51 spec items; 32 not verified on this target", or "...; 32 not
+    verified (3 of them partly: some checks could not run on this target)" when some of those
+    had a scenario pass.
     """
     counts = report["spec_summary"]
     total = sum(counts.values())
     good, bad = counts.get("conforms", 0), counts.get("does_not_conform", 0)
     unverified, gaps = counts.get("not_verified", 0), counts.get("gap", 0)
+    partly = sum(entry.get("verdict_kind") == "partial"
+                 for key in ("guide_items", "requirements") for entry in report.get(key, []))
     rest = []
-    if unverified:
+    if unverified and partly:
+        rest.append(f"{unverified} not verified ({partly} of them partly: some checks could not "
+                    "run on this target)")
+    elif unverified:
         rest.append(f"{unverified} not verified on this target")
     if gaps:
         rest.append(f"{gaps} with no scenario (gaps)")

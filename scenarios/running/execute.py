@@ -11,7 +11,7 @@ import time
 
 from clinic2fa.scenarios.contract import FeatureAbsent, NotApplicable, Provider, Unreachable
 from clinic2fa.scenarios.core.context import Context, NonConformance
-from clinic2fa.scenarios.core.model import Scenario
+from clinic2fa.scenarios.core.model import Needs, Scenario
 from clinic2fa.scenarios.core.policy import FEATURES, REFERENCE
 from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.scenarios.core.verdicts import ScenarioResult, judge
@@ -32,6 +32,9 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
         if absent:  # declared absent: the guide's feature is missing, not the target's reach
             raise FeatureAbsent(f"the deployment does not offer {FEATURES[absent[0]].what} "
                                 "(declared in its [policy] features)", absent[0])
+        if missing == [Needs.HTTP.value]:  # every target that speaks HTTP offers it
+            raise NotApplicable("the target answers in process, not over HTTP: a rule about "
+                                "HTTP answers has nothing to bind here", binds=False)
         if missing:
             raise NotApplicable(f"the target does not offer {', '.join(missing)}")
         why_not = provider.inapplicable(scenario)  # the target's declared scope
@@ -56,7 +59,8 @@ def run_scenario(scenario: Scenario, provider: Provider, *, waiver: str | None =
     outcome, message, detail, blocking = judge(scenario, raised, trace, problems, waiver, strict)
     result = ScenarioResult(scenario, outcome, message, duration, trace, waiver, detail, blocking,
                             unreachable=isinstance(raised, Unreachable),
-                            feature=raised.feature if isinstance(raised, FeatureAbsent) else None)
+                            feature=raised.feature if isinstance(raised, FeatureAbsent) else None,
+                            binds=not isinstance(raised, NotApplicable) or raised.binds)
     if target is not None:
         result.evidence = provider.evidence(target, result)  # screenshots, traces (browser)
     return result

@@ -7,6 +7,7 @@
     pending_seconds = 300             # SIGNIN-PENDING-EXPIRES: a half-finished sign-in's life
     backup_codes = 10                 # BACKUP-COUNT: codes in each list
     backup_codes_issued = "at_enrolment"   # or "on_request" (a page of their own generates them)
+    passkey_first = "offered"         # or "not_offered": passkeys only beside an authenticator app
     reasons = ["wrong_code", "already_used", "time_skew", "malformed", "locked_out"]
     features = ["enforcement", "admin_reset", "passkeys"]
     throttle_seconds = 60             # a client-wide throttle: the wait when no Retry-After
@@ -37,11 +38,13 @@ COUNTS = ("window", "skew_horizon", "pending_seconds", "backup_codes")
 LIMIT_COUNTS = ("max_failures", "lockout_seconds")
 CHOICES: dict[str, tuple[str, ...]] = {
     "backup_codes_issued": ("at_enrolment", "on_request"),
+    "passkey_first": ("offered", "not_offered"),
     "rate_limit.model": MODELS,
     "rate_limit.lock_ends": ("after_time", "by_admin", "never"),
 }
 SETS: dict[str, tuple[str, ...]] = {"reasons": REASONS, "features": tuple(FEATURES)}
-_TOP = {"issuer", *COUNTS, "backup_codes_issued", *SETS, "throttle_seconds", "rate_limit"}
+_TOP = {"issuer", *COUNTS, "backup_codes_issued", "passkey_first", *SETS, "throttle_seconds",
+        "rate_limit"}
 _LIMIT = {"model", *LIMIT_COUNTS, "lock_ends", "backoff_seconds", "backoff_factor"}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from clinic2fa.scenarios.selfcheck.defects.registry import defect
 from clinic2fa.simulator import backup_codes
-from clinic2fa.simulator.clinic import Clinic, SecurityStatus, SignIn, Stage
+from clinic2fa.simulator.clinic import BackupCodes, Clinic, SecurityStatus, SignIn, Stage
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.users import User
 
@@ -79,3 +79,33 @@ class BackupCodesRefused(Clinic):
         self._session(token, Stage.SECOND_STEP)
         raise TwoFactorError(ErrorCode.CODE_REJECTED, "That backup code is not valid.",
                              Reason.WRONG_CODE)
+
+
+@defect("passkey-first-no-backup-codes", ("BACKUP-PASSKEY-FIRST",),
+        "a user whose first second factor is a passkey is handed no backup codes")
+class PasskeyFirstNoBackupCodes(Clinic):
+    def finish_passkey_setup(self, token: str, credential: dict[str, Any] | str,
+                             name: str) -> BackupCodes:
+        issued = super().finish_passkey_setup(token, credential, name)
+        if issued:  # the codes are dropped, shown and stored alike
+            with self._lock:
+                _, user = self._session(issued.session or token, Stage.SIGNED_IN)
+                user.backup_hashes = []
+        return BackupCodes([], issued.session)
+
+
+@defect("passkey-replaces-backup-codes", ("BACKUP-PASSKEY-FIRST",),
+        "adding a passkey beside an authenticator app issues new backup codes, and the saved "
+        "ones stop working")
+class PasskeyReplacesBackupCodes(Clinic):
+    def finish_passkey_setup(self, token: str, credential: dict[str, Any] | str,
+                             name: str) -> BackupCodes:
+        with self._lock:
+            _, user = self._session(token, Stage.SIGNED_IN, Stage.ENROLMENT)
+            had_codes = bool(user.backup_hashes)
+        issued = super().finish_passkey_setup(token, credential, name)
+        if not had_codes:
+            return issued
+        with self._lock:
+            return BackupCodes(self._new_backup_codes(user, self._fresh_backup_codes()),
+                               issued.session)

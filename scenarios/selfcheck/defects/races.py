@@ -12,7 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 from clinic2fa.scenarios.selfcheck.defects.registry import defect
 from clinic2fa.simulator import backup_codes, totp
 from clinic2fa.simulator.audit import Event
-from clinic2fa.simulator.clinic import BackupCodes, Clinic, Setup, SignIn, Stage, _locked
+from clinic2fa.simulator.clinic import (
+    BackupCodes,
+    Clinic,
+    Session,
+    Setup,
+    SignIn,
+    Stage,
+    _locked,
+)
 from clinic2fa.simulator.errors import ErrorCode, Reason, TwoFactorError
 from clinic2fa.simulator.hashing import POOL_THREADS
 from clinic2fa.simulator.users import User
@@ -120,9 +128,11 @@ def _uri_secret(uri: str) -> str:
     return parse_qs(urlsplit(uri).query)["secret"][0]
 
 
-@defect("no-locking", ("BACKUP-SINGLE-USE", "TOTP-REPLAY", "TOTP-RATE-LIMIT", "SETUP-FRESH-SECRET"),
+@defect("no-locking", ("BACKUP-SINGLE-USE", "TOTP-REPLAY", "TOTP-RATE-LIMIT", "SETUP-FRESH-SECRET",
+                      "ADMIN-DISABLE-ENDS-SESSIONS"),
         "no lock around check-then-act: parallel requests spend one code twice, lose "
-        "wrong-code counts and leave two setup secrets pending")
+        "wrong-code counts, leave two setup secrets pending and open sessions an admin's reset "
+        "does not end")
 class NoLocking(Clinic):
     """The reference without its lock, each check-then-act step held open for a second request.
 
@@ -160,6 +170,19 @@ class NoLocking(Clinic):
         user.backup_hashes = seen
         self._log(Event.BACKUP_CODE_USED, user.email, detail=f"{user.backup_codes_left} left")
         return self._pass_second_step(session, user, "backup code")
+
+    def _end_sessions(self, email: str, keep: str | None = None) -> None:
+        """ADMIN-DISABLE-ENDS-SESSIONS: the sessions are listed, and ended after the meeting;
+        one a second step opened meanwhile goes on."""
+        listed = [t for t, s in self._sessions.items() if s.email == email and t != keep]
+        self.gap.meet("end", email)
+        for token in listed:
+            self._sessions.pop(token, None)  # renewed meanwhile: the new token stays
+
+    def _renew(self, session: Session) -> Session:
+        """A session ended meanwhile (checked before the meeting) goes on, renewed."""
+        self._sessions.setdefault(session.token, session)
+        return super()._renew(session)
 
     def _count_failure(self, user: User, refusal: TwoFactorError) -> None:
         """TOTP-RATE-LIMIT: the count is read, and written back plus one after the meeting."""
