@@ -15,7 +15,7 @@ from playwright.sync_api import Browser
 from clinic2fa.simulator import backup_codes
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.users import User
-from clinic2fa.simulator.web import cookies
+from clinic2fa.simulator.web import cookies, rooms
 
 SCENARIO = "BACKUP-SHOWN-ONCE-NEVER-AGAIN"
 PAGE = "/settings/security/codes"
@@ -37,7 +37,7 @@ class CodesKept(Clinic):
 def _codes_page(app: FastAPI) -> FastAPI:
     @app.get(PAGE, response_class=HTMLResponse)
     def shown_again(request: Request) -> str:
-        clinic = request.app.state.clinic
+        clinic = rooms.room_of(request.scope).clinic  # a test clinic's, or the served one
         email = clinic.profile(cookies.session_token(request) or "").email
         items = "".join(f"<li>{c}</li>" for c in clinic.kept.get(email, []))
         return f"<html><body><h1>Your backup codes</h1><ul>{items}</ul></body></html>"
