@@ -54,3 +54,11 @@ def test_the_page_the_profile_names_is_looked_at(browser: Browser, shown: bool,
     assert result.outcome.value == expected, result.message
     if shown:
         assert result.message == "Security shows a backup code again"
+
+
+def test_codes_shown_again_in_a_later_session_fail_backup_hashed(browser: Browser) -> None:
+    # the same page, read after signing out and in again with the app: the codes were kept
+    result = outcome(browser, "BACKUP-HASHED-NOT-READ-BACK", {"pages": {"backup_codes": PAGE}},
+                     clinic=CodesKept, wrap=_codes_page)
+    assert result.outcome.value == "fail", result.message
+    assert result.message.startswith("Security shows a backup code again in a later session")
