@@ -14,10 +14,12 @@ LOCK := requirements.lock
 run: $(STAMP)
 	$(VENV)/bin/clinic2fa run --target memory --report-dir reports
 
+# Every test, on every core (pytest-xdist; a worker takes the next test as it frees up). The
+# fast part alone: .venv/bin/pytest -m "not slow and not browser" -n auto
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist worksteal
 
 # The worked example of --target python:MODULE:FACTORY: ToothDesk, a small backend of its own on
 # the system clock (the harness moves it with freezegun). It conforms, clock and race scenarios

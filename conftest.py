@@ -1,4 +1,4 @@
-"""What every pytest run in this repository shares: hypothesis profiles and the browser.
+"""What every pytest run in this repository shares: hypothesis profiles, the browser, markers.
 
 Every test folder of the repository runs under it (tests/ now, any examples' tests later).
 Fixtures of the reference clinic live in tests/conftest.py.
@@ -36,3 +36,22 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
     return {**browser_type_launch_args, "executable_path": chromium.executable(),
             "args": chromium.ARGS}
+
+
+# -- markers: `slow` and `browser`, declared in pyproject.toml ---------------------------------
+# Marked here rather than test by test, so a new test that takes the browser, or runs the whole
+# catalogue or a self-check, is marked without anyone remembering to.
+
+BROWSER_FIXTURES = {"browser", "page", "context", "browser_type"}
+SLOW_FILES = {"test_defects_check.py", "test_explore.py", "test_declared_policy.py",
+              "test_plugin_in_a_project.py", "test_load.py", "test_load_staff.py"}
+SLOW_NAMES = ("whole_catalogue", "catalogue_passes", "over_http_the_catch")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & BROWSER_FIXTURES or "browser" in item.path.name:
+            item.add_marker(pytest.mark.browser)
+        if item.path.name in SLOW_FILES or any(n in item.name for n in SLOW_NAMES):
+            item.add_marker(pytest.mark.slow)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -26,28 +27,47 @@ from clinic2fa.scenarios.targets import factory
 from clinic2fa.simulator.hashing import Hasher
 from clinic2fa.simulator.policy import Policy
 
+GUIDE = ["STEP-?-*", "OUTCOME-?-*", "TROUBLE-?-*"]  # the guide's own items (issue 17's scope)
 
-def suite(target: str, repeats: int) -> dict[str, Any]:
-    """`clinic2fa run` against one target: median wall time, peak RSS, exit codes."""
-    runs = []
+
+def suite(target: str, repeats: int, *extra: str) -> dict[str, Any]:
+    """`clinic2fa run` against one target: median wall time, peak RSS, exit codes, and the
+    machine's load average (1 min) before and after: other work on it shows there."""
+    runs, loads = [], [os.getloadavg()[0]]
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as reports:
             runs.append(run_child([CLINIC2FA, "run", "--target", target,
-                                   "--report-dir", reports]))
+                                   "--report-dir", reports, *extra]))
+        loads.append(os.getloadavg()[0])
     return {"seconds": statistics.median(r.seconds for r in runs),
             "peak_rss_mib": max(r.peak_rss_kib for r in runs) / 1024,
-            "exit_codes": sorted({r.exit_code for r in runs})}
+            "exit_codes": sorted({r.exit_code for r in runs}),
+            "load": f"{min(loads):.1f}-{max(loads):.1f}"}
 
 
-def suites(repeats: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"memory": suite("memory", repeats)}
+# The issue's table, in one run: (figure, target kind, extra arguments). Every wall time is
+# shown beside the memory run's (default -j) as a ratio.
+SUITES = [
+    ("memory", "memory", []),
+    ("memory -j 1", "memory", ["-j", "1"]),
+    ("memory, start-up (--select one scenario)", "memory", ["--select", "STEP-1-*"]),
+    ("http (serve --fake-clock)", "http", []),
+    ("http -j 1", "http", ["-j", "1"]),
+    ("browser+http, the guide's items", "browser", ["--select", *GUIDE]),
+    ("browser+http, whole catalogue", "browser", []),
+]
+
+
+def suites(repeats: int, browser: bool = True) -> dict[str, Any]:
+    results: dict[str, Any] = {}
     with serving("--fake-clock") as server:
-        results["http"] = suite(server.url, repeats)
-        if "browser+http" in factory.schemes():
-            results["browser+http"] = suite(f"browser+http://{server.url.split('://')[1]}",
-                                            repeats)
-        else:
-            results["browser+http"] = None
+        where = {"memory": "memory", "http": server.url,
+                 "browser": f"browser+http://{server.url.split('://')[1]}"}
+        for name, kind, extra in SUITES:
+            if kind == "browser" and (not browser or "browser+http" not in factory.schemes()):
+                results[name] = None
+                continue
+            results[name] = suite(where[kind], repeats, *extra)
         results["http server peak_rss_mib"] = server.peak_rss_kib() / 1024
     return results
 
@@ -96,14 +116,20 @@ def startup(times: int) -> float:
 
 def table(results: dict[str, Any], users: int, duration: int, repeats: int) -> str:
     rows = [("machine", ", ".join(f"{k} {v}" for k, v in results["machine"].items()))]
-    for target in ("memory", "http", "browser+http"):
-        got = results["suites"][target]
-        rows.append((f"suite wall time, {target} (median of {repeats})",
-                     "skipped: no browser+http target yet" if got is None else
-                     f"{got['seconds']:.1f} s (exit {got['exit_codes']}, peak RSS "
-                     f"{got['peak_rss_mib']:.0f} MiB)"))
-    rows.append(("reference server peak RSS after the http suites",
+    memory = results["suites"]["memory"]["seconds"]
+    for name, _, _ in SUITES:
+        got = results["suites"][name]
+        rows.append((f"`run --target {name}` (median of {repeats})",
+                     "skipped (--no-browser, or no browser+http target)" if got is None else
+                     f"{got['seconds']:.1f} s = {got['seconds'] / memory:.1f}x memory (exit "
+                     f"{got['exit_codes']}, peak RSS {got['peak_rss_mib']:.0f} MiB; load "
+                     f"{got['load']})"))
+    rows.append(("reference server peak RSS after the suites",
                  f"{results['suites']['http server peak_rss_mib']:.0f} MiB"))
+    if "make test" in results:
+        got = results["make test"]
+        rows.append(("`make test` (pytest -n auto)",
+                     f"{got['seconds']:.0f} s (exit {got['exit_codes']}; load {got['load']})"))
     if "load" in results:
         for endpoint, what in (("healthz", "GET /healthz"), ("sign-in", "full sign-in")):
             f = results["load"][endpoint]
@@ -134,15 +160,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat, 10 users for 5 s")
     parser.add_argument("--no-load", action="store_true", help="skip the Locust runs")
+    parser.add_argument("--no-browser", action="store_true", help="skip the browser suites")
+    parser.add_argument("--make-test", action="store_true",
+                        help="time `make test` too (the project's own tests, minutes)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     repeats, users, duration = (1, 10, 5) if args.quick else (3, 50, 30)
     results: dict[str, Any] = {"machine": machine()}
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    say(f"suites on memory and http, {repeats} each ...")
-    results["suites"] = suites(repeats)
-    if results["suites"]["browser+http"] is None:
-        say("note: no browser+http target is registered yet: its suite time is skipped")
+    say(f"suites on memory, http and browser+http, {repeats} each ...")
+    results["suites"] = suites(repeats, browser=not args.no_browser)
+    if args.make_test:
+        say("make test ...")
+        before = os.getloadavg()[0]
+        done = run_child(["make", "test"])
+        results["make test"] = {"seconds": done.seconds, "exit_codes": [done.exit_code],
+                                "load": f"{before:.1f}-{os.getloadavg()[0]:.1f}"}
     if not args.no_load:
         say(f"load: /healthz then full sign-ins, {users} users for {duration} s each ...")
         results["load"] = load(users, duration)

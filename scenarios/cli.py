@@ -1,12 +1,24 @@
 """The `clinic2fa` command: list the spec and scenarios, run the suite, serve, load, explore,
-check defects."""
+check defects.
+
+Start-up is part of every run, so only the command asked for is imported: each subcommand's
+options come from its own module, loaded when that subcommand is on the command line (a run on
+memory never imports Locust, hypothesis or httpx). `clinic2fa --help` lists them all from the
+table below without importing any.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def _spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _spec(args: argparse.Namespace) -> int:
@@ -19,16 +31,16 @@ def _spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--select", nargs="+", action="extend", default=[],
+                        metavar="ID-or-glob", help="only scenarios whose ID or spec ID matches")
+
+
 def _list(args: argparse.Namespace) -> int:
     from clinic2fa.scenarios.running.listing import command
 
     return command(args)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from clinic2fa.scenarios.running.command import run_command  # pytest: only when running
-
-    return run_command(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -37,72 +49,87 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if demo.run() else 1
 
 
-def parser() -> argparse.ArgumentParser:
+def _none(parser: argparse.ArgumentParser) -> None:
+    """A subcommand without options."""
+
+
+# name -> (help, its options, its entry point); "module:function" is imported only when used.
+Hook = Callable[..., Any] | str
+COMMANDS: dict[str, tuple[str, Hook, Hook]] = {
+    "spec": ("list the guide's items and the requirements", _spec_arguments, _spec),
+    "list": ("list the scenarios: ID, level, the spec IDs each verifies, what it needs",
+             _list_arguments, _list),
+    "run": ("run the conformance suite against a target",
+            "clinic2fa.scenarios.running.plan:add_run_arguments",
+            "clinic2fa.scenarios.running.command:run_command"),
+    # the simulator's server; --defect NAME is the harness's, resolved on this side
+    "serve": ("run the reference clinic: pages, /api/v1 and test support",
+              "clinic2fa.scenarios.selfcheck.serve:add_arguments",
+              "clinic2fa.scenarios.selfcheck.serve:command"),
+    "load": ("drive a bounded Locust load of full sign-ins and count wrong verdicts",
+             "clinic2fa.scenarios.load.command:add_arguments",
+             "clinic2fa.scenarios.load.command:load_command"),
+    "explore": ("random action sequences on a target and the reference, side by side",
+                "clinic2fa.scenarios.explore.explorer:add_arguments",
+                "clinic2fa.scenarios.explore.explorer:command"),
+    "defects": ("list the seeded defects; --check that the suite catches each one",
+                "clinic2fa.scenarios.selfcheck.check:add_arguments",
+                "clinic2fa.scenarios.selfcheck.check:command"),
+    "demo": ("walk the guide's steps on the in-memory reference", _none, _demo),
+}
+
+
+def _load(hook: Hook) -> Callable[..., Any]:
+    if callable(hook):
+        return hook
+    module, _, name = hook.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+class _Version(argparse.Action):
+    """--version, reading the installed version only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("clinic2fa")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        print(f"clinic2fa {version}")
+        parser.exit()
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand on the command line: the first word that names one."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
+def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; only the subcommand named in `argv` gets its options (None: all)."""
     top = argparse.ArgumentParser(
         prog="clinic2fa", description="Conformance harness and reference simulator for clinic 2FA.")
-    from clinic2fa.scenarios.reports.document import harness_version
-
-    top.add_argument("--version", action="version", version=f"clinic2fa {harness_version()}")
+    top.add_argument("--version", action=_Version, help="show the installed version and exit")
     commands = top.add_subparsers(dest="command", required=True)
-
-    listing = commands.add_parser("spec", help="list the guide's items and the requirements")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of text")
-    listing.set_defaults(func=_spec)
-
-    scenarios = commands.add_parser(
-        "list", help="list the scenarios: ID, level, the spec IDs each verifies, what it needs")
-    scenarios.add_argument("--json", action="store_true", help="print JSON instead of text")
-    scenarios.add_argument("--select", nargs="+", action="extend", default=[],
-                           metavar="ID-or-glob", help="only scenarios whose ID or spec ID matches")
-    scenarios.set_defaults(func=_list)
-
-    run = commands.add_parser("run", help="run the conformance suite against a target")
-    from clinic2fa.scenarios.running.plan import add_run_arguments
-
-    add_run_arguments(run)
-    run.set_defaults(func=_run)
-
-    serving = commands.add_parser(
-        "serve", help="run the reference clinic: pages, /api/v1 and test support")
-    # the simulator's server; --defect NAME is the harness's, resolved on this side
-    from clinic2fa.scenarios.selfcheck.serve import add_arguments, command
-
-    add_arguments(serving)
-    serving.set_defaults(func=command)
-
-    loading = commands.add_parser(
-        "load", help="drive a bounded Locust load of full sign-ins and count wrong verdicts")
-    from clinic2fa.scenarios.load.command import add_arguments as add_load_arguments
-    from clinic2fa.scenarios.load.command import load_command
-
-    add_load_arguments(loading)
-    loading.set_defaults(func=load_command)
-
-    exploring = commands.add_parser(
-        "explore", help="random action sequences on a target and the reference, side by side")
-    from clinic2fa.scenarios.explore.explorer import add_arguments as add_explore_arguments
-    from clinic2fa.scenarios.explore.explorer import command as explore_command
-
-    add_explore_arguments(exploring)
-    exploring.set_defaults(func=explore_command)
-
-    checking = commands.add_parser(
-        "defects", help="list the seeded defects; --check that the suite catches each one")
-    from clinic2fa.scenarios.selfcheck.check import add_arguments as add_defects_arguments
-    from clinic2fa.scenarios.selfcheck.check import command as defects_command
-
-    add_defects_arguments(checking)
-    checking.set_defaults(func=defects_command)
-
-    demo = commands.add_parser("demo", help="walk the guide's steps on the in-memory reference")
-    demo.set_defaults(func=_demo)
+    wanted = None if argv is None else _chosen(argv)
+    for name, (text, arguments, entry) in COMMANDS.items():
+        sub = commands.add_parser(name, help=text)
+        if argv is None or name == wanted:
+            _load(arguments)(sub)
+            sub.set_defaults(func=entry)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser(words).parse_args(words)
     try:
-        return int(args.func(args))
+        return int(_load(args.func)(args))
     except KeyboardInterrupt:
         print("clinic2fa: interrupted", file=sys.stderr)
         return 130

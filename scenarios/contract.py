@@ -347,6 +347,18 @@ class Provider:
     def close(self) -> None:
         """The run is over."""
 
+    def max_jobs(self) -> int | None:
+        """How many scenarios may run at once here (`-j`; asked once the target is open).
+
+        1, the default: one after another, as on a deployment whose accounts and clock its
+        scenarios share (its config may allow more). None: any number, since each scenario has
+        a clinic and a clock of its own that no other scenario can disturb (the reference).
+        """
+        return 1
+
+    def leave_worker(self) -> None:
+        """A worker thread of a parallel run ends: close what it opened for itself, in it."""
+
     def clock(self) -> ClockEstimate | None:
         """How the server's clock stands against ours, when the target says (None: unknown)."""
         return None

@@ -13,7 +13,8 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
-import segno
+import zxingcpp
+from PIL import Image
 
 Algorithm = Literal["SHA1", "SHA256", "SHA512"]
 
@@ -53,10 +54,19 @@ def manual_entry(secret: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _qr(uri: str) -> segno.QRCode:
-    """The Key URI's QR code, encoded once for both images: choosing its mask (pure Python)
-    is most of what a setup costs, so the SVG and the PNG of one setup share it."""
-    return segno.make(uri, error="m")
+def _matrix(uri: str) -> tuple[tuple[bool, ...], ...]:
+    """The Key URI's QR code (error correction M) as rows of modules, True for dark; encoded
+    once for both images.
+
+    zxing-cpp encodes in C++ (its writer is Zint's, which chooses the mask as ISO 18004 says):
+    choosing the mask in pure Python (segno) was most of what a setup cost. The images are
+    drawn here from the modules, so what they look like stays ours (QR-READABLE).
+    """
+    code = zxingcpp.create_barcode(uri, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    image = code.to_image(scale=1, add_quiet_zones=False)  # one pixel a module, 0 for dark
+    height, width = image.shape
+    pixels = bytes(memoryview(image))
+    return tuple(tuple(pixels[y * width + x] == 0 for x in range(width)) for y in range(height))
 
 
 QUIET_ZONE = 4  # modules of light around the symbol (ISO/IEC 18004; QR-READABLE)
@@ -70,7 +80,7 @@ def qr_svg(uri: str, scale: int = 4) -> str:
     stroked lines: every renderer fills a rectangle alike, while some (ImageMagick's, which
     zbarimg reads SVG with) draw half-pixel strokes so that no reader finds the symbol.
     """
-    matrix = _qr(uri).matrix
+    matrix = _matrix(uri)
     size = len(matrix) + 2 * QUIET_ZONE
     runs = []
     for y, row in enumerate(matrix):
@@ -92,8 +102,16 @@ def qr_svg(uri: str, scale: int = 4) -> str:
 
 def qr_png(uri: str, scale: int = 4) -> bytes:
     """PNG of the Key URI's QR code, on its own white with the quiet zone."""
+    matrix = _matrix(uri)
+    size = len(matrix) + 2 * QUIET_ZONE
+    image = Image.new("1", (size, size), 1)  # opaque white, no alpha: nothing shows through
+    image.putdata([1] * (size * QUIET_ZONE)
+                  + [bit for row in matrix
+                     for bit in ([1] * QUIET_ZONE + [0 if dark else 1 for dark in row]
+                                 + [1] * QUIET_ZONE)]
+                  + [1] * (size * QUIET_ZONE))
     out = io.BytesIO()
-    _qr(uri).save(out, kind="png", scale=scale, border=QUIET_ZONE, dark=DARK, light=LIGHT)
+    image.resize((size * scale, size * scale), Image.Resampling.NEAREST).save(out, "PNG")
     return out.getvalue()
 
 

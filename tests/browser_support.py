@@ -46,7 +46,7 @@ def reference(defect: str | None = None,
     origin, rp_id = public_origin("localhost", sock.getsockname()[1])
     clock = FakeClock(time.time())
 
-    def fresh() -> Clinic:
+    def fresh(clock: FakeClock = clock) -> Clinic:
         made: dict[str, Any] = {"clock": clock, "policy": Policy(hash_cost=hash_cost),
                                 "rp_id": rp_id, "origin": origin}
         return defects.build(defect, **made) if defect else clinic(**made)

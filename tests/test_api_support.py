@@ -118,3 +118,68 @@ def test_an_unexpected_failure_is_a_bare_500_logged_by_type_only(
     assert session["session"] not in caplog.text
     assert people.staff.password not in caplog.text
     assert "Traceback" not in caplog.text
+
+
+# -- test clinics: one of its own for each scenario of a parallel run (rooms.py) ----------------
+
+
+def _room(api: TestClient) -> dict[str, str]:
+    opened = api.post("/test-support/clinics")
+    assert opened.status_code == 201
+    return {"test-clinic": opened.json()["clinic"]}
+
+
+def test_a_test_clinic_has_its_own_accounts_clock_and_dates(api: TestClient,
+                                                            clock: FakeClock) -> None:
+    one, other = _room(api), _room(api)
+    assert one != other
+    made = api.post("/test-support/users", json={"role": "staff"}, headers=one).json()
+    credentials = {"email": made["email"], "password": made["password"]}
+    assert api.post("/api/v1/sign-in", json=credentials, headers=one).status_code == 200
+    for elsewhere in (other, {}):  # neither another test clinic nor the served one knows it
+        assert api.post("/api/v1/sign-in", json=credentials,
+                        headers=elsewhere).status_code == 401
+    start = clock.now()
+    moved = api.post("/test-support/clock", json={"advance": 3600}, headers=one)
+    assert moved.json() == {"now": start + 3600} and date_of(moved) == start + 3600
+    assert api.get("/test-support/clock", headers=other).json() == {"now": start}
+    assert date_of(api.get("/api/v1/profile", headers=other)) == start
+    assert clock.now() == start  # the served clinic's clock stays where it was
+    events = {name: [e["event"] for e in api.get("/test-support/audit", headers=h).json()]
+              for name, h in (("one", one), ("other", other))}
+    assert events == {"one": ["signed_in"], "other": ["sign_in_failed"]}
+
+
+def test_a_test_clinic_resets_alone_and_closes(api: TestClient, clinic: Clinic) -> None:
+    one = _room(api)
+    made = api.post("/test-support/users", json={"role": "staff"}, headers=one).json()
+    served = api.post("/test-support/users", json={"role": "staff"}).json()
+    assert api.post("/test-support/reset", headers=one).status_code == 204
+    for who, headers, status in ((made, one, 401), (served, {}, 200)):
+        assert api.post("/api/v1/sign-in", json={"email": who["email"],
+                                                 "password": who["password"]},
+                        headers=headers).status_code == status
+    assert api.app.state.clinic is clinic  # the served clinic was not reset
+    assert api.delete(f"/test-support/clinics/{one['test-clinic']}").status_code == 204
+    gone = api.get("/api/v1/profile", headers=one)
+    assert gone.status_code == 404 and gone.json()["error"] == "invalid_request"
+    assert api.delete(f"/test-support/clinics/{one['test-clinic']}").status_code == 404
+
+
+def test_test_clinics_are_bounded_the_oldest_goes() -> None:
+    from clinic2fa.simulator.web.rooms import Rooms
+
+    rooms = Rooms(lambda clock: Clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH)),
+                  FakeClock(), limit=2)
+    first, _ = rooms.open()
+    second, _ = rooms.open()
+    assert rooms.get(first) is not None  # used: now the most recent
+    rooms.open()
+    assert len(rooms) == 2 and rooms.get(second) is None and rooms.get(first) is not None
+
+
+def test_without_test_support_the_header_names_nothing(clinic: Clinic) -> None:
+    with TestClient(create_app(clinic, test_support=False)) as client:
+        assert client.post("/test-support/clinics").status_code == 404
+        assert client.get("/api/v1/profile",
+                          headers={"test-clinic": "anything"}).status_code == 401

@@ -49,6 +49,44 @@ def test_first_match_finds_the_one_hash_and_skips_spent_slots() -> None:
     assert hasher.first_match([None, "not a hash"], "code0") is None
 
 
+class Counting(Hasher):
+    """Counts the argon2 verifications it runs."""
+
+    def __init__(self) -> None:
+        super().__init__(FAST_HASH)
+        self.verified = 0
+
+    def _verify(self, stored: str, candidate: str) -> bool:
+        self.verified += 1
+        return super()._verify(stored, candidate)
+
+
+def test_a_backup_code_use_verifies_one_hash_right_or_wrong() -> None:
+    """Ten codes: a use verifies only the hashes its tag points at, never all ten."""
+    hasher = Counting()
+    codes = backup_codes.generate(10)
+    stored: list[str | None] = list(backup_codes.hash_all(codes, hasher))
+    for n, code in enumerate(codes):
+        hasher.verified = 0
+        assert backup_codes.find(stored, code, hasher) == n
+        assert hasher.verified <= 2  # one, or two on a one-in-256 tag collision
+    verified = []
+    for _ in range(50):  # wrong codes: about one each too (a hash of nobody's, or a collision)
+        hasher.verified = 0
+        assert backup_codes.find(stored, backup_codes.generate(1)[0], hasher) is None
+        verified.append(hasher.verified)
+    assert max(verified) <= 3 and sum(verified) <= 50 + 10, verified
+    assert min(verified) >= 1, "a wrong code costs a verification, as a right one does"
+
+
+def test_a_hash_without_a_tag_is_still_verified() -> None:
+    """Hashes made elsewhere (or whose tag was let go) are matched the slow way."""
+    made_elsewhere = Hasher(FAST_HASH).hash_many(["code0", "code1"])
+    hasher = Counting()
+    assert hasher.first_match(made_elsewhere, "code1") == 1
+    assert hasher.verified >= 1
+
+
 # -- the clinic hashes outside its lock -----------------------------------------------------------
 
 

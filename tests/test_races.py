@@ -62,12 +62,27 @@ def test_each_race_scenario_is_tied_to_its_requirement_and_the_defect() -> None:
 
 
 def _app(kind: type[Clinic], threads: int | None = None) -> tuple[FastAPI, socket.socket]:
-    """The app and the socket it is served on, known first: the passkeys' origin names it."""
+    """The app and the socket it is served on, known first: the passkeys' origin names it;
+    `app.state.made` lists the clinics it makes (each scenario's test clinic)."""
     sock = listen()
     origin, rp_id = public_origin("localhost", sock.getsockname()[1])
     clinic = kind(clock=FakeClock(time.time()), policy=Policy(hash_cost=FAST_HASH),
                   rp_id=rp_id, origin=origin)
-    return create_app(clinic, test_support=True, threads=threads), sock
+    app = create_app(clinic, test_support=True, threads=threads)
+    fresh, app.state.made = app.state.fresh_clinic, []
+
+    def recorded(**how: Any) -> Clinic:
+        made = fresh(**how)
+        app.state.made.append(made)
+        return made
+
+    app.state.fresh_clinic = recorded
+    return app, sock
+
+
+def _meetings(app: FastAPI) -> int:
+    """Requests met inside a clinic, in the clinics made so far."""
+    return sum(c.gap.meetings for c in app.state.made)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +122,7 @@ def test_fails_on_no_locking_over_http(scen: Scenario, broken: tuple[str, FastAP
     url, app = broken
     outcome, message = _run(scen, url)
     assert outcome is Outcome.FAIL, message
-    assert app.state.clinic.gap.meetings > 0  # the clinic after this scenario's reset
+    assert _meetings(app) > 0  # in the scenario's own test clinic
 
 
 def test_one_worker_thread_hides_the_race() -> None:
@@ -116,7 +131,7 @@ def test_one_worker_thread_hides_the_race() -> None:
     app, sock = _app(defects.NoLocking, threads=1)
     with running(app, sock=sock) as url:
         assert _run(scen, url) == (Outcome.PASS, "")
-        assert app.state.clinic.gap.meetings == 0
+        assert app.state.made and _meetings(app) == 0
 
 
 # -- in memory: threads against the in-process clinic -------------------------------------------

@@ -85,3 +85,14 @@ def test_the_headline_and_the_page_say_what_was_partly_seen(tmp_path: Path) -> N
            "on this target)" in built["headline"]
     page = render(built, tmp_path)
     assert f"partly: passed {ONCE}; could not run here {RACE}" in page
+
+
+def test_behaviour_alone_never_makes_a_storage_rule_conform() -> None:
+    # the browser cannot read the store: codes not shown again is a pass, not what is kept
+    built = report(result("BACKUP-HASHED-NOT-READ-BACK", Outcome.PASS),
+                   result("BACKUP-HASHED-STORAGE", Outcome.NOT_APPLICABLE))
+    item = requirement(built, "BACKUP-HASHED")
+    assert (item["verdict"], item["verdict_kind"]) == ("not_verified", "partial")
+    shown_again = report(result("BACKUP-HASHED-NOT-READ-BACK", Outcome.FAIL),
+                         result("BACKUP-HASHED-STORAGE", Outcome.NOT_APPLICABLE))
+    assert requirement(shown_again, "BACKUP-HASHED")["verdict"] == "does_not_conform"

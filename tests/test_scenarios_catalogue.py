@@ -89,13 +89,13 @@ def test_needs_are_declared(scen: Scenario) -> None:
         assert Needs.PASSKEYS in scen.needs, scen.id
 
 
-def test_storage_requirements_need_inspection() -> None:
-    """Elsewhere they would pass on nothing checked: they say not applicable instead."""
+def test_storage_requirements_are_read_from_the_store() -> None:
+    """A storage rule conforms only on what the store shows: a scenario behind it reads the
+    store. One that watches behaviour instead (codes shown again) can fail it; where the store
+    cannot be read, its pass leaves the rule partly verified (test_report_partial)."""
     for req_id in INSPECTED:
         behind = [s for s in SCENARIOS if req_id in s.verifies]
-        assert behind, req_id
-        for scen in behind:
-            assert Needs.INSPECT in scen.needs, scen.id
+        assert any(Needs.INSPECT in s.needs for s in behind), req_id
     for scen in SCENARIOS:
         uses = any(w in inspect.getsource(scen.run) for w in ("stored_credentials", "audit_log"))
         assert not uses or Needs.INSPECT in scen.needs, scen.id

@@ -47,7 +47,7 @@ def test_a_backup_code_has_three_spellings_in_a_fixed_order() -> None:
     ("code ABCDE12345 used", "abcde-12345", True),  # another spelling of the same code
     ("9 left", "abcde-12345", False),
     (FAST.hash("abcde12345"), "abcde-12345", False),
-])
+], ids=["in-a-text", "another-spelling", "absent", "its-hash"])  # a hash's salt: every collection
 def test_plain_text_is_found_in_any_spelling(value: str, secret: str, found: bool) -> None:
     assert stored.plain(value, secret) is found
 

@@ -29,6 +29,19 @@ from clinic2fa.simulator.web.server import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+STOP_TIMEOUT = 60.0  # a bound for a hung server, not a measure: at load 17 10 s was too short
+
+
+def _interrupted(server: subprocess.Popen[str]) -> tuple[str, str]:
+    """Ctrl-C to a served process and what it printed; a server that does not stop is killed
+    (its pipes closed, so no ResourceWarning lands on a later test) and fails the test."""
+    server.send_signal(signal.SIGINT)
+    try:
+        return server.communicate(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.communicate()
+        pytest.fail(f"the server did not stop within {STOP_TIMEOUT:.0f} s of SIGINT")
 
 def test_running_serves_on_localhost_and_stops(clinic: Clinic, people: object) -> None:
     with running(create_app(clinic, test_support=True)) as url:
@@ -79,8 +92,7 @@ def test_clinic2fa_serve_prints_working_accounts_and_logs_no_secret() -> None:
         assert signed.json()["stage"] == "signed_in"
         httpx.get(f"{url.group(1)}/healthz?code=424242")
     finally:
-        server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=10)
+        out, err = _interrupted(server)
     assert server.returncode == 0, err
     assert "Traceback" not in err
     logs = out + err
@@ -144,8 +156,7 @@ def test_clinic2fa_serve_defect_serves_the_broken_clinic_and_resets_to_it_again(
             assert shown["two_factor_enabled"] is True  # nothing was set up: the defect
             assert httpx.post(f"{url.group(1)}/test-support/reset").status_code == 204
     finally:
-        server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=10)
+        _, err = _interrupted(server)
     assert server.returncode == 0, err
     assert "Traceback" not in err
 

@@ -132,6 +132,24 @@ def at_least_20_bits(ctx: Context) -> None:
                              f"{bits:.1f} bits, under {least}")
 
 
+@scenario("BACKUP-HASHED-NOT-READ-BACK", verifies=["BACKUP-HASHED"], level=Level.MUST,
+          quote="MUST NOT store, log or cache them in plain or reversibly encrypted form")
+def not_read_back(ctx: Context) -> None:
+    """A later session shows none of the codes the user never typed again: a code shown there
+    was kept where it can be read back, which a salted hash cannot be. Seeing none does not
+    show how they are kept (BACKUP-HASHED-STORAGE reads the store)"""
+    enrolled = ctx.enrol(ctx.account("staff"))
+    ctx.step("Sign out, sign in again with the app's code, open Security and My Profile")
+    ctx.target.sign_out(enrolled.session)
+    session = ctx.second_step(enrolled)
+    seen = {"Security": ctx.target.security(session), "My Profile": ctx.target.profile(session)}
+    for where, value in seen.items():
+        ctx.check(not _mentions_any(value, enrolled.backup_codes),
+                  f"{where} shows a backup code again in a later session: the codes are kept "
+                  "where they can be read back, not only as salted hashes")
+    ctx.trace.note("none was read back; how they are kept is for the store to show")
+
+
 @scenario("BACKUP-HASHED-STORAGE", verifies=["BACKUP-HASHED"], level=Level.MUST,
           quote="The deployment MUST store backup codes only as salted argon2id password hashes",
           needs=frozenset({Needs.INSPECT}))

@@ -359,3 +359,23 @@ def unregistered_passkey_refused(ctx: Context) -> None:
     ctx.step("Answer with a passkey nobody registered")
     with ctx.refused("passkey_unknown_credential", why="an unregistered passkey"):
         ctx.passkeys.finish_passkey_sign_in(pending, rogue.get(options, ignore_allow_list=True))
+
+
+# -- SAME-STRENGTH-ALL-PATHS: the passkey second step -------------------------------------------
+
+
+@scenario("SAME-STRENGTH-PASSKEY-OTHER-USER", verifies=["SAME-STRENGTH-ALL-PATHS"],
+          level=Level.MUST, quote="security controls and authentication strength are enforced "
+                                  "consistently", needs=PASSKEYS)
+def no_session_from_two_peoples_factors(ctx: Context) -> None:
+    """One user's password and another user's passkey sign nobody in: whichever account it
+    opened, it was opened without the factors that account's own sign-in asks for"""
+    victim, attacker = _holder(ctx), _holder(ctx)
+    pending = _pending(ctx, victim)
+    options = ctx.passkeys.begin_passkey_sign_in(pending)
+    ctx.step("Answer one user's second step with another user's passkey")
+    ctx.refused_somehow(
+        "one user's password with another user's passkey",
+        lambda: ctx.passkeys.finish_passkey_sign_in(
+            pending, attacker.device.get(options, ignore_allow_list=True)),
+        "passkey_unknown_credential", "passkey_rejected")

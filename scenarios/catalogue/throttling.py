@@ -207,6 +207,7 @@ def _pending_after_waiting(ctx: Context, enrolled: Enrolled,
 
 
 @scenario("SIGNIN-NO-ENUMERATION-TIMING", verifies=["SIGNIN-NO-ENUMERATION"], level=Level.SHOULD,
+          alone=True,  # its medians time the target, not the scenarios beside it
           quote="with the same error and message, and in about the same time (over 15 "
                 "interleaved attempts of each kind, neither median below half the other, a "
                 "difference counting only when a second such sample shows it too)")

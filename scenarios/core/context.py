@@ -268,6 +268,18 @@ class Context:
         self.check(False, f"{why or 'expected'}: {what}, but it was accepted", expected=what,
                    got="accepted")
 
+    def refused_somehow(self, what: str, action: Callable[[], object], *codes: str) -> None:
+        """A refusal of any kind (`codes` are the ones expected, so a throttle among them is not
+        waited out): where the rule is the effect, checked afterwards, not the refusal's words."""
+        try:
+            with self.expect(*codes):
+                action()
+        except Refused as refusal:
+            self.trace.check(f"{what}: refused ({refusal.code})", True)
+            return
+        self.check(False, f"{what}: should be refused, but it was accepted",
+                   expected="refused", got="accepted")
+
     @contextmanager
     def expect(self, *codes: str) -> Iterator[None]:
         """Refusals with these codes are the answer the block is after: a throttle among them

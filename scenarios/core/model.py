@@ -33,13 +33,14 @@ class Scenario:
     run: Callable[[Context], None]
     needs: tuple[Needs, ...] = field(default=())
     module: str = ""
+    alone: bool = False  # it measures the target (timings): nothing runs beside it (-j N)
 
 
 REGISTRY: dict[str, Scenario] = {}
 
 
 def scenario(id: str, *, verifies: tuple[str, ...] | list[str], level: Level | str,
-             quote: str, title: str = "", needs: tuple[Needs, ...] = ()
+             quote: str, title: str = "", needs: tuple[Needs, ...] = (), alone: bool = False
              ) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register a scenario function under a stable ID (h2spec style: the rule quoted above it)."""
 
@@ -48,7 +49,7 @@ def scenario(id: str, *, verifies: tuple[str, ...] | list[str], level: Level | s
             raise ValueError(f"duplicate scenario ID {id}")
         doc = (run.__doc__ or "").strip().splitlines()
         REGISTRY[id] = Scenario(id, title or (doc[0] if doc else id), tuple(verifies),
-                                Level(level), quote, run, tuple(needs), run.__module__)
+                                Level(level), quote, run, tuple(needs), run.__module__, alone)
         return run
 
     return register

@@ -81,6 +81,7 @@ def run(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
         with _own_options():
             status = pytest.main(pytest_args(options), plugins=[plugin])
     finally:
+        plugin.close_workers()
         plan.provider.close()
     if plugin.exit_code is not None:
         return plugin.exit_code

@@ -37,6 +37,8 @@ class RunOptions:
     exitfirst: bool = False
     verbosity: int = 0  # -1 quiet (-q), 0 a line per scenario, 1 failures in full (-v)
     last_failed: Path | None = None  # a previous report.json (or its folder): rerun its failures
+    jobs: int | None = None  # scenarios at once (-j); None: as many as the target allows, up to
+    # the cores
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Plan:
     selected: list[Scenario]
     waivers: dict[str, str]
     spec: spec.Spec
+    jobs: int = 1  # scenarios at once, as `jobs_for` decided once the target was open
 
 
 def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = None,
@@ -78,6 +81,7 @@ def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = N
     plan = Plan(options, provider, catalogue, selected, waivers, loaded)
     try:
         provider.open()
+        plan.jobs = jobs_for(options.jobs, provider)
     except Unreachable as exc:
         provider.close()
         raise TargetDown(str(exc), plan) from exc
@@ -85,6 +89,27 @@ def prepare(options: RunOptions, *, catalogue: Mapping[str, Scenario] | None = N
         provider.close()
         raise
     return plan
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else (os.cpu_count() or 1)
+
+
+def jobs_for(asked: int | None, provider: Provider) -> int:
+    """How many scenarios run at once: `-j N` if the target allows it, else what it allows
+    (up to the cores: the reference's work is CPU-bound; a deployment's config names its own)."""
+    limit = provider.max_jobs()
+    if asked is None:
+        return min(cores(), limit) if limit is not None else cores()
+    if asked < 1:
+        raise UsageError(f"-j {asked}: at least one scenario must run at a time")
+    if limit is not None and asked > limit:
+        raise UsageError(f"-j {asked}: {provider.name} allows {limit} scenario"
+                         f"{'s' if limit > 1 else ''} at a time (a deployment's config may "
+                         "allow more: [target] jobs)")
+    return asked
 
 
 class TargetDown(Unreachable):
@@ -150,6 +175,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rerun only the scenarios that failed, errored or were "
                              "inconclusive in a previous report.json (default: the one in "
                              "--report-dir); all when it has none")
+    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                        help="run N scenarios at once (default: the cores, where the target "
+                             "allows: the reference; a deployment one at a time unless its "
+                             "config allows more)")
     loud = parser.add_mutually_exclusive_group()
     loud.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
                       default=0, help="print only what did not pass, and the summary")
@@ -165,4 +194,5 @@ def options_from(args: argparse.Namespace) -> RunOptions:
                       strict=args.strict, waivers=args.waivers, report_dir=args.report_dir,
                       exitfirst=getattr(args, "exitfirst", False),
                       verbosity=getattr(args, "verbosity", 0),
-                      last_failed=Path(last) if last else None)
+                      last_failed=Path(last) if last else None,
+                      jobs=getattr(args, "jobs", None))

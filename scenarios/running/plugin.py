@@ -33,6 +33,7 @@ from clinic2fa.scenarios.reports import words
 from clinic2fa.scenarios.running.console import Console, Eta
 from clinic2fa.scenarios.running.execute import run_scenario
 from clinic2fa.scenarios.running.plan import Plan, RunOptions, TargetDown, prepare
+from clinic2fa.scenarios.running.schedule import Ahead, measures_the_target
 
 INTERRUPTED = ExitCode.INTERRUPTED
 # How pytest shows each status word: its progress letter and its summary category.
@@ -58,6 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--c2f-waivers", metavar="FILE", help="expected failures (TOML)")
     group.addoption("--c2f-report-dir", metavar="DIR", default="reports",
                     help="where the reports go (default ./reports)")
+    group.addoption("--c2f-jobs", type=int, default=None, metavar="N",
+                    help="scenarios at once (default: the cores, where the target allows)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,7 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
         select=list(config.getoption("c2f_select")), strict=config.getoption("c2f_strict"),
         waivers=Path(config.getoption("c2f_waivers")) if config.getoption("c2f_waivers")
         else None,
-        report_dir=Path(config.getoption("c2f_report_dir")))
+        report_dir=Path(config.getoption("c2f_report_dir")),
+        jobs=config.getoption("c2f_jobs"))
     try:
         plan = prepare(options)
     except UsageError as exc:  # the CLI's exit 2, not pytest's 4
@@ -282,6 +286,8 @@ class ConformancePlugin:
         self._user_failed: set[str] = set()
         self.record = record_for(plan)
         self._total = 0
+        self._chosen: list[ScenarioItem] = []
+        self._ahead: Ahead | None = None  # the scenarios running on worker threads (-j N)
 
     # collection: the scenarios alone (clinic2fa run), or added to the user's tests (plugin)
 
@@ -330,6 +336,7 @@ class ConformancePlugin:
         chosen = [i for i in session.items if isinstance(i, ScenarioItem)]
         if not self.own_session:
             self.user_tests["collected"] = len(session.items) - len(chosen)
+        self._chosen = chosen
         self.record.selected = [i.scenario for i in chosen]
         self._total = len(self.record.selected)
         if self.printer:
@@ -340,10 +347,35 @@ class ConformancePlugin:
             self._user_failed.add(report.nodeid)
             self.user_tests["failed"] = len(self._user_failed)
 
+    def _run(self, scenario: Scenario) -> ScenarioResult:
+        return run_scenario(scenario, self.plan.provider, waiver=self.plan.waivers.get(scenario.id),
+                            strict=self.plan.options.strict)
+
+    def _result(self, item: ScenarioItem) -> ScenarioResult:
+        """The scenario's result: run now, or (-j N) taken from the worker that ran it.
+
+        The workers start with the first scenario pytest runs (in plugin mode, after the
+        user's own tests), in the order pytest will ask for them."""
+        if self.plan.jobs > 1 and self._ahead is None:
+            first = self._chosen.index(item) if item in self._chosen else 0
+            exitfirst = item.config.getoption("maxfail", 0) == 1
+            self._ahead = Ahead(
+                [i.scenario for i in self._chosen[first:]], self._run, self.plan.jobs,
+                stops=lambda r: r.unreachable or (
+                    exitfirst and (r.blocking or r.outcome is Outcome.ERROR)),
+                leave=self.plan.provider.leave_worker, alone=measures_the_target)
+            self._ahead.start()
+        if self._ahead is not None and item.scenario in self._ahead:
+            return self._ahead.result(item.scenario)
+        return self._run(item.scenario)
+
+    def close_workers(self) -> None:
+        """Let the scenarios still running finish (Ctrl-C, -x): before the target closes."""
+        if self._ahead is not None:
+            self._ahead.close()
+
     def execute(self, item: ScenarioItem) -> ScenarioResult:
-        result = run_scenario(item.scenario, self.plan.provider,
-                              waiver=self.plan.waivers.get(item.scenario.id),
-                              strict=self.plan.options.strict)
+        result = self._result(item)
         self.record.results.append(result)
         self._by_nodeid[item.nodeid] = result
         if self.printer:
@@ -367,6 +399,7 @@ class ConformancePlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.close_workers()
         record = self.record
         record.finished = datetime.now(UTC)
         unreachable = any(r.unreachable for r in record.results)

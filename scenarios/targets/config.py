@@ -20,6 +20,8 @@ accounts out:
     hosts = ["clinic.example"]  # besides loopback, where race and load traffic may go
 
     max_wait = 60          # seconds the harness may wait in one go (a throttle, a back-off)
+    jobs = 1               # scenarios at once (-j): a deployment's server is not ours to
+                           # load, and its accounts are shared; not with a [hooks] reset
 
     [policy]               # what the deployment chose where the spec leaves a choice, the
     issuer = "..."         # refusal reasons it tells apart, the features it offers
@@ -49,7 +51,7 @@ from clinic2fa.scenarios.targets.hooks import Hook
 
 _TOP = {"clinic", "staff", "target", "policy", "hooks", "browser"}
 _CLINIC = {"test_clinic", "owner", "admin"}
-_TARGET = {"reference", "passkeys", "timeout", "origin", "hosts", "max_wait"}
+_TARGET = {"reference", "passkeys", "timeout", "origin", "hosts", "max_wait", "jobs"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class TargetConfig:
     origin: str | None = None  # the page origin passkeys are made for (default: the target's)
     hosts: tuple[str, ...] = ()  # besides loopback, hosts that may get parallel and load traffic
     max_wait: float = 60.0  # seconds the harness may wait in one go on the deployment's clock
+    jobs: int = 1  # scenarios at once the deployment allows (-j)
     policy: Policy = REFERENCE  # [policy]: what the deployment declares
     hooks: dict[str, Hook] = field(default_factory=dict)  # [hooks]: reset, provision
     browser: dict[str, Any] = field(default_factory=dict)  # [browser], checked by that target
@@ -119,6 +122,14 @@ def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
     hosts = target.get("hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
         raise UsageError(f"{where}: [target] hosts must be a list of host names")
+    jobs = target.get("jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"{where}: [target] jobs must be a whole number of scenarios, 1 or more")
+    made_hooks = hooks.parse(doc.get("hooks", {}), where, path.parent if path else None)
+    if jobs > 1 and "reset" in made_hooks:
+        raise UsageError(f"{where}: [target] jobs = {jobs} with a [hooks] reset: the reset puts "
+                         "every account back as seeded, under the feet of the scenarios "
+                         "running beside it")
     for flag in ("reference", "passkeys"):
         if flag in target and not isinstance(target[flag], bool):
             raise UsageError(f"{where}: [target] {flag} must be true or false")
@@ -137,7 +148,8 @@ def parse(doc: dict[str, Any], path: Path | None = None) -> TargetConfig:
         hosts=tuple(h.strip().lower().strip("[]") for h in hosts),
         max_wait=float(max_wait),
         policy=declaration.parse(doc.get("policy", {}), where),
-        hooks=hooks.parse(doc.get("hooks", {}), where, path.parent if path else None),
+        jobs=jobs,
+        hooks=made_hooks,
         browser=_table(doc, "browser", where),
     )
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from clinic2fa.scenarios.contract import Account, HookFailed
 from clinic2fa.scenarios.errors import UsageError
 
@@ -57,6 +55,8 @@ class Hook:
         return done.stdout
 
     def _call(self, count: int | None) -> str:
+        import httpx  # only a URL hook needs it: config loading stays light
+
         assert self.url is not None
         try:
             response = httpx.post(self.url, json={"count": count} if count else None,

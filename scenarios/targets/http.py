@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
 API = "/api/v1"
 SUPPORT = "/test-support"
+ROOM_HEADER = "test-clinic"  # names the scenario's test clinic (simulator/web/rooms.py)
 CLOCK_SAMPLES = 5
 _SECURITY_FIELDS = ("two_factor_enabled", "authenticator_app", "backup_codes_left", "passkeys",
                     "enforcement_required")
@@ -98,17 +100,29 @@ class Client:
         self.name = name or base_url  # as messages show it
         self.timeout = timeout
         self.silent = False  # the last request got no answer: is the target still there?
+        self.headers: dict[str, str] = {}  # sent with every request (a test clinic's name)
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
                                   headers={"accept": "application/json"},
                                   limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY))
+        self._owns = True  # closing closes the connections (a view's owner does)
         self.last: httpx.Response | None = None  # the last answer, for Needs.HTTP
 
+    def view(self, headers: dict[str, str] | None = None) -> Client:
+        """A client for one scenario on the same connections (thread-safe), with a last answer
+        and a silence of its own, and `headers` on each of its requests."""
+        scoped = copy.copy(self)
+        scoped.headers = {**self.headers, **(headers or {})}
+        scoped.silent, scoped.last, scoped._owns = False, None, False
+        return scoped
+
     def close(self) -> None:
-        self._http.close()
+        if self._owns:
+            self._http.close()
 
     def send(self, method: str, path: str, body: Any = None,
              session: str | None = None) -> httpx.Response:
-        headers = {"authorization": f"Bearer {session}"} if session else {}
+        headers = {**self.headers, "authorization": f"Bearer {session}"} if session \
+            else self.headers
         wire = _Wire() if parallel.recording() else None  # a race's request: its moments
         try:
             response = self._http.request(method, path, json=body, headers=headers,
@@ -129,7 +143,8 @@ class Client:
                  headers: dict[str, str]) -> httpx.Response:
         """A request the harness shaped itself, its body sent as it is."""
         try:
-            self.last = self._http.request(method, path, content=body, headers=headers)
+            self.last = self._http.request(method, path, content=body,
+                                           headers={**self.headers, **headers})
         except httpx.TransportError as exc:
             raise Unreachable(f"target {self.name} unreachable: {_why(exc)}") from None
         return self.last
@@ -176,14 +191,17 @@ def _json(response: httpx.Response) -> Any:
 
 
 class HttpTarget:
-    """The Target interface over the HTTP contract, for one scenario."""
+    """The Target interface over the HTTP contract, for one scenario, with a client of its own
+    (its last answer is its own when scenarios run at once) and, on the reference, a test
+    clinic of its own (`room`)."""
 
-    def __init__(self, provider: HttpProvider) -> None:
+    def __init__(self, provider: HttpProvider, client: Client, room: str | None = None) -> None:
         self.name = provider.name
         self.origin = provider.origin  # the page origin passkeys are made for
         self.capabilities = provider.capabilities
+        self.room = room
         self._provider = provider
-        self._client = provider.client
+        self._client = client
         self._tokens: dict[str, str] = {}  # a session handle -> its token now, if renewed
         self._replays = 0
 
@@ -227,7 +245,23 @@ class HttpTarget:
         return Account(made["email"], made["password"], made.get("role", role))
 
     def server_time(self) -> float:
+        if self._provider.reference:  # this scenario's clinic's clock
+            return float(self._client.call("GET", f"{SUPPORT}/clock")["now"])
         return self._provider.server_time()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What every request of this scenario carries (its test clinic's name): the browser
+        target's contexts send it too."""
+        return self._client.headers
+
+    @property
+    def silent(self) -> bool:
+        """Its last request got no answer."""
+        return self._client.silent
+
+    def close(self) -> None:
+        self._client.close()
 
     def stored_credentials(self, email: str) -> dict[str, Any]:
         if Needs.INSPECT not in self.capabilities:
@@ -375,6 +409,7 @@ class HttpProvider(Provider):
         self.client = Client(base_url, self.config.timeout, self.name)
         self._clock: ClockEstimate | None = None
         self._support = False  # test-support endpoints answer
+        self._rooms = False  # test support opens a clinic of its own for each scenario
 
     # -- opening: reachability, clock, test support, safety ----------------------------------
 
@@ -406,6 +441,7 @@ class HttpProvider(Provider):
             needs.add(Needs.PASSKEYS)
         if self._support and self._inspectable():
             needs.add(Needs.INSPECT)
+        self._rooms = self._support and self._has_rooms()
         if may_flood(self.name, self.config):  # race scenarios: loopback or a named host only
             needs.add(Needs.PARALLEL)
         self.capabilities = frozenset(needs)
@@ -445,6 +481,16 @@ class HttpProvider(Provider):
         response = self.client.send("GET", f"{SUPPORT}/audit")
         return response.status_code == 200 and isinstance(_json(response), list)
 
+    def _has_rooms(self) -> bool:
+        """Test support opens test clinics (simulator/web/rooms.py): one tried and closed."""
+        opened = self.client.send("POST", f"{SUPPORT}/clinics")
+        name = _json(opened).get("clinic") if opened.status_code == 201 and \
+            isinstance(_json(opened), dict) else None
+        if not isinstance(name, str):
+            return False
+        return self.client.send("DELETE", f"{SUPPORT}/clinics/{quote(name, safe='')}") \
+            .status_code == 204
+
     def _has_passkeys(self) -> bool:
         """The passkey endpoints exist: an unauthenticated call is refused, not "no such path"."""
         status = self.client.send("POST", f"{API}/sign-in/passkey/options").status_code
@@ -468,16 +514,35 @@ class HttpProvider(Provider):
         return time.time() + (self._clock.offset_seconds if self._clock else 0.0)
 
     def target(self) -> HttpTarget:
-        """A scenario's target; Unreachable (the run ends) if the deployment is gone."""
-        if self.reference:
-            self.client.call("POST", f"{SUPPORT}/reset")  # a clean clinic, as memory gives
+        """A scenario's target; Unreachable (the run ends) if the deployment is gone.
+
+        On the reference, a clean clinic, as memory gives: a test clinic of its own, which no
+        scenario running beside it reaches (else the one clinic, reset)."""
+        room = None
+        if self._rooms:
+            room = str(self.client.call("POST", f"{SUPPORT}/clinics")["clinic"])
+        elif self.reference:
+            self.client.call("POST", f"{SUPPORT}/reset")
         elif self.client.silent:  # the last scenario lost it: back, or the run ends here
             self.client.send("GET", f"{API}/profile")
-        return HttpTarget(self)
+        return HttpTarget(self, self.client.view({ROOM_HEADER: room} if room else None), room)
 
     def release(self, target: Any) -> None:
-        """The scenario is over: its accounts (already put back) may go to the next one."""
+        """The scenario is over: its accounts (already put back) may go to the next one, its
+        test clinic is closed."""
         self.pool.give_back(target)
+        target.close()
+        self.client.silent = self.client.silent or target.silent  # the next one checks first
+        if target.room is not None and not target.silent:
+            try:
+                self.client.send("DELETE", f"{SUPPORT}/clinics/{quote(target.room, safe='')}")
+            except Unreachable:
+                self.client.silent = True  # the next scenario finds out, as in a serial run
+
+    def max_jobs(self) -> int | None:
+        """The reference with test clinics: any number (each scenario has its own clinic and
+        clock). A deployment: what its config allows ([target] jobs, default 1)."""
+        return None if self._rooms else self.config.jobs
 
     def reset_hook(self) -> Callable[[], None] | None:
         return self.pool.reset if self.pool.can_reset else None

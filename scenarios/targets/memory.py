@@ -239,6 +239,10 @@ class MemoryProvider(Provider):
     def target(self) -> MemoryTarget:
         return self._make()
 
+    def max_jobs(self) -> int | None:
+        """Any number: each scenario has a clinic and a FakeClock of its own."""
+        return None
+
     def clock(self) -> ClockEstimate:
         return ClockEstimate("memory", 0.0, 0.0, 0)
 

@@ -32,6 +32,7 @@ from clinic2fa.simulator.web.models import (
     StaffOut,
     WebAuthnOptions,
 )
+from clinic2fa.simulator.web.rooms import room_of
 from clinic2fa.simulator.web.status import PASSKEY_REFUSALS, SESSION_REFUSALS, status_of
 
 PREFIX = "/api/v1"
@@ -41,7 +42,7 @@ bearer = HTTPBearer(auto_error=False, scheme_name="session",
 
 
 def the_clinic(request: Request) -> Clinic:
-    return request.app.state.clinic  # type: ignore[no-any-return]
+    return room_of(request.scope).clinic
 
 
 async def the_session(

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.clock import Clock
-from clinic2fa.simulator.web import api, handlers, pages, support
+from clinic2fa.simulator.web import api, handlers, pages, rooms, support
 from clinic2fa.simulator.web.contract import TITLE, VERSION
 from clinic2fa.simulator.web.limits import BodyLimit, NoStore
 from clinic2fa.simulator.web.middleware import CatchAll, ClockDate
@@ -23,21 +23,30 @@ from clinic2fa.simulator.web.screens import SetupScreens
 STATIC = Path(__file__).with_name("static")
 
 
-def same_kind(clinic: Clinic) -> Callable[[], Clinic]:
-    """A factory for empty clinics like `clinic`: same clock, policy, name and relying party."""
+ClinicFactory = Callable[..., Clinic]  # fresh_clinic(clock=None): None for the served clock
+
+
+def same_kind(clinic: Clinic) -> ClinicFactory:
+    """A factory for empty clinics like `clinic`: same policy, name and relying party, and the
+    same clock unless given another (a test clinic's, simulator/web/rooms.py)."""
     party = clinic.relying_party()
     kind = type(clinic)  # a seeded defect's subclass stays that defect
-    return lambda: kind(clock=clinic.clock, policy=clinic.policy, name=clinic.name, **party)
+
+    def fresh(clock: Clock | None = None) -> Clinic:
+        return kind(clock=clock or clinic.clock, policy=clinic.policy, name=clinic.name, **party)
+
+    return fresh
 
 
 def create_app(clinic: Clinic, *, test_support: bool, clock: Clock | None = None,
-               fresh_clinic: Callable[[], Clinic] | None = None,
+               fresh_clinic: ClinicFactory | None = None,
                threads: int | None = None) -> FastAPI:
     """The whole web app around one in-memory clinic.
 
     `clock` dates every response (default: the clinic's), so with a FakeClock the Date header
     follows it. `test_support` mounts /test-support, which a deployment never has;
-    `fresh_clinic` is what its reset builds (default: an empty clinic of the same kind).
+    `fresh_clinic` is what its reset builds (default: an empty clinic of the same kind), and,
+    given a `clock=`, what each test clinic of a parallel run starts as (rooms.py).
     `threads` caps the worker threads the synchronous endpoints run in.
     """
 
@@ -60,11 +69,15 @@ def create_app(clinic: Clinic, *, test_support: bool, clock: Clock | None = None
     app.include_router(pages.router)
     if test_support:
         app.include_router(support.router)
+        app.state.rooms = rooms.Rooms(lambda clock: app.state.fresh_clinic(clock=clock),
+                                      app.state.clock)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit)  # innermost: its 413 for a streamed body passes CatchAll
     app.add_middleware(NoStore)
     app.add_middleware(CatchAll)
     app.add_middleware(ClockDate, clock=app.state.clock)
+    if test_support:  # outermost: every layer below answers as the named test clinic
+        app.add_middleware(rooms.PickRoom, rooms=app.state.rooms)
     return app
 
 

@@ -16,12 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinic2fa.simulator.errors import ErrorCode
 from clinic2fa.simulator.web.handlers import TOO_LARGE
+from clinic2fa.simulator.web.rooms import room_of
 
 CACHEABLE = ("/static/",)  # the stylesheet and scripts: the same for everyone, no secret
 
 
 def _policy(scope: Scope) -> object:
-    return scope["app"].state.clinic.policy
+    return room_of(scope).clinic.policy
 
 
 def _too_large_body() -> bytes:

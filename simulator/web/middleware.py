@@ -17,7 +17,8 @@ INTERNAL = {"error": "internal", "reason": None, "message": "Something went wron
 
 
 class ClockDate:
-    """Set every response's Date from `clock`, so the harness reads the clinic's time from it.
+    """Set every response's Date from `clock` (a test clinic's own, for a request naming one:
+    rooms.py), so the harness reads the clinic's time from it.
 
     With a FakeClock the Date follows test-support clock moves. The server must not add its own
     Date header too (uvicorn: date_header=False), or a client would see two.
@@ -27,9 +28,9 @@ class ClockDate:
         self.app = app
         self.clock = clock
 
-    def _date(self) -> str:
+    def _date(self, clock: Clock) -> str:
         try:
-            return formatdate(self.clock.now(), usegmt=True)
+            return formatdate(clock.now(), usegmt=True)
         except (OverflowError, ValueError, OSError):  # a fake clock moved past what HTTP dates say
             return formatdate(time.time(), usegmt=True)
 
@@ -38,10 +39,12 @@ class ClockDate:
             await self.app(scope, receive, send)
             return
 
+        clock = scope["clinic2fa.room"].clock if "clinic2fa.room" in scope else self.clock
+
         async def dated(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
-                headers.append((b"date", self._date().encode()))
+                headers.append((b"date", self._date(clock).encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -12,6 +12,7 @@ from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 from clinic2fa.simulator.web import cookies
 from clinic2fa.simulator.web.handlers import NEXT_PAGE
 from clinic2fa.simulator.web.render import page
+from clinic2fa.simulator.web.rooms import room_of
 from clinic2fa.simulator.web.screens import SetupScreens
 from clinic2fa.simulator.web.status import status_of
 
@@ -38,11 +39,11 @@ AFTER_SIGN_IN = {
 
 
 def the_clinic(request: Request) -> Clinic:
-    return request.app.state.clinic  # type: ignore[no-any-return]
+    return room_of(request.scope).clinic
 
 
 def screens(request: Request) -> SetupScreens:
-    return request.app.state.setups  # type: ignore[no-any-return]
+    return room_of(request.scope).setups
 
 
 ClinicDep = Annotated[Clinic, Depends(the_clinic)]

@@ -89,10 +89,16 @@ def demo_app(accounts: list[DemoAccount], *, clock: Clock, origin: str, rp_id: s
              threads: int | None = None, test_support: bool = True) -> FastAPI:
     """The web app `clinic2fa serve` runs: the demo clinic, with test support unless told
     otherwise, whose reset builds a fresh one with `make_clinic` (same people, clock and
-    relying party)."""
+    relying party); each test clinic of a parallel run starts as one without the people, on
+    its own clock."""
 
-    def fresh() -> Clinic:
-        return demo_clinic(accounts, clock=clock, origin=origin, rp_id=rp_id, policy=policy,
+    served = clock
+
+    def fresh(clock: Clock = served) -> Clinic:
+        """Another clock is a test clinic's (rooms.py): it starts with nobody, since its
+        scenario makes the accounts it needs (and a defect's clinic would hash them anew)."""
+        people = accounts if clock is served else []
+        return demo_clinic(people, clock=clock, origin=origin, rp_id=rp_id, policy=policy,
                            make_clinic=make_clinic)
 
     return create_app(fresh(), test_support=test_support, fresh_clinic=fresh, threads=threads)

@@ -10,6 +10,11 @@ offers the harness the same through its own means. Routes (JSON, outside the con
 - GET  /test-support/users/{email}/stored -> {password, backup_codes}: what is kept at rest
   (argon2id PHC strings; a spent backup code is null), 404 for an unknown email
 - POST /test-support/reset -> 204: a fresh clinic (same clock and policy), setups forgotten
+- POST /test-support/clinics -> 201 {clinic, now}: a test clinic of its own (rooms.py) for the
+  requests that name it in the Test-Clinic header, on a clock of its own;
+  DELETE /test-support/clinics/{clinic} -> 204 (404 if unknown)
+
+Every route but /clinics answers for the request's test clinic, if it names one.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from clinic2fa.simulator.clinic import Clinic
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
 from clinic2fa.simulator.users import Role
 from clinic2fa.simulator.web.models import RoleName
+from clinic2fa.simulator.web.rooms import Rooms, movable, room_of
 
 router = APIRouter(prefix="/test-support", include_in_schema=False)
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: HTTP dates have four-digit years
@@ -62,7 +68,7 @@ class Now(BaseModel):
 
 
 def _clinic(request: Request) -> Clinic:
-    return request.app.state.clinic  # type: ignore[no-any-return]
+    return room_of(request.scope).clinic
 
 
 @router.post("/users", status_code=201)
@@ -86,14 +92,14 @@ def stored(email: str, request: Request) -> dict[str, Any]:
 
 @router.get("/clock")
 def read_clock(request: Request) -> Now:
-    return Now(now=request.app.state.clock.now())
+    return Now(now=room_of(request.scope).clock.now())
 
 
 @router.post("/clock")
 def move_clock(body: ClockMove, request: Request) -> Now:
     """Move a FakeClock; a server on the real clock refuses with 409."""
-    clock = request.app.state.clock
-    if not (hasattr(clock, "advance") and hasattr(clock, "set")):
+    clock = room_of(request.scope).clock
+    if not movable(clock):
         raise HTTPException(409, "This server runs on the real clock; start it with a fake one.")
     target = body.set if body.set is not None else clock.now() + (body.advance or 0.0)
     if not 0 <= target <= LAST_SECOND:
@@ -110,9 +116,36 @@ def audit(request: Request) -> list[dict[str, Any]]:
 @router.post("/reset", status_code=204, response_class=Response)
 def reset(request: Request) -> Response:
     """Start over: no users but the factory's, no sessions, enforcement off, empty audit log."""
+    room = room_of(request.scope)
     state = request.app.state
-    state.clinic = state.fresh_clinic()
-    state.setups.clear()
+    if room.clinic is state.clinic:
+        state.clinic = state.fresh_clinic()
+        state.setups.clear()
+    else:
+        state.rooms.fresh(room)
     return Response(status_code=204)
+
+
+class Opened(BaseModel):
+    clinic: str
+    now: float
+
+
+@router.post("/clinics", status_code=201)
+def open_clinic(request: Request) -> Opened:
+    """A test clinic for one scenario: nothing another scenario does reaches it."""
+    name, room = _rooms(request).open()
+    return Opened(clinic=name, now=room.clock.now())
+
+
+@router.delete("/clinics/{name}", status_code=204, response_class=Response)
+def close_clinic(name: str, request: Request) -> Response:
+    if not _rooms(request).close(name):
+        raise HTTPException(404, "No such test clinic.")
+    return Response(status_code=204)
+
+
+def _rooms(request: Request) -> Rooms:
+    return request.app.state.rooms  # type: ignore[no-any-return]
 
 

@@ -43,6 +43,10 @@ INVALID_FIELD = """(button) => {
   const label = field.labels && field.labels.length ? field.labels[0].innerText : field.name;
   return {type: field.type || "", label: label.trim(), message: field.validationMessage};
 }"""
+# The values of a page's form fields, which innerText leaves out (django-allauth shows the backup
+# codes in a <textarea>); not passwords, nor hidden fields (a CSRF token is no page's content).
+FIELD_VALUES = """(b) => [...b.querySelectorAll(
+  "textarea, input:not([type=password]):not([type=hidden])")].map((e) => e.value).filter(Boolean)"""
 TABLE = "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
 # The QR code's own SVG markup as served: the element itself, the one <svg> inside it, or the
 # SVG an <img> loads (a data: URI or its own address), so it is read on its own, off the page.
@@ -102,6 +106,12 @@ class Pages:
         if found.evaluate(FIELD):
             return found.input_value().strip()
         return found.inner_text().strip()
+
+    def _page_text(self, s: Session) -> str:
+        """What the whole page shows: its text and its form fields' values (the pages a check
+        reads for codes shown again)."""
+        body = s.page.locator("body")
+        return "\n".join([body.inner_text(), *body.evaluate(FIELD_VALUES)])
 
     # -- moving between pages --------------------------------------------------------------------
 

@@ -72,9 +72,12 @@ class Session:
 
     @classmethod
     def open(cls, browser: Browser, handle: str, *, timeout_ms: float, traced: bool,
-             cookies: list[dict[str, str]] | None = None) -> Session:
-        """A fresh context (with `cookies`, to replay someone's, SESSION-NEW-TOKEN)."""
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+             cookies: list[dict[str, str]] | None = None,
+             headers: dict[str, str] | None = None) -> Session:
+        """A fresh context (with `cookies`, to replay someone's, SESSION-NEW-TOKEN; `headers`
+        on every request, such as the name of the scenario's test clinic on the reference)."""
+        context = browser.new_context(viewport=VIEWPORT,  # type: ignore[arg-type]
+                                      extra_http_headers=headers or None)
         context.set_default_timeout(timeout_ms)
         context.add_init_script(HOLD_SCRIPT)
         if cookies:

@@ -247,7 +247,7 @@ class BrowserTarget(Pages):
                     "role": self._text(s, "profile_role").lower(),
                     "two_factor_enabled": self._fact(
                         s, "profile_two_factor", lambda: yes(self._text(s, "profile_two_factor"))),
-                    "page_text": s.page.locator("body").inner_text()}
+                    "page_text": self._page_text(s)}
 
     # -- Security settings -----------------------------------------------------------------------
 
@@ -258,9 +258,9 @@ class BrowserTarget(Pages):
             if "backup_codes" in self._map.pages:  # where the deployment shows codes again
                 self._goto(s, "backup_codes")
                 self._settle(s, {"body": self._loc(s, "page_body")}, landings=False)
-                pages[self._map.pages["backup_codes"]] = s.page.locator("body").inner_text()
+                pages[self._map.pages["backup_codes"]] = self._page_text(s)
             self._to_security(s)
-            text = s.page.locator("body").inner_text()
+            text = self._page_text(s)
             defaults: dict[str, Callable[[], Any]] = {
                 "two_factor": lambda: yes(self._text(s, "fact_two_factor")),
                 "authenticator_app": lambda: yes(self._text(s, "fact_authenticator_app")),
@@ -276,7 +276,7 @@ class BrowserTarget(Pages):
             for name in order:
                 seen[name] = self._fact(s, name, defaults[name])
                 if name in self._map.facts and self._map.facts[name].page is not None:
-                    pages[self._map.facts[name].page] = s.page.locator("body").inner_text()
+                    pages[self._map.facts[name].page] = self._page_text(s)
             # every page read is part of what Security showed (BACKUP-SHOWN-ONCE looks in it)
             return Security(bool(seen["two_factor"]), bool(seen["authenticator_app"]),
                             int(seen["backup_codes_left"]),
@@ -302,8 +302,8 @@ class BrowserTarget(Pages):
         s = self._session(session)
         with self._acting("confirm_enrolment", s):
             if self._flow("confirm_enrolment", s, code=code):
-                landed = self._settle(s, self._marks(s, "backup_codes", "notice_enrolled"))
-                return self._codes(s) if landed == "backup_codes" else []
+                self._settle(s, self._marks(s, "backup_codes", "notice_enrolled"))
+                return self._codes(s)  # where it landed, a notice beside them or not
             if not (self._loc(s, "qr_code").is_visible()
                     and self._loc(s, "confirm_field").is_visible()):
                 self._goto(s, "setup")  # back to the setup screen in progress
@@ -416,10 +416,9 @@ class BrowserTarget(Pages):
             self._names.chosen(name)
             if not self._flow("finish_passkey_setup", s, name=name):
                 self._loc(s, "passkey_name_field").fill(name)
-            landed = self._touch(s, device, self._marks(s, "backup_codes",
-                                                        "notice_passkey_added"))
+            self._touch(s, device, self._marks(s, "backup_codes", "notice_passkey_added"))
             act.note = f"passkey {name!r} added"
-            return self._codes(s) if landed == "backup_codes" else []
+            return self._codes(s)  # django-allauth: the notice above the codes it made
 
     def begin_passkey_sign_in(self, session: str) -> dict[str, Any]:
         s = self._session(session)
@@ -522,7 +521,8 @@ class BrowserTarget(Pages):
     def _new_session(self, cookies: list[dict[str, str]] | None = None) -> Session:
         handle = f"browser-{len(self.sessions) + 1}"
         s = Session.open(self._provider.browser, handle, timeout_ms=self._provider.timeout * 1000,
-                         traced=self._provider.keeps_evidence, cookies=cookies)
+                         traced=self._provider.keeps_evidence, cookies=cookies,
+                         headers=self._http.headers)
         self.sessions[handle] = s
         return s
 
