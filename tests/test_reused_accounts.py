@@ -238,3 +238,26 @@ def test_an_account_locked_by_refused_passkey_answers_is_waited_out_and_put_back
     assert not ctx.run_cleanups()
     assert provider.memory.clinic.sign_in(account.email, account.password).stage.value == \
         "signed_in"
+
+
+def test_the_secret_confirmed_is_the_one_whose_code_was_taken() -> None:
+    # setups started at once answer in any order: the secret the deployment kept (here the
+    # first screen's) is not the last screen seen, and the cleanup signs in with its codes
+    from types import SimpleNamespace
+
+    import pyotp
+
+    from clinic2fa.scenarios.core.accounts import Known, observe
+
+    now = 1_800_000_000.0
+    known = Known("staff1@clinic.example")
+    ctx = SimpleNamespace(known={known.email: known}, sessions={"s": known},
+                          target=SimpleNamespace(server_time=lambda: now),
+                          server_step=lambda: int(now // 30))
+    screens = [SimpleNamespace(uri=pyotp.TOTP(pyotp.random_base32()).provisioning_uri(
+        name=known.email, issuer_name="Clinic")) for _ in range(2)]
+    for screen in screens:
+        observe(ctx, "start_authenticator_setup", {"session": "s"}, screen, None)
+    kept = pyotp.parse_uri(screens[0].uri).at(now)
+    observe(ctx, "confirm_enrolment", {"session": "s", "code": kept}, ["a-code"], None)
+    assert known.uri == screens[0].uri and known.last_step == int(now // 30)

@@ -38,7 +38,7 @@ class Known:
     """What the harness knows of one reused account; `clean`: verified as found."""
 
     email: str
-    pending_uri: str = ""  # the last setup screen's Key URI (not yet confirmed)
+    pending_uris: list[str] = field(default_factory=list)  # setup screens not yet confirmed
     uri: str = ""  # the confirmed authenticator's Key URI
     backup_codes: list[str] = field(default_factory=list)
     passkeys: set[str] = field(default_factory=set)
@@ -49,7 +49,8 @@ class Known:
     clean: bool = False
 
     def forget_factors(self) -> None:
-        self.pending_uri = self.uri = ""
+        self.pending_uris.clear()
+        self.uri = ""
         self.backup_codes.clear()
         self.passkeys.clear()
         self.devices.clear()
@@ -115,9 +116,14 @@ def observe(ctx: Context, name: str, args: dict[str, Any], result: Any,
         return
     code = str(args.get("code", ""))
     if name == "start_authenticator_setup":
-        known.pending_uri = uri_of(result)
+        known.pending_uris.append(uri_of(result))
     elif name == "confirm_enrolment":
-        known.uri, known.failures = known.pending_uri, 0
+        # the screen whose code was taken: of setups started at once (a race), which secret
+        # the deployment kept is not the last answer seen
+        taken = [u for u in known.pending_uris if _step_of(ctx, u, code) is not None]
+        known.uri = (taken or known.pending_uris or [""])[-1]
+        known.pending_uris.clear()
+        known.failures = 0
         known.last_step = _step_of(ctx, known.uri, code) or -1  # a new secret's first step
         known.backup_codes = list(result or []) or known.backup_codes
     elif name == "enter_code":
