@@ -102,6 +102,12 @@ def regenerate_backup_codes(page: Page, password: str) -> None:
             generate.click()
 
 
+def backup_codes(page: Page, password: str) -> None:
+    """Security -> Recovery Codes -> View: "Confirm Access" first, outside its 300-s window."""
+    _go(page, "/accounts/2fa/recovery-codes/")
+    _reauthenticate(page, password)
+
+
 def begin_passkey_setup(page: Page, password: str) -> None:
     """Security Keys -> Add -> (re-authenticate) -> Passwordless, Add: the browser's prompt."""
     _go(page, "/accounts/2fa/webauthn/add/")

@@ -56,6 +56,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "sign_out": _ASKED_AGAIN,
     "profile": _ASKED_AGAIN,
     "security": _ASKED_AGAIN,
+    "backup_codes": _ASKED_AGAIN,  # to the page that shows the current codes again, if any
     "start_authenticator_setup": _ASKED_AGAIN,
     "confirm_enrolment": ("code", *_ASKED_AGAIN),
     "regenerate_backup_codes": _ASKED_AGAIN,

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 
@@ -255,10 +256,12 @@ class BrowserTarget(Pages):
         s = self._session(session)
         with self._acting("security", s, reads=True), self._beside_setup(s):
             pages: dict[str, str] = {}
-            if "backup_codes" in self._map.pages:  # where the deployment shows codes again
-                self._goto(s, "backup_codes")
+            if "backup_codes" in self._map.pages or "backup_codes" in self._map.flows:
+                # where the deployment shows codes again (its flow passes a password prompt)
+                if not self._flow("backup_codes", s):
+                    self._goto(s, "backup_codes")
                 self._settle(s, {"body": self._loc(s, "page_body")}, landings=False)
-                pages[self._map.pages["backup_codes"]] = self._page_text(s)
+                pages[urlsplit(s.page.url).path] = self._page_text(s)
             self._to_security(s)
             text = self._page_text(s)
             defaults: dict[str, Callable[[], Any]] = {
