@@ -20,6 +20,7 @@ PAIRS: list[tuple[str, str]] = [
     ("password-not-throttled", "PASSWORD-RATE-LIMIT-SIGN-IN"),
     ("reentry-not-throttled", "PASSWORD-RATE-LIMIT-REENTRY"),
     ("unknown-email-skips-hash", "SIGNIN-NO-ENUMERATION-TIMING"),
+    ("unknown-email-not-throttled", "SIGNIN-NO-ENUMERATION-THROTTLE"),
     ("no-failure-cap", "RATE-LIMIT-CAP-SECOND-STEP"),
     ("skew-oracle", "TOTP-SKEW-NO-ORACLE-LATER"),
     ("unicode-digits", "TOTP-ASCII-DIGITS-OTHER-SCRIPTS"),

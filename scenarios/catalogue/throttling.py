@@ -23,7 +23,17 @@ def _throttled_within(ctx: Context, what: str, attempt: Callable[[], object],
     A lock-out or a back-off both count, whatever their message: what counts is that a guess
     is turned away unchecked (THROTTLED) before the cap's worth were checked.
     """
-    for number in range(1, params.FAILURE_CAP_MAX + 1):
+    number = _first_throttled(ctx, what, attempt, wrong_code, params.FAILURE_CAP_MAX)
+    ctx.check(number is not None, f"{what}: {params.FAILURE_CAP_MAX} wrong passwords in a row "
+                                  "were all checked, none throttled (NIST SP 800-63B s5.2.2 "
+                                  "allows at most 100)")
+    return number or 0
+
+
+def _first_throttled(ctx: Context, what: str, attempt: Callable[[], object], wrong_code: str,
+                     most: int) -> int | None:
+    """The number of the first of `most` wrong passwords to be throttled; None if none was."""
+    for number in range(1, most + 1):
         try:
             attempt()
         except Refused as refusal:
@@ -35,9 +45,7 @@ def _throttled_within(ctx: Context, what: str, attempt: Callable[[], object],
                       f"not {wrong_code} or a throttle")
             continue
         ctx.check(False, f"{what}: a wrong password was accepted")
-    ctx.check(False, f"{what}: {params.FAILURE_CAP_MAX} wrong passwords in a row were all "
-                     "checked, none throttled (NIST SP 800-63B s5.2.2 allows at most 100)")
-    return 0
+    return None
 
 
 def _right_ones_not_counted(ctx: Context, account: Account) -> None:
@@ -237,6 +245,35 @@ def _unknown_and_known_alike(ctx: Context) -> None:
               "accounts exist")
 
 
+@scenario("SIGNIN-NO-ENUMERATION-THROTTLE", verifies=["SIGNIN-NO-ENUMERATION"],
+          level=Level.SHOULD, quote="SHOULD be refused alike")
+def unknown_throttled_alike(ctx: Context) -> None:
+    """An unknown email's wrong passwords meet the throttle an account's meet: one that only
+    accounts meet tells a guesser which emails have one"""
+    # the throttle is what these checks are after: never waited out (core/guard.py)
+    with ctx.expect(LOCKED_OUT):
+        _unknown_throttled_alike(ctx)
+
+
+def _unknown_throttled_alike(ctx: Context) -> None:
+    known = ctx.account("staff")
+    ctx.step("Sign in with wrong passwords for an account until the deployment throttles them")
+    at = _first_throttled(ctx, "sign-in", lambda: ctx.target.sign_in(known.email, _wrong(known)),
+                          "invalid_credentials", params.FAILURE_CAP_MAX)
+    if at is None:
+        raise NotApplicable(f"{params.FAILURE_CAP_MAX} wrong passwords for an account were all "
+                            "checked: no throttle to tell accounts apart by (PASSWORD-RATE-LIMIT "
+                            "is the rule that wants one)", binds=False)
+    email = _nobody(known)
+    ctx.step(f"Up to {at} wrong passwords for an unknown email: one is throttled too")
+    # a per-address throttle may turn the first away at once: alike too
+    ctx.check(_first_throttled(ctx, "an unknown email", lambda: ctx.target.sign_in(
+                  email, _wrong(known)), "invalid_credentials", at) is not None,
+              f"{at} wrong passwords for an unknown email were all checked, none throttled, "
+              f"where an account's #{at} was: a throttle that only accounts meet tells which "
+              "emails have one")
+
+
 def _close(medians: dict[str, float]) -> bool:
     """Neither median below (100 - margin)% of the other."""
     least = 1 - params.TIMING_MARGIN_PERCENT / 100
@@ -246,12 +283,11 @@ def _close(medians: dict[str, float]) -> bool:
 def _timing_sample(ctx: Context, known: Account,
                    messages: dict[str, set[str]]) -> dict[str, float]:
     """One bounded sample: the median time of each kind of refused sign-in, interleaved."""
-    domain = known.email.rpartition("@")[2]
     group = max(1, min(3, params.PASSWORD_MAX_FAILURES - 1))  # never near the throttle
     timings: dict[str, list[float]] = {"known": [], "unknown": []}
 
     def attempt(kind: str) -> float:
-        email = known.email if kind == "known" else f"nobody-{secrets.token_hex(6)}@{domain}"
+        email = known.email if kind == "known" else _nobody(known)
         started = realtime.monotonic()  # not perf_counter: freezegun freezes it
         try:
             ctx.target.sign_in(email, _wrong(known))
@@ -285,6 +321,11 @@ def _answered_in(ctx: Context, wall: float) -> float:
     else the call's wall time (in this process, or a bare HTTP client's)."""
     answer = ctx.http.last_answer() if Needs.HTTP in ctx.capabilities else None
     return answer.seconds if answer is not None and answer.seconds is not None else wall
+
+
+def _nobody(account: Account) -> str:
+    """An email with no account, in the account's domain (as a guesser's list would be)."""
+    return f"nobody-{secrets.token_hex(6)}@{account.email.rpartition('@')[2]}"
 
 
 def _wrong(account: Account) -> str:

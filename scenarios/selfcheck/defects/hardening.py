@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import segno
 
@@ -10,6 +11,7 @@ from clinic2fa.scenarios.selfcheck.defects.registry import WEB, defect, policy_d
 from clinic2fa.simulator import totp
 from clinic2fa.simulator.clinic import Clinic, Session
 from clinic2fa.simulator.errors import ErrorCode, TwoFactorError
+from clinic2fa.simulator.throttle import PasswordGuard
 from clinic2fa.simulator.users import User
 
 
@@ -38,6 +40,25 @@ class ReentryNotThrottled(Clinic):
 class UnknownEmailSkipsHash(Clinic):
     def _check_password(self, user: User | None, password: str) -> bool:
         return user is not None and super()._check_password(user, password)
+
+
+class _AccountsOnly(PasswordGuard):
+    """Counts the wrong passwords of accounts that exist, and nobody else's."""
+
+    def begin(self, key: str, known: bool, now: float) -> None:
+        if known:
+            super().begin(key, known, now)
+
+    def end(self, key: str, known: bool, now: float, right: bool) -> str | None:
+        return super().end(key, known, now, right) if known else None
+
+
+@defect("unknown-email-not-throttled", ("SIGNIN-NO-ENUMERATION",),
+        "wrong passwords for an unknown email are never counted: only accounts meet the throttle")
+class UnknownEmailNotThrottled(Clinic):
+    def __init__(self, **made: Any) -> None:
+        super().__init__(**made)
+        self._passwords = _AccountsOnly(self._passwords.limits)
 
 
 policy_defect("no-failure-cap", ("RATE-LIMIT-CAP",),
