@@ -5,7 +5,7 @@ what only a crafted answer could show is not applicable here."""
 from __future__ import annotations
 
 import pytest
-from browser_support import provider, reference
+from browser_support import outcome, provider, reference
 from playwright.sync_api import Browser
 
 from clinic2fa.scenarios.contract import Refused, Unsupported
@@ -57,3 +57,16 @@ def test_keys_register_sign_in_and_fail_as_a_browser_fails(browser: Browser) -> 
         finally:
             made.release(target)
             made.close()
+
+
+@pytest.mark.parametrize(("defect", "expected"),
+                         [(None, "pass"), ("passkey-user-verification-ignored", "fail")],
+                         ids=["reference", "uv-ignored"])
+def test_a_key_without_user_verification_reaches_the_servers_own_check(
+        browser: Browser, defect: str | None, expected: str) -> None:
+    # the page asks for "required"; the person's browser asks its key with "discouraged", as
+    # a browser whose script ignores the page may: the server alone decides, and is seen doing it
+    result = outcome(browser, "PASSKEY-USER-VERIFICATION-REQUIRED", defect=defect)
+    assert result.outcome.value == expected, result.message
+    if defect:
+        assert "without UV" in result.message

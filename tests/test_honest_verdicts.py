@@ -229,6 +229,47 @@ def test_a_passkey_path_refused_as_any_bad_factor_is_refused() -> None:
     run("SAME-STRENGTH-SECOND-STEP-PATHS", no_passkey_as_a_bad_code(reference()))
 
 
+def passkey_uv_as_a_bad_code(inner: MemoryTarget) -> Wrapped:
+    """A passkey answer without user verification refused as every bad factor is
+    (django-allauth's passkey forms: "Incorrect code.")."""
+
+    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except Refused as refusal:
+                if refusal.code != "passkey_user_verification":
+                    raise
+                raise Refused("code_rejected", None, "Incorrect code.") from None
+        return answer
+
+    return Wrapped(inner, change)
+
+
+UV_SAYS_NOTHING = REFERENCE.with_changes(reasons=REFERENCE.reasons - {"passkey_user_verification"})
+
+
+def test_a_passkey_without_uv_refused_as_a_bad_code_is_refused_as_the_control_shows() -> None:
+    # the rule is the refusal; the same ceremony with UV, accepted next, shows what was refused
+    trace, _ = run("PASSKEY-USER-VERIFICATION-REQUIRED", passkey_uv_as_a_bad_code(reference()),
+                   UV_SAYS_NOTHING)
+    assert not trace.not_verified
+    steps = [e.text for e in trace.entries if e.kind == "step"]
+    assert sum("(the control)" in text for text in steps) == 2
+
+
+def test_a_passkey_without_uv_refused_as_a_bad_code_fails_where_uv_is_told_apart() -> None:
+    with pytest.raises(NonConformance, match="refused with passkey_user_verification, got "
+                                             "code_rejected"):
+        run("PASSKEY-USER-VERIFICATION-REQUIRED", passkey_uv_as_a_bad_code(reference()))
+
+
+def test_a_passkey_without_uv_accepted_fails_whatever_the_deployment_says() -> None:
+    with pytest.raises(NonConformance, match="but it was accepted"):
+        run("PASSKEY-USER-VERIFICATION-REQUIRED", broken("passkey-user-verification-ignored"),
+            UV_SAYS_NOTHING)
+
+
 # -- throttles ----------------------------------------------------------------------------------
 
 

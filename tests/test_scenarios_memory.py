@@ -8,8 +8,10 @@ import pytest
 
 from clinic2fa.scenarios import catalogue
 from clinic2fa.scenarios.contract import Account, Inconclusive
-from clinic2fa.scenarios.core.context import Context, NotApplicable
+from clinic2fa.scenarios.core.context import Context, NonConformance, NotApplicable
 from clinic2fa.scenarios.core.model import Needs, Scenario
+from clinic2fa.scenarios.core.policy import REFERENCE
+from clinic2fa.scenarios.core.policy import Policy as Declared
 from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.scenarios.targets.memory import MemoryTarget
 from clinic2fa.simulator.clinic import Clinic
@@ -22,7 +24,7 @@ SCENARIOS = list(CATALOGUE.values())
 
 
 def run(scen: Scenario, target: MemoryTarget,
-        capabilities: frozenset[Needs] | None = None) -> Trace:
+        capabilities: frozenset[Needs] | None = None, policy: Declared = REFERENCE) -> Trace:
     """Run one scenario as the runner does: needs first, then the scenario, then its cleanups."""
     trace = Trace()
     caps = target.capabilities if capabilities is None else capabilities
@@ -31,7 +33,8 @@ def run(scen: Scenario, target: MemoryTarget,
         raise NotApplicable(f"needs {missing}")
     # Without the clock capability, time passes as on a deployment: the harness waits for it
     # (here the reference's fake clock moves, as real time would).
-    ctx = Context(target, trace, frozenset(caps), wait=target.clock.advance, max_wait=3600)
+    ctx = Context(target, trace, frozenset(caps), policy, wait=target.clock.advance,
+                  max_wait=3600)
     try:
         scen.run(ctx)
     finally:
@@ -70,8 +73,17 @@ def test_needs_no_clock_nor_passkeys_unless_declared(scen: Scenario) -> None:
     run(scen, target, capabilities=frozenset())
 
 
-def test_user_verification_scenario_does_not_apply_where_the_policy_only_prefers_it() -> None:
-    with pytest.raises(NotApplicable, match="does not require user verification"):
+def test_where_no_ceremony_requires_uv_the_request_is_held_to_the_declaration() -> None:
+    prefers = REFERENCE.with_changes(second_step_uv="preferred")
+    trace = run(CATALOGUE["PASSKEY-USER-VERIFICATION-REQUIRED"],
+                memory_target(user_verification="preferred"), policy=prefers)
+    assert any("declared 'preferred' and asks so" in e.text for e in trace.entries)
+    assert not any("without UV" in e.text for e in trace.entries if e.kind == "step")
+
+
+def test_a_second_step_that_asks_less_uv_than_declared_fails() -> None:
+    with pytest.raises(NonConformance, match="asks userVerification='preferred', declared "
+                                             "'required'"):
         run(CATALOGUE["PASSKEY-USER-VERIFICATION-REQUIRED"],
             memory_target(user_verification="preferred"))
 

@@ -353,6 +353,7 @@ PARAMETERS = {
     ("PASSWORD-HASH", "parallelism"): (1, False),
     ("PASSWORD-HASH", "salt_bits"): (128, False),
     ("PASSKEY-CHALLENGE", "challenge_bytes"): (32, False),
+    ("PASSKEY-USER-VERIFICATION", "second_step"): ("required", False),
     ("PASSWORD-RATE-LIMIT", "max_failures"): (10, False),
     ("PASSWORD-RATE-LIMIT", "lockout_seconds"): (300, False),
     ("SIGNIN-NO-ENUMERATION", "samples"): (15, True),

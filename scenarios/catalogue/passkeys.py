@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clinic2fa.scenarios.contract import Account, NotApplicable
+from clinic2fa.scenarios.contract import Account, Refused
 from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import HALF_SIGNED_IN, Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
@@ -242,29 +244,59 @@ def counterless_passkey_accepted(ctx: Context) -> None:
                 "userVerification \"required\" and reject assertions and registrations whose UV "
                 "flag is not set.", needs=PASSKEYS)
 def user_verification_required(ctx: Context) -> None:
-    """Where the policy asks for user verification, passkeys that skip it are refused"""
+    """The second step asks the user verification declared; where a ceremony requires it, a
+    passkey that skips it is refused, and the same ceremony with it is not (the control)"""
     account = ctx.account("staff")
     session = ctx.signed_in(account)
     options = ctx.passkeys.begin_passkey_setup(session)
-    asked = options.get("authenticatorSelection", {}).get("userVerification")
-    if asked != "required":
-        raise NotApplicable(f"the target's policy does not require user verification "
-                            f"(registration asks userVerification={asked!r})", binds=False)
-    ctx.step("Register with a passkey that does not verify its user")
-    unverified = ctx.passkey(user_verified=False)
-    with ctx.refused("passkey_user_verification", why="a registration without UV"):
-        ctx.passkeys.finish_passkey_setup(session, unverified.create(options), "No PIN key")
+    asked = options.get("authenticatorSelection", {}).get("userVerification", "preferred")
+    declared = ctx.policy.second_step_uv
+    if asked == "required":
+        ctx.step("Register with a passkey that does not verify its user")
+        unverified = ctx.passkey(user_verified=False)
+        with _refused_without_uv(ctx, "a registration without UV"):
+            ctx.passkeys.finish_passkey_setup(session, unverified.create(options), "No PIN key")
+    else:
+        ctx.trace.note(f"registration asks userVerification={asked!r}: a key without UV may "
+                       "register")
+    ctx.step("Register with a passkey that verifies its user (the control)")
     device = ctx.add_passkey(session)
     holder = Holder(account, session, device)
     pending = _pending(ctx, holder)
     options = ctx.passkeys.begin_passkey_sign_in(pending)
-    ctx.check(options.get("userVerification") == "required",
-              f"sign-in asks userVerification={options.get('userVerification')!r}, "
-              "not required")
-    ctx.step("Sign in without verifying the user")
+    got = options.get("userVerification", "preferred")
+    ctx.check(got == declared, f"the second step asks userVerification={got!r}, declared "
+                               f"{declared!r} ([policy] second_step_uv)")
+    if declared != "required":  # the request is as declared: nothing here asks for UV
+        ctx.trace.note(f"the second step is declared {declared!r} and asks so: a key without UV "
+                       "may pass it")
+        return
+    ctx.step("Sign in without verifying the user, then with it (the control)")
     device.user_verified = False
-    with ctx.refused("passkey_user_verification", why="a sign-in without UV"):
+    with _refused_without_uv(ctx, "a sign-in without UV"):
         ctx.passkeys.finish_passkey_sign_in(pending, device.get(options))
+    device.user_verified = True
+    with ctx.accepted("the same passkey verifying its user"):
+        ctx.passkey_second_step(account, device)
+
+
+UV = "passkey_user_verification"
+
+
+@contextmanager
+def _refused_without_uv(ctx: Context, why: str) -> Iterator[None]:
+    """The block must be refused for the missing UV flag. A deployment that does not tell that
+    reason apart may refuse it as any bad passkey or code: the control that follows (the same
+    ceremony with UV accepted) is what shows the flag was the difference."""
+    codes = (UV,) if ctx.policy.tells(UV) else (UV, "passkey_invalid", "code_rejected")
+    try:
+        with ctx.expect(*codes):
+            yield
+    except Refused as refusal:
+        ctx.check(refusal.code in codes, f"{why}: refused with {' or '.join(codes)}, got "
+                                         f"{refusal.code}")
+        return
+    ctx.check(False, f"{why}: refused with {' or '.join(codes)}, but it was accepted")
 
 
 # -- PASSKEY-FACTOR -----------------------------------------------------------------------------

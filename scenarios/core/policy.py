@@ -17,9 +17,11 @@ from clinic2fa import spec
 
 _spec = spec.load().parameter
 
-# What a refusal of a code may say it was for (the contract's reasons, and "locked_out": a lock
-# or back-off answered in words of its own, not as a wrong code); the reference tells them all.
-REASONS = ("wrong_code", "already_used", "time_skew", "malformed", "locked_out")
+# What a refusal may say it was for (a code's reasons in the contract; "locked_out": a lock or
+# back-off answered in words of its own, not as a wrong code; "passkey_user_verification": a
+# passkey answer without the UV flag, not as any bad passkey); the reference tells them all.
+REASONS = ("wrong_code", "already_used", "time_skew", "malformed", "locked_out",
+           "passkey_user_verification")
 # Rate-limit models: a fixed lock-out after max_failures, or a delay growing from the first
 # failure (NIST SP 800-63B s5.2.2 allows both); "none" is a declaration the spec's bounds refuse.
 MODELS = ("lockout", "backoff", "none")
@@ -79,6 +81,8 @@ class Policy:
     backup_codes: int = _spec("BACKUP-COUNT", "count").number
     backup_codes_issued: str = _spec("BACKUP-COUNT", "issued").text
     passkey_first: str = _spec("BACKUP-PASSKEY-FIRST", "passkey_first").text
+    # the userVerification a passkey at the second step is asked with
+    second_step_uv: str = _spec("PASSKEY-USER-VERIFICATION", "second_step").text
     rate_limit: RateLimit = field(default_factory=RateLimit)
     reasons: frozenset[str] = frozenset(REASONS)  # the refusal reasons it tells apart
     features: frozenset[str] = frozenset(FEATURES)  # the guide's features it offers
@@ -120,6 +124,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "backup_codes": ("BACKUP-COUNT", "count"),
     "backup_codes_issued": ("BACKUP-COUNT", "issued"),
     "passkey_first": ("BACKUP-PASSKEY-FIRST", "passkey_first"),
+    "second_step_uv": ("PASSKEY-USER-VERIFICATION", "second_step"),
     "rate_limit.model": ("TOTP-RATE-LIMIT", "model"),
     "rate_limit.max_failures": ("TOTP-RATE-LIMIT", "max_failures"),
     "rate_limit.lockout_seconds": ("TOTP-RATE-LIMIT", "lockout_seconds"),

@@ -8,7 +8,9 @@
     backup_codes = 10                 # BACKUP-COUNT: codes in each list
     backup_codes_issued = "at_enrolment"   # or "on_request" (a page of their own generates them)
     passkey_first = "offered"         # or "not_offered": passkeys only beside an authenticator app
-    reasons = ["wrong_code", "already_used", "time_skew", "malformed", "locked_out"]
+    second_step_uv = "required"       # or "preferred", "discouraged": UV at the second step
+    reasons = ["wrong_code", "already_used", "time_skew", "malformed", "locked_out",
+               "passkey_user_verification"]
     features = ["enforcement", "admin_reset", "passkeys"]
     throttle_seconds = 60             # a client-wide throttle: the wait when no Retry-After
 
@@ -39,12 +41,13 @@ LIMIT_COUNTS = ("max_failures", "lockout_seconds")
 CHOICES: dict[str, tuple[str, ...]] = {
     "backup_codes_issued": ("at_enrolment", "on_request"),
     "passkey_first": ("offered", "not_offered"),
+    "second_step_uv": ("required", "preferred", "discouraged"),
     "rate_limit.model": MODELS,
     "rate_limit.lock_ends": ("after_time", "by_admin", "never"),
 }
 SETS: dict[str, tuple[str, ...]] = {"reasons": REASONS, "features": tuple(FEATURES)}
-_TOP = {"issuer", *COUNTS, "backup_codes_issued", "passkey_first", *SETS, "throttle_seconds",
-        "rate_limit"}
+_TOP = {"issuer", *COUNTS, "backup_codes_issued", "passkey_first", "second_step_uv", *SETS,
+        "throttle_seconds", "rate_limit"}
 _LIMIT = {"model", *LIMIT_COUNTS, "lock_ends", "backoff_seconds", "backoff_factor"}
 
 

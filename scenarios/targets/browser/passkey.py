@@ -5,8 +5,11 @@ the virtual authenticator of the page it is used on, and are carried to the next
 afterwards, as one key serves every browser the person signs in from. Each ceremony runs in
 Chromium itself; the page's WebAuthn calls are only held (HOLD_SCRIPT) until the person touches
 the key, so that a scenario can read the options first and answer after, as the Target
-interface has it. What a browser cannot make (an answer for another origin or site, a replayed
-or crafted answer, a counterless key) is Unsupported, with the reason.
+interface has it. A key that cannot verify its user answers as a person's own browser may when
+its script ignores the page's userVerification "required" (HOLD_SCRIPT asks the authenticator
+with "discouraged"): the answer then reaches the server without the UV flag, and the server's
+own check is what is seen. What a browser cannot make (an answer for another origin or site, a
+replayed or crafted answer, a counterless key) is Unsupported, with the reason.
 """
 
 from __future__ import annotations
@@ -51,10 +54,17 @@ HOLD_SCRIPT = """
     state.count += 1;
     state.held = {
       kind, id: state.count, options: plain((options && options.publicKey) || {}),
-      answer(timeout) {
+      answer(timeout, skipVerification) {
         state.held = null;
         document.documentElement.removeAttribute("data-clinic2fa-ceremony");
-        if (timeout) options.publicKey.timeout = timeout;
+        const asked = options.publicKey;
+        if (timeout) asked.timeout = timeout;
+        if (skipVerification && kind === "create") {
+          asked.authenticatorSelection = {...(asked.authenticatorSelection || {}),
+                                          userVerification: "discouraged"};
+        } else if (skipVerification) {
+          asked.userVerification = "discouraged";
+        }
         real[kind](options).then(resolve, reject);
       },
     };
@@ -67,9 +77,9 @@ HOLD_SCRIPT = """
 
 HELD = "() => { const h = window.__clinic2faCeremony && window.__clinic2faCeremony.held; " \
        "return h ? {kind: h.kind, id: h.id, options: h.options} : null; }"
-ANSWER = "(timeout) => window.__clinic2faCeremony.held.answer(timeout)"
+ANSWER = "([timeout, skip]) => window.__clinic2faCeremony.held.answer(timeout, skip)"
 AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-                 "hasUserVerification": True, "automaticPresenceSimulation": True}
+                 "automaticPresenceSimulation": True}
 _tokens = itertools.count(1)
 
 
@@ -118,12 +128,6 @@ class BrowserPasskey:
                           "unregistered passkey cannot answer from a page")
 
     def _answer(self, kind: str, options: dict[str, Any]) -> dict[str, Any]:
-        asked = options.get("userVerification") or \
-            options.get("authenticatorSelection", {}).get("userVerification")
-        if asked == "required" and not self.user_verified:
-            raise Unsupported("the page requires user verification, so Chromium itself will not "
-                              "send an answer without it: the server's own check cannot be "
-                              "reached from a page")
         return {"type": "browser-passkey", "device": self.token, "kind": kind,
                 "ceremony": str(options.get(MARK, ""))}
 
@@ -133,8 +137,11 @@ class BrowserPasskey:
         """Put this key in the page's reach; the authenticator's id (None: no key present)."""
         if not self.present:
             return None
+        # a key that does not verify its user has no way to (else Chromium asks it to, for a
+        # discoverable credential, whatever the page said)
         made = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            **AUTHENTICATOR, "isUserVerified": self.user_verified}})
+            **AUTHENTICATOR, "hasUserVerification": self.user_verified,
+            "isUserVerified": self.user_verified}})
         authenticator = str(made["authenticatorId"])
         for credential in self.credentials:
             cdp.send("WebAuthn.addCredential", {"authenticatorId": authenticator,

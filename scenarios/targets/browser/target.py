@@ -593,8 +593,8 @@ class BrowserTarget(Pages):
         """The person touches the key (or has none): the browser answers the held prompt."""
         authenticator = device.attach(s.cdp)
         try:
-            s.page.evaluate(ANSWER, None if device.present
-                            else browser_passkey.NO_AUTHENTICATOR_TIMEOUT_MS)
+            timeout = None if device.present else browser_passkey.NO_AUTHENTICATOR_TIMEOUT_MS
+            s.page.evaluate(ANSWER, [timeout, not device.user_verified])
             return self._settle(s, wanted, landings=False)
         finally:
             device.detach(s.cdp, authenticator)
