@@ -70,3 +70,15 @@ def test_a_key_without_user_verification_reaches_the_servers_own_check(
     assert result.outcome.value == expected, result.message
     if defect:
         assert "without UV" in result.message
+
+
+@pytest.mark.parametrize("scenario_id", ["PASSKEY-OWN-CREDENTIAL-OTHER-USER",
+                                         "SAME-STRENGTH-PASSKEY-OTHER-USER"])
+@pytest.mark.parametrize(("defect", "expected"),
+                         [(None, "pass"), ("passkey-other-users-credential", "fail")],
+                         ids=["reference", "any-users-passkey"])
+def test_another_users_passkey_reaches_the_server_from_a_page(
+        browser: Browser, scenario_id: str, defect: str | None, expected: str) -> None:
+    # the attacker's browser drops allowCredentials: its key answers with its own credential
+    result = outcome(browser, scenario_id, defect=defect)
+    assert result.outcome.value == expected, result.message

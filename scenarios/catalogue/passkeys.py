@@ -254,7 +254,7 @@ def user_verification_required(ctx: Context) -> None:
     if asked == "required":
         ctx.step("Register with a passkey that does not verify its user")
         unverified = ctx.passkey(user_verified=False)
-        with _refused_without_uv(ctx, "a registration without UV"):
+        with _refused_for(ctx, "passkey_user_verification", "a registration without UV"):
             ctx.passkeys.finish_passkey_setup(session, unverified.create(options), "No PIN key")
     else:
         ctx.trace.note(f"registration asks userVerification={asked!r}: a key without UV may "
@@ -273,22 +273,20 @@ def user_verification_required(ctx: Context) -> None:
         return
     ctx.step("Sign in without verifying the user, then with it (the control)")
     device.user_verified = False
-    with _refused_without_uv(ctx, "a sign-in without UV"):
+    with _refused_for(ctx, "passkey_user_verification", "a sign-in without UV"):
         ctx.passkeys.finish_passkey_sign_in(pending, device.get(options))
     device.user_verified = True
     with ctx.accepted("the same passkey verifying its user"):
         ctx.passkey_second_step(account, device)
 
 
-UV = "passkey_user_verification"
-
-
 @contextmanager
-def _refused_without_uv(ctx: Context, why: str) -> Iterator[None]:
-    """The block must be refused for the missing UV flag. A deployment that does not tell that
-    reason apart may refuse it as any bad passkey or code: the control that follows (the same
-    ceremony with UV accepted) is what shows the flag was the difference."""
-    codes = (UV,) if ctx.policy.tells(UV) else (UV, "passkey_invalid", "code_rejected")
+def _refused_for(ctx: Context, code: str, why: str) -> Iterator[None]:
+    """The block must be refused, with `code` where the deployment tells that reason apart; one
+    that does not may refuse it as any bad passkey or code. Each caller then runs a control
+    (the same ceremony, the one thing changed back, accepted): that is what shows `code`'s
+    reason was the difference, whatever the words."""
+    codes = (code,) if ctx.policy.tells(code) else (code, "passkey_invalid", "code_rejected")
     try:
         with ctx.expect(*codes):
             yield
@@ -373,9 +371,12 @@ def other_users_passkey_refused(ctx: Context) -> None:
     ctx.check(_b64url(attacker.device.credential_id) not in allowed,
               "the sign-in options allow another user's passkey")
     ctx.step("Answer with another user's passkey, ignoring the allowed list")
-    with ctx.refused("passkey_unknown_credential", why="another user's passkey"):
+    with _refused_for(ctx, "passkey_unknown_credential", "another user's passkey"):
         ctx.passkeys.finish_passkey_sign_in(
             pending, attacker.device.get(options, ignore_allow_list=True))
+    ctx.step("Sign in with the user's own passkey (the control)")
+    with ctx.accepted("the user's own passkey"):
+        ctx.passkey_second_step(victim.account, victim.device)
 
 
 @scenario("PASSKEY-OWN-CREDENTIAL-UNREGISTERED", verifies=["PASSKEY-OWN-CREDENTIAL"],

@@ -18,10 +18,11 @@ from clinic2fa import spec
 _spec = spec.load().parameter
 
 # What a refusal may say it was for (a code's reasons in the contract; "locked_out": a lock or
-# back-off answered in words of its own, not as a wrong code; "passkey_user_verification": a
-# passkey answer without the UV flag, not as any bad passkey); the reference tells them all.
+# back-off answered in words of its own, not as a wrong code; the passkey codes a refused answer
+# may name, not as any bad passkey: no UV flag, another user's credential); the reference tells
+# them all.
 REASONS = ("wrong_code", "already_used", "time_skew", "malformed", "locked_out",
-           "passkey_user_verification")
+           "passkey_user_verification", "passkey_unknown_credential")
 # Rate-limit models: a fixed lock-out after max_failures, or a delay growing from the first
 # failure (NIST SP 800-63B s5.2.2 allows both); "none" is a declaration the spec's bounds refuse.
 MODELS = ("lockout", "backoff", "none")

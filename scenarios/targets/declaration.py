@@ -10,7 +10,7 @@
     passkey_first = "offered"         # or "not_offered": passkeys only beside an authenticator app
     second_step_uv = "required"       # or "preferred", "discouraged": UV at the second step
     reasons = ["wrong_code", "already_used", "time_skew", "malformed", "locked_out",
-               "passkey_user_verification"]
+               "passkey_user_verification", "passkey_unknown_credential"]
     features = ["enforcement", "admin_reset", "passkeys"]
     throttle_seconds = 60             # a client-wide throttle: the wait when no Retry-After
 

@@ -8,8 +8,10 @@ the key, so that a scenario can read the options first and answer after, as the 
 interface has it. A key that cannot verify its user answers as a person's own browser may when
 its script ignores the page's userVerification "required" (HOLD_SCRIPT asks the authenticator
 with "discouraged"): the answer then reaches the server without the UV flag, and the server's
-own check is what is seen. What a browser cannot make (an answer for another origin or site, a
-replayed or crafted answer, a counterless key) is Unsupported, with the reason.
+own check is what is seen. Likewise a key answering another person's sign-in drops the page's
+allowCredentials and offers its own credential as a discoverable one. What a browser cannot make
+(an answer for another origin or site, a replayed or crafted answer, a counterless key) is
+Unsupported, with the reason.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ HOLD_SCRIPT = """
     state.count += 1;
     state.held = {
       kind, id: state.count, options: plain((options && options.publicKey) || {}),
-      answer(timeout, skipVerification) {
+      answer(timeout, skipVerification, anyCredential) {
         state.held = null;
         document.documentElement.removeAttribute("data-clinic2fa-ceremony");
         const asked = options.publicKey;
@@ -65,6 +67,7 @@ HOLD_SCRIPT = """
         } else if (skipVerification) {
           asked.userVerification = "discouraged";
         }
+        if (anyCredential) asked.allowCredentials = [];
         real[kind](options).then(resolve, reject);
       },
     };
@@ -77,7 +80,7 @@ HOLD_SCRIPT = """
 
 HELD = "() => { const h = window.__clinic2faCeremony && window.__clinic2faCeremony.held; " \
        "return h ? {kind: h.kind, id: h.id, options: h.options} : null; }"
-ANSWER = "([timeout, skip]) => window.__clinic2faCeremony.held.answer(timeout, skip)"
+ANSWER = "([timeout, skip, any]) => window.__clinic2faCeremony.held.answer(timeout, skip, any)"
 AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
                  "automaticPresenceSimulation": True}
 _tokens = itertools.count(1)
@@ -92,6 +95,7 @@ class BrowserPasskey:
         self.user_verified = user_verified
         self.present = present  # False: no authenticator at hand when the browser asks
         self.credentials: list[dict[str, Any]] = list(credentials or [])  # CDP Credential
+        self.user_handle: str | None = None  # the user.id it was registered for (base64)
         self._registry = registry
         registry[self.token] = self
 
@@ -107,12 +111,15 @@ class BrowserPasskey:
     def create(self, options: dict[str, Any], **misbehave: Any) -> dict[str, Any]:
         """Touch the key for a registration: the answer is made in the browser at finish."""
         _only_honest("register", misbehave)
+        self.user_handle = self.user_handle or _standard_b64(options.get("user", {}).get("id"))
         return self._answer("create", options)
 
     def get(self, options: dict[str, Any], **misbehave: Any) -> dict[str, Any]:
-        """Touch the key for a sign-in."""
+        """Touch the key for a sign-in. `ignore_allow_list`: the person's browser drops the
+        page's allowCredentials, so the key answers with its own credential, whoever's it is."""
+        any_credential = bool(misbehave.pop("ignore_allow_list", False))
         _only_honest("sign in", misbehave)
-        return self._answer("get", options)
+        return {**self._answer("get", options), "any_credential": any_credential}
 
     def clone(self) -> BrowserPasskey:
         """A second authenticator with the same key and sign count (a cloned key)."""
@@ -133,8 +140,9 @@ class BrowserPasskey:
 
     # -- the authenticator in one page ------------------------------------------------------
 
-    def attach(self, cdp: CDPSession) -> str | None:
-        """Put this key in the page's reach; the authenticator's id (None: no key present)."""
+    def attach(self, cdp: CDPSession, *, discoverable: bool = False) -> str | None:
+        """Put this key in the page's reach; the authenticator's id (None: no key present).
+        `discoverable`: its credentials offered without an allow list (resident ones)."""
         if not self.present:
             return None
         # a key that does not verify its user has no way to (else Chromium asks it to, for a
@@ -144,6 +152,10 @@ class BrowserPasskey:
             "isUserVerified": self.user_verified}})
         authenticator = str(made["authenticatorId"])
         for credential in self.credentials:
+            if discoverable and not credential.get("isResidentCredential"):
+                credential = {**credential, "isResidentCredential": True,
+                              "userHandle": credential.get("userHandle") or self.user_handle
+                              or base64.b64encode(b"clinic2fa").decode()}
             cdp.send("WebAuthn.addCredential", {"authenticatorId": authenticator,
                                                 "credential": credential})
         return authenticator
@@ -186,8 +198,14 @@ _BROWSERS_WAY = {
     "origin": "Chromium signs the page's own origin into every answer",
     "rp_id": "Chromium's authenticator answers for the RP ID the page asks",
     "replay_challenge": "Chromium answers the challenge of the prompt that is open",
-    "ignore_allow_list": "Chromium offers only the credentials the server allows",
 }
+
+
+def _standard_b64(b64url: Any) -> str | None:
+    """base64url (the options' encoding) as the standard base64 CDP wants."""
+    if not isinstance(b64url, str) or not b64url:
+        return None
+    return base64.b64encode(base64.urlsafe_b64decode(b64url + "=" * (-len(b64url) % 4))).decode()
 
 
 def _only_honest(what: str, misbehave: dict[str, Any]) -> None:

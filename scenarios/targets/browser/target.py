@@ -437,7 +437,8 @@ class BrowserTarget(Pages):
         with self._acting("finish_passkey_sign_in", s):
             device = browser_passkey.device_of(self._devices, credential, "get")
             self._check_held(s, credential)
-            self._touch(s, device, self._marks(s, "page_profile"))
+            self._touch(s, device, self._marks(s, "page_profile"),
+                        any_credential=bool(credential.get("any_credential")))
         return SignInResult(s.handle, "signed_in")
 
     def remove_passkey(self, session: str, name: str, password: str) -> None:
@@ -589,12 +590,14 @@ class BrowserTarget(Pages):
             raise Unsupported("in a browser a passkey answers only the prompt open on its own "
                               "page: an answer to another ceremony cannot be sent")
 
-    def _touch(self, s: Session, device: BrowserPasskey, wanted: dict[str, Locator]) -> str:
-        """The person touches the key (or has none): the browser answers the held prompt."""
-        authenticator = device.attach(s.cdp)
+    def _touch(self, s: Session, device: BrowserPasskey, wanted: dict[str, Locator], *,
+               any_credential: bool = False) -> str:
+        """The person touches the key (or has none): the browser answers the held prompt
+        (`any_credential`: with whichever credential the key holds, the allow list dropped)."""
+        authenticator = device.attach(s.cdp, discoverable=any_credential)
         try:
             timeout = None if device.present else browser_passkey.NO_AUTHENTICATOR_TIMEOUT_MS
-            s.page.evaluate(ANSWER, [timeout, not device.user_verified])
+            s.page.evaluate(ANSWER, [timeout, not device.user_verified, any_credential])
             return self._settle(s, wanted, landings=False)
         finally:
             device.detach(s.cdp, authenticator)
