@@ -36,6 +36,7 @@ OTHER_WAYS: list[tuple[str, str]] = [
     ("shared-salt", "PASSWORD-HASH-STORAGE"),
     ("shared-salt", "BACKUP-HASHED-STORAGE"),
     ("admin-disable-unrecorded", "AUDIT-LOG-RECORDED"),
+    ("skew-horizon-wider", "SKEW-REASON-HORIZON"),
 ]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 
-from clinic2fa.scenarios.contract import Inconclusive, Refused
+from clinic2fa.scenarios.contract import Inconclusive, NotApplicable, Refused
 from clinic2fa.scenarios.core import params
 from clinic2fa.scenarios.core.context import Context, Enrolled, NonConformance
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
@@ -163,6 +163,32 @@ def two_steps_out_refused(ctx: Context) -> None:
         confirm = (lambda c=code: ctx.confirm_again(session, phone, c)) if number else \
             (lambda c=code: ctx.target.confirm_enrolment(session, c()))
         _code_refused(ctx, now, None, f"a code {steps:+d} steps away at confirmation", confirm)
+
+
+# -- SKEW-REASON's horizon: where the deployment looks for skew ----------------------------------
+
+
+@scenario("SKEW-REASON-HORIZON", verifies=["SKEW-REASON"], level=Level.SHOULD,
+          quote="a time step just outside the accepted window (within the deployment's declared "
+                "skew horizon)")
+def skew_named_to_the_declared_horizon(ctx: Context) -> None:
+    """A code at the declared skew horizon is named as skew, each way; one a step beyond it is
+    an ordinary wrong code (the horizon is as declared, not wider or narrower)"""
+    horizon, window = ctx.policy.skew_horizon, ctx.policy.window
+    if horizon <= window or not ctx.policy.tells("time_skew"):
+        raise NotApplicable(f"the deployment names no clock skew outside its window "
+                            f"(skew_horizon {horizon}, window {window}, time_skew "
+                            f"{'told' if ctx.policy.tells('time_skew') else 'not told'} apart)",
+                            binds=False)
+    enrolled = ctx.enrol(ctx.account("staff"))
+    pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
+    now = ctx.server_step()
+    for steps, reason in ((horizon, "time_skew"), (-horizon, "time_skew"),
+                          (horizon + 1, "wrong_code")):
+        ctx.step(f"Sign in with the code of {steps:+d} steps: refused as {reason}")
+        _code_refused(ctx, now, reason, f"a code {steps:+d} steps away (skew_horizon {horizon})",
+                      lambda s=steps: ctx.target.enter_code(
+                          pending.session, enrolled.phone.code_at_step(now + s)))
 
 
 # -- TOTP-REPLAY --------------------------------------------------------------------------------

@@ -66,6 +66,11 @@ policy_defect("no-failure-cap", ("RATE-LIMIT-CAP",),
               max_consecutive_failures=10**9)
 
 
+policy_defect("skew-horizon-wider", ("SKEW-REASON",),
+              "clock skew is named up to 12 steps away, not the declared 10: a wider oracle",
+              skew_horizon=12)
+
+
 @defect("skew-oracle", ("TOTP-SKEW-NO-ORACLE",),
         "a code refused as time skew is accepted once the clock reaches its step")
 class SkewOracle(Clinic):
