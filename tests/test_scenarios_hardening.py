@@ -7,11 +7,15 @@ sample (SIGNIN-NO-ENUMERATION's parameters); this file asserts only the verdict 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from memory_support import CATALOGUE, memory, run_body
 
+from clinic2fa.scenarios.core import qr
 from clinic2fa.scenarios.core.context import NonConformance
 from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.simulator.clinic import Clinic
 
 # (seeded defect, the scenario that must catch it); each scenario passes on the reference.
 PAIRS: list[tuple[str, str]] = [
@@ -48,3 +52,27 @@ def test_every_hardening_scenario_is_paired_with_a_defect() -> None:
     new = {s.id for s in CATALOGUE.values() if s.module.rsplit(".", 1)[-1] in modules}
     assert new == {s for _, s in PAIRS if s in new}
     assert {"QR-READABLE-EVERY-FORM"} <= {s for _, s in PAIRS}
+
+
+class UndrawableSvg(Clinic):
+    """Serves an SVG QR code of no size: a renderer cannot draw it."""
+
+    def _qr_images(self, uri: str) -> tuple[str, bytes]:
+        svg, png = super()._qr_images(uri)
+        svg = re.sub(r'viewBox="[^"]*"', 'viewBox="0 0 0 0"', svg)
+        return re.sub(r'(width|height)="\d+"', r'\1="0"', svg, count=2), png
+
+
+def test_an_svg_the_renderer_cannot_draw_fails_qr_readable() -> None:
+    with pytest.raises(NonConformance, match="SVG is not an image that can be drawn"):
+        run_body("QR-READABLE-EVERY-FORM", memory(clinic=UndrawableSvg))
+
+
+def test_without_an_svg_renderer_the_svg_is_not_verified_not_passed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_renderer(svg: str) -> None:
+        raise qr.NoRenderer("no SVG renderer here (CairoSVG: test)")
+    monkeypatch.setattr(qr, "from_svg", no_renderer)
+    trace = run_body("QR-READABLE-EVERY-FORM", memory())
+    assert trace.not_verified == ["the QR code's SVG: not verified here: no SVG renderer here "
+                                  "(CairoSVG: test)"]

@@ -20,7 +20,11 @@ FINDER_MODULES = 7  # a finder pattern's width (ISO/IEC 18004)
 
 
 class Unreadable(Exception):
-    """The image cannot even be drawn (not a PNG or SVG, or no SVG renderer here)."""
+    """The image cannot even be drawn (not a PNG, or an SVG the renderer cannot draw)."""
+
+
+class NoRenderer(Unreadable):
+    """No SVG renderer on this machine: the SVG is not judged here."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def from_svg(svg: str) -> Image.Image:
     try:
         import cairosvg  # lazily: it loads the system's cairo library
     except (ImportError, OSError) as exc:
-        raise Unreadable(f"no SVG renderer here (CairoSVG: {exc})") from None
+        raise NoRenderer(f"no SVG renderer here (CairoSVG: {exc})") from None
     try:
         png = cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=SVG_SCALE)
     except Exception as exc:  # CairoSVG raises many kinds for a broken document
