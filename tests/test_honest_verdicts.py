@@ -41,20 +41,28 @@ class Wrapped:
         return self._change(name, attr) if callable(attr) else attr
 
 
-def generic(inner: MemoryTarget) -> Wrapped:
-    """Every refused code answered with one message: the deployment does not say why."""
+def as_a_bad_code(inner: MemoryTarget, code: str = "code_rejected",
+                  method: str | None = None) -> Wrapped:
+    """Refusals with `code` (of `method` only, if named) answered as every bad factor is, with
+    one message and no reason (django-allauth: "Incorrect code."): the deployment does not
+    say why."""
 
     def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
         def answer(*args: Any, **kwargs: Any) -> Any:
             try:
                 return call(*args, **kwargs)
             except Refused as refusal:
-                if refusal.code != "code_rejected":
+                if refusal.code != code or method not in (None, name):
                     raise
                 raise Refused("code_rejected", None, "Incorrect code.") from None
         return answer
 
     return Wrapped(inner, change)
+
+
+def generic(inner: MemoryTarget) -> Wrapped:
+    """Every refused code answered with one message: the deployment does not say why."""
+    return as_a_bad_code(inner)
 
 
 def throttling(inner: MemoryTarget, method: str, times: int,
@@ -207,43 +215,11 @@ def test_reentry_throttling_is_checked_where_the_password_is_asked() -> None:
 
 
 
-def no_passkey_as_a_bad_code(inner: MemoryTarget) -> Wrapped:
-    """A passkey second step for a user without passkeys answered as every bad factor is
-    (django-allauth: "Incorrect code.")."""
-
-    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
-        def answer(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return call(*args, **kwargs)
-            except Refused as refusal:
-                if name != "begin_passkey_sign_in" or refusal.code != "not_enrolled":
-                    raise
-                raise Refused("code_rejected", None, "Incorrect code.") from None
-        return answer
-
-    return Wrapped(inner, change)
-
-
 def test_a_passkey_path_refused_as_any_bad_factor_is_refused() -> None:
     """SAME-STRENGTH-ALL-PATHS asks that no path yields a session, not which refusal it is."""
-    run("SAME-STRENGTH-SECOND-STEP-PATHS", no_passkey_as_a_bad_code(reference()))
-
-
-def passkey_uv_as_a_bad_code(inner: MemoryTarget) -> Wrapped:
-    """A passkey answer without user verification refused as every bad factor is
-    (django-allauth's passkey forms: "Incorrect code.")."""
-
-    def change(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
-        def answer(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return call(*args, **kwargs)
-            except Refused as refusal:
-                if refusal.code != "passkey_user_verification":
-                    raise
-                raise Refused("code_rejected", None, "Incorrect code.") from None
-        return answer
-
-    return Wrapped(inner, change)
+    # a passkey second step for a user without passkeys, refused as every bad factor is
+    run("SAME-STRENGTH-SECOND-STEP-PATHS",
+        as_a_bad_code(reference(), "not_enrolled", "begin_passkey_sign_in"))
 
 
 UV_SAYS_NOTHING = REFERENCE.with_changes(reasons=REFERENCE.reasons - {"passkey_user_verification"})
@@ -251,8 +227,8 @@ UV_SAYS_NOTHING = REFERENCE.with_changes(reasons=REFERENCE.reasons - {"passkey_u
 
 def test_a_passkey_without_uv_refused_as_a_bad_code_is_refused_as_the_control_shows() -> None:
     # the rule is the refusal; the same ceremony with UV, accepted next, shows what was refused
-    trace, _ = run("PASSKEY-USER-VERIFICATION-REQUIRED", passkey_uv_as_a_bad_code(reference()),
-                   UV_SAYS_NOTHING)
+    trace, _ = run("PASSKEY-USER-VERIFICATION-REQUIRED",
+                   as_a_bad_code(reference(), "passkey_user_verification"), UV_SAYS_NOTHING)
     assert not trace.not_verified
     steps = [e.text for e in trace.entries if e.kind == "step"]
     assert sum("(the control)" in text for text in steps) == 2
@@ -261,7 +237,8 @@ def test_a_passkey_without_uv_refused_as_a_bad_code_is_refused_as_the_control_sh
 def test_a_passkey_without_uv_refused_as_a_bad_code_fails_where_uv_is_told_apart() -> None:
     with pytest.raises(NonConformance, match="refused with passkey_user_verification, got "
                                              "code_rejected"):
-        run("PASSKEY-USER-VERIFICATION-REQUIRED", passkey_uv_as_a_bad_code(reference()))
+        run("PASSKEY-USER-VERIFICATION-REQUIRED",
+            as_a_bad_code(reference(), "passkey_user_verification"))
 
 
 def test_a_passkey_without_uv_accepted_fails_whatever_the_deployment_says() -> None:
