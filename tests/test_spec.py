@@ -352,6 +352,7 @@ PARAMETERS = {
     ("PASSWORD-HASH", "time_cost"): (2, False),
     ("PASSWORD-HASH", "parallelism"): (1, False),
     ("PASSWORD-HASH", "salt_bits"): (128, False),
+    ("PASSWORD-HASH", "function"): ("argon2id", False),
     ("PASSKEY-CHALLENGE", "challenge_bytes"): (32, False),
     ("PASSKEY-USER-VERIFICATION", "second_step"): ("required", False),
     ("PASSWORD-RATE-LIMIT", "max_failures"): (10, False),

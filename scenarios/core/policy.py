@@ -82,6 +82,7 @@ class Policy:
     backup_codes: int = _spec("BACKUP-COUNT", "count").number
     backup_codes_issued: str = _spec("BACKUP-COUNT", "issued").text
     passkey_first: str = _spec("BACKUP-PASSKEY-FIRST", "passkey_first").text
+    password_hash: str = _spec("PASSWORD-HASH", "function").text  # how passwords are kept
     # the userVerification a passkey at the second step is asked with
     second_step_uv: str = _spec("PASSKEY-USER-VERIFICATION", "second_step").text
     rate_limit: RateLimit = field(default_factory=RateLimit)
@@ -126,6 +127,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "backup_codes_issued": ("BACKUP-COUNT", "issued"),
     "passkey_first": ("BACKUP-PASSKEY-FIRST", "passkey_first"),
     "second_step_uv": ("PASSKEY-USER-VERIFICATION", "second_step"),
+    "password_hash": ("PASSWORD-HASH", "function"),
     "rate_limit.model": ("TOTP-RATE-LIMIT", "model"),
     "rate_limit.max_failures": ("TOTP-RATE-LIMIT", "max_failures"),
     "rate_limit.lockout_seconds": ("TOTP-RATE-LIMIT", "lockout_seconds"),

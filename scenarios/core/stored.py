@@ -1,11 +1,15 @@
-"""Reading what a clinic keeps at rest: argon2id hashes in PHC form, parsed and matched."""
+"""Reading what a clinic keeps at rest: argon2id hashes in PHC form, and the other approved
+password hashing functions in their usual forms (Django's, passlib's, bcrypt's), parsed and
+matched."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -35,6 +39,76 @@ def parse(stored: object) -> Argon2Hash | None:
         return Argon2Hash(int(params["m"]), int(params["t"]), int(params["p"]), salt)
     except (KeyError, ValueError, binascii.Error):
         return None
+
+
+# The password hashing functions OWASP's Password Storage Cheat Sheet names (PASSWORD-HASH).
+PASSWORD_FUNCTIONS = ("argon2id", "scrypt", "bcrypt", "pbkdf2_sha256", "pbkdf2_sha512")
+
+
+@dataclass(frozen=True)
+class PasswordHash:
+    """A stored password hash: its function, its cost parameters (reported) and its salt."""
+
+    function: str  # one of PASSWORD_FUNCTIONS
+    salt: bytes
+    cost: dict[str, int] = field(default_factory=dict)
+
+
+def parse_password(stored: object) -> PasswordHash | None:
+    """The approved password hash `stored` is, or None for anything else (a fast hash, plain)."""
+    argon = parse(stored)
+    if argon is not None:
+        return PasswordHash("argon2id", argon.salt, {"m": argon.memory_kib, "t": argon.time_cost,
+                                                      "p": argon.parallelism})
+    if not isinstance(stored, str):
+        return None
+    parts = stored.split("$")
+    try:
+        if parts[0] in ("pbkdf2_sha256", "pbkdf2_sha512") and len(parts) == 4:  # Django
+            return PasswordHash(parts[0], parts[2].encode(), {"iterations": int(parts[1])})
+        if parts[0] == "scrypt" and len(parts) == 6:  # Django: scrypt$N$salt$r$p$hash
+            return PasswordHash("scrypt", parts[2].encode(),
+                                {"n": int(parts[1]), "r": int(parts[3]), "p": int(parts[4])})
+        if len(parts) == 5 and not parts[0] and parts[1] in ("pbkdf2-sha256", "pbkdf2-sha512"):
+            return PasswordHash(parts[1].replace("-", "_"), _ab64(parts[3]),  # passlib
+                                {"iterations": int(parts[2])})
+        if len(parts) == 4 and not parts[0] and parts[1] in ("2a", "2b", "2y") \
+                and len(parts[3]) == 53:
+            return PasswordHash("bcrypt", parts[3][:22].encode(), {"cost": int(parts[2])})
+    except (ValueError, binascii.Error):
+        return None
+    return None
+
+
+def matches_password(stored: str, candidate: str) -> bool | None:
+    """Whether `stored` is a hash of `candidate`; None where no verifier is here (bcrypt
+    without the bcrypt package)."""
+    found = parse_password(stored)
+    if found is None:
+        return False
+    if found.function == "argon2id":
+        return matches(stored, candidate)
+    parts, secret = stored.split("$"), candidate.encode()
+    if found.function == "bcrypt":
+        try:
+            import bcrypt  # lazily: only deployments that chose bcrypt need it
+        except ImportError:
+            return None
+        return bool(bcrypt.checkpw(secret, stored.encode()))
+    if found.function == "scrypt":
+        made = hashlib.scrypt(secret, salt=found.salt, n=found.cost["n"], r=found.cost["r"],
+                              p=found.cost["p"], dklen=64, maxmem=2**31 - 1)
+        return hmac.compare_digest(base64.b64encode(made).decode(), parts[5])
+    digest = found.function.rpartition("_")[2]
+    made = hashlib.pbkdf2_hmac(digest, secret, found.salt, found.cost["iterations"])
+    if parts[0]:  # Django: standard base64
+        return hmac.compare_digest(base64.b64encode(made).decode(), parts[3])
+    return hmac.compare_digest(made, _ab64(parts[4]))
+
+
+def _ab64(text: str) -> bytes:
+    """passlib's adapted base64: '.' for '+', no padding."""
+    return _b64(text.replace(".", "+"))
 
 
 def _b64(text: str) -> bytes:

@@ -9,6 +9,7 @@
     backup_codes_issued = "at_enrolment"   # or "on_request" (a page of their own generates them)
     passkey_first = "offered"         # or "not_offered": passkeys only beside an authenticator app
     second_step_uv = "required"       # or "preferred", "discouraged": UV at the second step
+    password_hash = "argon2id"        # or "scrypt", "bcrypt", "pbkdf2_sha256", "pbkdf2_sha512"
     reasons = ["wrong_code", "already_used", "time_skew", "malformed", "locked_out",
                "passkey_user_verification", "passkey_unknown_credential"]
     features = ["enforcement", "admin_reset", "passkeys"]
@@ -34,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinic2fa.scenarios.core.policy import FEATURES, MODELS, REASONS, REFERENCE, Policy
+from clinic2fa.scenarios.core.stored import PASSWORD_FUNCTIONS
 from clinic2fa.scenarios.errors import UsageError
 
 COUNTS = ("window", "skew_horizon", "pending_seconds", "backup_codes")
@@ -42,12 +44,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "backup_codes_issued": ("at_enrolment", "on_request"),
     "passkey_first": ("offered", "not_offered"),
     "second_step_uv": ("required", "preferred", "discouraged"),
+    "password_hash": PASSWORD_FUNCTIONS,
     "rate_limit.model": MODELS,
     "rate_limit.lock_ends": ("after_time", "by_admin", "never"),
 }
 SETS: dict[str, tuple[str, ...]] = {"reasons": REASONS, "features": tuple(FEATURES)}
-_TOP = {"issuer", *COUNTS, "backup_codes_issued", "passkey_first", "second_step_uv", *SETS,
-        "throttle_seconds", "rate_limit"}
+_TOP = {"issuer", *COUNTS, "backup_codes_issued", "passkey_first", "second_step_uv",
+        "password_hash", *SETS, "throttle_seconds", "rate_limit"}
 _LIMIT = {"model", *LIMIT_COUNTS, "lock_ends", "backoff_seconds", "backoff_factor"}
 
 

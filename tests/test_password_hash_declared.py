@@ -1,0 +1,96 @@
+"""PASSWORD-HASH holds a deployment to the approved function it declares, not to argon2id: a
+clinic keeping Django's PBKDF2-SHA256 passes where it declares it, fails where it declares
+another, and a fast hash fails whatever it declares."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from typing import Any
+
+import pytest
+
+from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.core import stored
+from clinic2fa.scenarios.core.context import Context, NonConformance
+from clinic2fa.scenarios.core.policy import REFERENCE
+from clinic2fa.scenarios.core.trace import Trace
+from clinic2fa.scenarios.targets.memory import MemoryTarget
+from clinic2fa.simulator.clinic import Clinic
+from clinic2fa.simulator.clock import FakeClock
+from clinic2fa.simulator.policy import FAST_HASH, Policy
+from clinic2fa.simulator.users import Role, User
+
+CATALOGUE = catalogue.load()
+
+
+def django_pbkdf2(password: str, salt: str | None = None, iterations: int = 600_000) -> str:
+    """Django's PBKDF2PasswordHasher.encode, written out."""
+    salt = salt or secrets.token_hex(11)
+    made = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(made).decode()}"
+
+
+class Pbkdf2Clinic(Clinic):
+    """Keeps passwords as Django does by default (PBKDF2-SHA256, few iterations for speed)."""
+
+    fast = False  # a fast, unsalted SHA-256 instead: outside every approved function
+
+    def add_user(self, email: str, password: str, role: Role, name: str = "") -> User:
+        kept = hashlib.sha256(password.encode()).hexdigest() if self.fast else \
+            django_pbkdf2(password, iterations=1_000)
+        return self.add_hashed_user(email, kept, role, name)
+
+    def _check_password(self, user: User | None, password: str) -> bool:
+        if user is None:
+            return False
+        if self.fast:
+            return user.password_hash == hashlib.sha256(password.encode()).hexdigest()
+        return stored.matches_password(user.password_hash, password) is True
+
+
+class FastHashClinic(Pbkdf2Clinic):
+    fast = True
+
+
+def run(clinic: type[Clinic], **declared: Any) -> Trace:
+    clock = FakeClock()
+    target = MemoryTarget(clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH)), clock)
+    trace = Trace()
+    ctx = Context(target, trace, frozenset(target.capabilities), REFERENCE.with_changes(**declared))
+    try:
+        CATALOGUE["PASSWORD-HASH-STORAGE"].run(ctx)
+    finally:
+        assert not ctx.run_cleanups()
+    return trace
+
+
+def test_pbkdf2_declared_passes() -> None:
+    trace = run(Pbkdf2Clinic, password_hash="pbkdf2_sha256")
+    assert any(e.text.startswith("pbkdf2_sha256 {'iterations': 1000}") for e in trace.entries)
+
+
+def test_pbkdf2_where_argon2id_is_declared_fails() -> None:
+    with pytest.raises(NonConformance, match="a pbkdf2_sha256 hash, not argon2id as declared"):
+        run(Pbkdf2Clinic)
+
+
+@pytest.mark.parametrize("declared", stored.PASSWORD_FUNCTIONS)
+def test_a_fast_hash_fails_whatever_is_declared(declared: str) -> None:
+    with pytest.raises(NonConformance, match="not a hash of an approved password hashing"):
+        run(FastHashClinic, password_hash=declared)
+
+
+@pytest.mark.parametrize("kept", [
+    django_pbkdf2("s3cret", "abcdefghijkl", 1000),
+    "$pbkdf2-sha256$1000$" + base64.b64encode(b"saltsalt").decode().rstrip("=").replace("+", ".")
+    + "$" + base64.b64encode(hashlib.pbkdf2_hmac("sha256", b"s3cret", b"saltsalt", 1000))
+    .decode().rstrip("=").replace("+", "."),
+    "scrypt$16384$abcdefghijkl$8$1$" + base64.b64encode(hashlib.scrypt(
+        b"s3cret", salt=b"abcdefghijkl", n=16384, r=8, p=1, dklen=64)).decode(),
+], ids=["django-pbkdf2", "passlib-pbkdf2", "django-scrypt"])
+def test_the_usual_forms_are_read_and_matched(kept: str) -> None:
+    assert stored.parse_password(kept) is not None
+    assert stored.matches_password(kept, "s3cret") is True
+    assert stored.matches_password(kept, "s3cres") is False
