@@ -183,7 +183,9 @@ def skew_named_to_the_declared_horizon(ctx: Context) -> None:
     enrolled = ctx.enrol(ctx.account("staff"))
     pending = ctx.target.sign_in(enrolled.account.email, enrolled.account.password)
     checks = [(horizon, "time_skew"), (-horizon, "time_skew"), (horizon + 1, "wrong_code")]
-    if Needs.CLOCK in ctx.capabilities:  # the edge again from the next step (odd and even)
+    if Needs.CLOCK not in ctx.capabilities:  # the edge again from the next step needs it
+        ctx.trace.note("the +horizon edge from one step only: the clock cannot be moved here")
+    else:  # odd and even steps: a search range's end may depend on the step's parity
         checks.append((horizon, "time_skew"))
     for number, (steps, reason) in enumerate(checks):
         if number == 3:
