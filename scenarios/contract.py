@@ -7,7 +7,8 @@ Everything a person adding a target has to know is here, in one file:
 - The capabilities a target may declare (`Needs`), each with the protocol it then implements:
   `ClockControl` (Needs.CLOCK), `PasskeyCeremonies` (Needs.PASSKEYS), `Inspection`
   (Needs.INSPECT), `SessionReplay` (Needs.SESSIONS), `HttpExchanges` (Needs.HTTP);
-  Needs.PARALLEL needs no methods, only leave to send many requests at once.
+  Needs.PARALLEL needs no methods, only leave to send many requests at once (a target whose
+  calls cannot run in threads, the browser, sends a burst itself: `together(calls)`).
   A scenario that needs a capability the target did not declare is "not applicable", decided
   before it runs.
 - What a target raises when it cannot give an answer, each its own outcome in the reports:

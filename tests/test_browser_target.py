@@ -50,8 +50,7 @@ def test_requirement_checks_run_in_the_browser_where_the_pages_can_express_them(
         browser: Browser, site: str) -> None:
     everything = provider(site, browser)
     try:
-        done = run(everything, "DISABLE-REAUTH-PASSWORD", "PASSKEY-ORIGIN-RPID-REGISTRATION",
-                   "RACE-TOTP-CODE-ONCE")
+        done = run(everything, "DISABLE-REAUTH-PASSWORD", "PASSKEY-ORIGIN-RPID-REGISTRATION")
     finally:
         everything.close()
     passed = done["DISABLE-REAUTH-PASSWORD"]  # an empty password: the browser will not send it
@@ -60,7 +59,6 @@ def test_requirement_checks_run_in_the_browser_where_the_pages_can_express_them(
     assert refusals == [{"code": "password_required", "reason": None}] * 2
     crafted = done["PASSKEY-ORIGIN-RPID-REGISTRATION"]
     assert crafted.outcome.value == "unsupported" and "misbehaves" in crafted.message
-    assert done["RACE-TOTP-CODE-ONCE"].outcome.value == "not_applicable"  # one person, one browser
 
 
 def test_the_report_shows_each_step_in_screenshots(browser: Browser, site: str,
@@ -112,7 +110,7 @@ def test_clinic2fa_run_launches_its_own_chromium(site: str, tmp_path: Path) -> N
          "--select", "STEP-2-SETUP-SCREEN", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (f"against browser+{site} (the reference; offers: clock, http, passkeys, sessions)"
+    assert (f"against browser+{site} (the reference; offers: clock, http, parallel, passkeys, sessions)"
             in done.stdout)
     assert "STEP-2-SETUP-SCREEN" in done.stdout and "PASS" in done.stdout
     # the headline states the coverage: one scenario cannot make the whole spec conform, nor

@@ -229,6 +229,26 @@ def test_overlap_is_half_the_burst_in_flight_at_once() -> None:
     assert not burst((0.0, 0.1)).overlapped  # one request races nothing
 
 
+def test_a_race_against_the_first_request_needs_one_beside_it() -> None:
+    """A reset (the first request) answered before any of the others was sent raced nothing,
+    however much the others overlapped each other."""
+    def burst(*times: tuple[float, float]) -> parallel.Overlap:
+        return parallel.overlap([parallel.Outcome(sent=s, answered=a, on_the_wire=True)
+                                 for s, a in times], against_first=True)
+
+    alone = burst((0.0, 0.1), (0.2, 0.5), (0.25, 0.6), (0.3, 0.7))
+    assert alone.overlapped and alone.beside_first == 0 and not alone.raced_first
+    assert "0 of the others in flight while the first one was" in str(alone)
+    met = burst((0.0, 0.3), (0.2, 0.5), (0.25, 0.6), (0.3, 0.7))
+    assert met.raced_first and met.beside_first == 2  # the one sent as it was answered: not
+    assert parallel.overlap([parallel.Outcome(sent=0.0, answered=0.1)] * 2).beside_first is None
+    bursts = races.Bursts(None)  # type: ignore[arg-type] # an attempt's evidence, no sending
+    bursts.seen = [alone, alone]
+    assert not bursts.overlapped and bursts.weakest() is alone  # the reset never met a use
+    bursts.seen = [alone, met]
+    assert bursts.overlapped  # in one of its rounds the reset raced the uses
+
+
 def test_the_http_target_times_each_request_on_the_wire(reference: str) -> None:
     provider = HttpProvider(reference, None)
     provider.open()

@@ -92,24 +92,35 @@ class Overlap:
     last_sent: float  # seconds after the first request left
     first_answer: float  # seconds after the first request left
     on_the_wire: bool
+    # how many of the others were in flight while the burst's first request was, where the
+    # race is that request against the rest (an admin's reset, a regeneration); else None
+    beside_first: int | None = None
 
     @property
     def overlapped(self) -> bool:
         """At least half the burst (and at least two requests) in flight at one moment."""
         return self.in_flight >= max(2, -(-self.requests // 2))
 
+    @property
+    def raced_first(self) -> bool:
+        """Where the race is the first request against the rest: another was in flight with it."""
+        return self.beside_first != 0
+
     def __str__(self) -> str:
         how = "as the target saw them" if self.on_the_wire else "by the calls' start and end"
         said = "overlapped" if self.overlapped else "did not overlap"
         every = "every one sent before the first answer came back" if not self.late else \
             f"{self.late} sent only after the first answer came back"
+        beside = "" if self.beside_first is None else \
+            f"; {self.beside_first} of the others in flight while the first one was"
         return (f"the {self.requests} requests {said}: at most {self.in_flight} in flight at once, "
-                f"{every}; the last sent at +{self.last_sent * 1000:.1f} ms, the first answer "
-                f"at +{self.first_answer * 1000:.1f} ms ({how})")
+                f"{every}{beside}; the last sent at +{self.last_sent * 1000:.1f} ms, the first "
+                f"answer at +{self.first_answer * 1000:.1f} ms ({how})")
 
 
-def overlap(outcomes: Sequence[Outcome[object]]) -> Overlap:
-    """How a burst's requests lay in time against each other."""
+def overlap(outcomes: Sequence[Outcome[object]], *, against_first: bool = False) -> Overlap:
+    """How a burst's requests lay in time against each other (`against_first`: and against
+    the first of them, where the race is that one against the rest)."""
     first_sent = min(o.sent for o in outcomes)
     first_answer = min(o.answered for o in outcomes)
     # +1 as a request leaves, -1 as its answer comes; an answer at the very moment another
@@ -119,9 +130,12 @@ def overlap(outcomes: Sequence[Outcome[object]]) -> Overlap:
     for _, change in events:
         flying += change
         most = max(most, flying)
+    first = outcomes[0]
+    beside = sum(o.sent < first.answered and first.sent < o.answered for o in outcomes[1:]) \
+        if against_first else None
     return Overlap(len(outcomes), most, sum(o.sent >= first_answer for o in outcomes),
                    max(o.sent for o in outcomes) - first_sent, first_answer - first_sent,
-                   all(o.on_the_wire for o in outcomes))
+                   all(o.on_the_wire for o in outcomes), beside)
 
 
 def together(calls: Sequence[Callable[[], T]], *, deadline: float = DEADLINE,

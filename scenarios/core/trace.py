@@ -25,8 +25,8 @@ SECRET_RESULTS = frozenset({
 # Fields whose literal values the report's final pass scrubs wherever else they turn up (a
 # message, a traceback). Not the passkey `credential`: public material, full of common words.
 LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}
-# Target methods that are not exchanges with the deployment: no entry in the trace.
-UNTRACED = frozenset({"server_time", "new_passkey"})
+# Not recorded: reads of the clock, a new virtual key, and a burst (its calls are, one by one).
+UNTRACED = frozenset({"server_time", "new_passkey", "together"})
 NOT_SHOWN = frozenset({"known"})  # an Account's harness notes (core/accounts.py): not the target's
 MIN_LITERAL = 6  # shorter strings are too common to scrub; a TOTP code has 6 digits
 

@@ -168,15 +168,20 @@ class Pages:
 
     def _send(self, s: Session, button: Locator) -> None:
         """Click a form's button once the browser's own validation lets the form go."""
+        self._check_form(button)
+        with s.page.expect_event("domcontentloaded"):  # the page the answer loads, parsed
+            button.click()
+        s.seen = self._changes
+
+    @staticmethod
+    def _check_form(button: Locator) -> None:
+        """Refused without asking the server where the browser's own validation stops a form."""
         invalid = button.evaluate(INVALID_FIELD)
         if invalid:
             code = "password_required" if invalid["type"] == "password" else "invalid_request"
             raise Refused(code, None, f"the browser would not send the form ({invalid['label']}: "
                                       f"{invalid['message']}); the server was not asked",
                           sent=False)
-        with s.page.expect_event("domcontentloaded"):  # the page the answer loads, parsed
-            button.click()
-        s.seen = self._changes
 
     def _settle(self, s: Session, wanted: dict[str, Locator],
                 refusals: dict[str, str] | None = None, *, landings: bool = True,

@@ -7,9 +7,9 @@ config's accounts, and the clock estimate. When the run keeps reports, each scen
 screenshots, and a failing one its Playwright traces, in the report directory.
 
 Every scenario the pages can express runs here, requirement checks as well as the guide's own
-steps: one a browser cannot express (a replayed passkey answer, requests in parallel, reading
-what the clinic stores) is unsupported or not applicable, with the reason, never deferred to a
-target that is not in the run.
+steps: one a browser cannot express (a replayed passkey answer, one session's requests in
+parallel, reading what the clinic stores) is unsupported or not applicable, with the reason,
+never deferred to a target that is not in the run.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from clinic2fa.scenarios.targets.browser.target import BrowserTarget
 
 PREFIX = "browser+"
-# never PARALLEL: one person, one browser; SESSIONS: its cookies; HTTP: its pages' answers
-OFFERED = frozenset({Needs.CLOCK, Needs.SESSIONS, Needs.HTTP})  # of the HTTP side's
+# of the HTTP side's: CLOCK, and PARALLEL where a flood may go there (the forms of many
+# browsers sent at once, burst.py); SESSIONS: the browser's cookies; HTTP: its pages' answers
+OFFERED = frozenset({Needs.CLOCK, Needs.PARALLEL, Needs.SESSIONS, Needs.HTTP})
 SCREENSHOTS, TRACES = "screenshots", "traces"
 SHOTS_NOTE = ("screenshots of a test clinic, one after every action, with the QR code, the "
               "manual-entry secret and backup codes masked")

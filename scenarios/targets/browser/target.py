@@ -15,7 +15,7 @@ server. Accounts and the clock come from the HTTP side (test support, or the con
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from clinic2fa.scenarios.contract import (
     Unsupported,
 )
 from clinic2fa.scenarios.targets.browser import passkey as browser_passkey
+from clinic2fa.scenarios.targets.browser.burst import Burst
 from clinic2fa.scenarios.targets.browser.facts import digits, yes
 from clinic2fa.scenarios.targets.browser.facts import read as read_fact
 from clinic2fa.scenarios.targets.browser.flows import run as run_flow
@@ -52,6 +53,7 @@ from clinic2fa.scenarios.targets.browser.session import Session, Shot
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
 
+    from clinic2fa.scenarios.core.parallel import Outcome
     from clinic2fa.scenarios.targets.browser.provider import BrowserProvider
     from clinic2fa.scenarios.targets.http import HttpTarget
 
@@ -104,6 +106,7 @@ class BrowserTarget(Pages):
         # Actions that may change what pages show, counted: a page loaded since the last one
         # still shows the clinic as it is, so a person already on it need not open it again.
         self._changes = 0
+        self._burst: Burst | None = None  # the parallel calls being sent, while they are
 
     # -- accounts and time: the HTTP side --------------------------------------------------------
 
@@ -179,6 +182,25 @@ class BrowserTarget(Pages):
                 return Answer(answer.status, answer.headers,
                               json.loads(s.page.locator("body").inner_text()))
         return answer
+
+    # -- parallel requests (Needs.PARALLEL) --------------------------------------------------------
+
+    def together(self, calls: Sequence[Callable[[], Any]]) -> list[Outcome[Any]]:
+        """`calls` sent at once from their pages, as core/parallel.together (burst.py)."""
+        self._burst = Burst(calls)
+        try:
+            return self._burst.run()
+        finally:
+            self._burst = None
+
+    def _send(self, s: Session, button: Locator) -> None:
+        """A form's button clicked; in a burst, at the moment the burst's other forms go."""
+        if self._burst is not None and self._burst.ours():
+            self._check_form(button)
+            self._burst.park(s, button)
+            s.seen = self._changes
+            return
+        super()._send(s, button)
 
     # -- sign-in ---------------------------------------------------------------------------------
     #
@@ -533,6 +555,8 @@ class BrowserTarget(Pages):
     def _session(self, handle: str) -> Session:
         if handle not in self.sessions:
             raise Refused("not_signed_in", None, "no browser session of this scenario")
+        if self._burst is not None and self._burst.ours():
+            self._burst.claim(handle)
         return self.sessions[handle]
 
     @contextmanager
