@@ -116,8 +116,9 @@ def qr_png(uri: str, scale: int = 4) -> bytes:
 
 
 def step_of(at: float, params: TotpParams) -> int:
-    """The RFC 6238 time step T = floor(t / X) with T0 = 0 (64-bit safe in Python)."""
-    return int(at // params.period)
+    """The RFC 6238 time step T = floor(t / X) with T0 = 0 (64-bit safe in Python), in whole
+    numbers: a float quotient rounds up to the next step within a rounding error of its start."""
+    return int(at) // params.period
 
 
 def code_at_step(secret: str, step: int, params: TotpParams) -> str:
