@@ -82,3 +82,14 @@ def test_another_users_passkey_reaches_the_server_from_a_page(
     # the attacker's browser drops allowCredentials: its key answers with its own credential
     result = outcome(browser, scenario_id, defect=defect)
     assert result.outcome.value == expected, result.message
+
+
+@pytest.mark.parametrize(("defect", "expected"),
+                         [(None, "pass"), ("passkey-unregistered-accepted", "fail")],
+                         ids=["reference", "unregistered-accepted"])
+def test_a_credential_no_server_registered_reaches_the_server_from_a_page(
+        browser: Browser, defect: str | None, expected: str) -> None:
+    # a key holding a credential for the RP ID that this clinic never registered (made on
+    # another device, or removed since) offers it once the allow list is dropped
+    result = outcome(browser, "PASSKEY-OWN-CREDENTIAL-UNREGISTERED", defect=defect)
+    assert result.outcome.value == expected, result.message

@@ -213,7 +213,7 @@ def test_a_rule_broken_without_overlap_still_fails() -> None:
     assert "parallel uses of one backup code signed in" in result.message
 
 
-def test_overlap_is_half_the_burst_in_flight_at_once() -> None:
+def test_overlap_is_half_the_burst_sent_before_the_first_answer() -> None:
     def burst(*times: tuple[float, float]) -> parallel.Overlap:
         return parallel.overlap([parallel.Outcome(sent=s, answered=a, on_the_wire=True)
                                  for s, a in times])
@@ -223,6 +223,10 @@ def test_overlap_is_half_the_burst_in_flight_at_once() -> None:
     assert "every one sent before the first answer came back" in str(every)
     half = burst((0.0, 0.3), (0.1, 0.2), (0.25, 0.4), (0.35, 0.5))
     assert half.overlapped and half.in_flight == 2 and half.late == 2
+    # a server answering in milliseconds: the first is answered before the rest are sent,
+    # which then queue (many in flight, yet each met a server done with the one before)
+    queued = burst((0.0, 0.02), (0.1, 1.0), (0.15, 1.0), (0.2, 1.0), (0.25, 1.0))
+    assert queued.in_flight == 4 and queued.late == 4 and not queued.overlapped
     serial = burst((0.0, 0.1), (0.1, 0.2), (0.2, 0.3))  # each sent as the one before answered
     assert not serial.overlapped and serial.in_flight == 1
     assert str(serial).startswith("the 3 requests did not overlap: at most 1 in flight at once")
@@ -230,13 +234,13 @@ def test_overlap_is_half_the_burst_in_flight_at_once() -> None:
 
 
 def test_a_race_against_the_first_request_needs_one_beside_it() -> None:
-    """A reset (the first request) answered before any of the others was sent raced nothing,
-    however much the others overlapped each other."""
+    """A reset (the first request) sent once the others were answered raced nothing, however
+    much the others overlapped each other."""
     def burst(*times: tuple[float, float]) -> parallel.Overlap:
         return parallel.overlap([parallel.Outcome(sent=s, answered=a, on_the_wire=True)
                                  for s, a in times], against_first=True)
 
-    alone = burst((0.0, 0.1), (0.2, 0.5), (0.25, 0.6), (0.3, 0.7))
+    alone = burst((0.55, 0.58), (0.0, 0.5), (0.05, 0.52), (0.1, 0.54))
     assert alone.overlapped and alone.beside_first == 0 and not alone.raced_first
     assert "0 of the others in flight while the first one was" in str(alone)
     met = burst((0.0, 0.3), (0.2, 0.5), (0.25, 0.6), (0.3, 0.7))

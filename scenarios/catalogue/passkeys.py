@@ -390,8 +390,11 @@ def unregistered_passkey_refused(ctx: Context) -> None:
     rogue = ctx.passkey()
     rogue.mint_unregistered(str(options.get("rpId")))
     ctx.step("Answer with a passkey nobody registered")
-    with ctx.refused("passkey_unknown_credential", why="an unregistered passkey"):
+    with _refused_for(ctx, "passkey_unknown_credential", "an unregistered passkey"):
         ctx.passkeys.finish_passkey_sign_in(pending, rogue.get(options, ignore_allow_list=True))
+    ctx.step("Sign in with the user's own passkey (the control)")
+    with ctx.accepted("the user's own passkey"):
+        ctx.passkey_second_step(holder.account, holder.device)
 
 
 # -- SAME-STRENGTH-ALL-PATHS: the passkey second step -------------------------------------------

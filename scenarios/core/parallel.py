@@ -6,9 +6,9 @@ and when its answer came back. A target that knows those moments reports them wi
 head read); the in-memory target, whose calls share one interpreter, lets each request in at
 its door only once all of the burst have reached it (`arrive()`), as a server's socket holds
 requests that came together. Otherwise the call's own start and end stand in. A burst
-overlapped when at least half its requests were in flight at one moment (each sent before any
-of them was answered); the evidence says how many were, and how many were sent only after
-the first answer came back.
+overlapped when at least half its requests were sent before any of them was answered (so all
+of those were in flight at one moment); the evidence says how many were in flight at most,
+and how many were sent only after the first answer came back.
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ class Overlap:
 
     @property
     def overlapped(self) -> bool:
-        """At least half the burst (and at least two requests) in flight at one moment."""
-        return self.in_flight >= max(2, -(-self.requests // 2))
+        """At least half the burst (and at least two requests) sent before the first answer
+        came back, so all of them in flight at once. Many in flight is not enough: a server
+        that answers each in milliseconds has them queue one after another, sent too late."""
+        return self.requests - self.late >= max(2, -(-self.requests // 2))
 
     @property
     def raced_first(self) -> bool:

@@ -9,16 +9,20 @@ interface has it. A key that cannot verify its user answers as a person's own br
 its script ignores the page's userVerification "required" (HOLD_SCRIPT asks the authenticator
 with "discouraged"): the answer then reaches the server without the UV flag, and the server's
 own check is what is seen. Likewise a key answering another person's sign-in drops the page's
-allowCredentials and offers its own credential as a discoverable one. What a browser cannot make
-(an answer for another origin or site, a replayed or crafted answer, a counterless key) is
-Unsupported, with the reason.
+allowCredentials and offers its own credential as a discoverable one, and so does a key whose
+credential no server registered. What a browser cannot make (an answer for another origin or
+site, a replayed or crafted answer, a counterless key) is Unsupported, with the reason.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import secrets
 from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from clinic2fa.scenarios.contract import Unsupported
 
@@ -131,8 +135,16 @@ class BrowserPasskey:
                           "cannot be sent from a page")
 
     def mint_unregistered(self, rp_id: str) -> None:
-        raise Unsupported("a browser answers only with credentials the server allows: an "
-                          "unregistered passkey cannot answer from a page")
+        """A credential for `rp_id` that no server registered (made on another device, or
+        removed since): offered as a discoverable one once the allow list is dropped."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+        self.credentials.append({
+            "credentialId": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "isResidentCredential": True, "rpId": rp_id,
+            "privateKey": base64.b64encode(pkcs8).decode(),
+            "userHandle": base64.b64encode(secrets.token_bytes(16)).decode(), "signCount": 0})
 
     def _answer(self, kind: str, options: dict[str, Any]) -> dict[str, Any]:
         return {"type": "browser-passkey", "device": self.token, "kind": kind,
