@@ -7,7 +7,9 @@ parks there. Once every call is parked or done, each parked page is told to clic
 one moment by the machine's clock (a timer in the page), and the calls are resumed in turn: each
 reads the page its answer loaded and goes on to its next submit, which waits for the next round.
 The evidence of a call is the browser's own timing of its last submitted request: when it was
-sent, when the first byte of its answer came (Resource Timing).
+sent, when the first byte of its answer came (Resource Timing). Calls that send fewer forms than
+others (a reset beside sign-ins of a password and a code) start later, as the burst before
+showed, so that the last forms of all go out together.
 
 What a browser cannot send this way is Unsupported, decided before anything is sent together:
 two calls on one session (one page sends one form at a time), or a call whose request does not
@@ -16,6 +18,7 @@ leave through a form (a passkey's prompt or answer, which the page's script send
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,11 +59,18 @@ class _Parked:
 class Burst:
     """One burst's calls, each in its greenlet; the browser target's `_send` parks them here."""
 
-    def __init__(self, calls: Sequence[Callable[[], Any]]) -> None:
+    def __init__(self, calls: Sequence[Callable[[], Any]], forms: Sequence[int] = ()) -> None:
+        """`forms`: how many forms each call sent in an earlier burst like this one; a call that
+        sent fewer starts as many rounds later, so that every call's last form (the one the
+        race is about) goes in the same round."""
         if not 0 < len(calls) <= MAX_PARALLEL:
             raise ValueError(f"between 1 and {MAX_PARALLEL} parallel calls, not {len(calls)}")
         self._hub = getcurrent()
         self._calls = [greenlet(call) for call in calls]
+        most = max(forms, default=0)
+        self._later = dict(zip(self._calls, (most - n for n in forms), strict=True)) \
+            if len(forms) == len(calls) else {}
+        self._forms: dict[greenlet, int] = {}  # the forms each call sent
         self._parked: list[_Parked] = []
         self._sessions: dict[str, greenlet] = {}  # which call acts in which session
         self._sent: dict[greenlet, tuple[float, float]] = {}  # a call's last request, in seconds
@@ -80,6 +90,7 @@ class Burst:
     def park(self, s: Session, button: Locator) -> None:
         """In a call: wait for the others, click with them, return once the answer is parsed."""
         me = getcurrent()
+        self._forms[me] = self._forms.get(me, 0) + 1
         parked = _Parked(me, s, button.element_handle())  # found now: quick to arm later
         self._parked.append(parked)
         self._hub.switch()  # back to the hub, which arms every parked page, then resumes us
@@ -92,10 +103,13 @@ class Burst:
         outcomes: dict[greenlet, Outcome[Any]] = {}
         error: BaseException | None = None
         alive = list(self._calls)
-        first = True
-        while alive:
+        for round_ in itertools.count():
+            if not alive:
+                break
             self._parked = []
             for call in alive:
+                if self._later.get(call, 0) > round_:
+                    continue  # it sends fewer forms: it starts later
                 self._began.setdefault(call, _now_ms() / 1000)
                 try:
                     result = call.switch()
@@ -105,7 +119,7 @@ class Burst:
                     error = error or exc
                 else:
                     if call.dead:
-                        if first and call not in self._sent:
+                        if call not in self._sent:  # it never parked: no form it sent
                             error = error or Unsupported(
                                 "a call of this burst sent its request from the page's script "
                                 "(a passkey's prompt or answer), not from a form: a browser "
@@ -113,12 +127,15 @@ class Burst:
                         outcomes[call] = self._outcome(call, result, None)
             alive = [call for call in alive if not call.dead]
             if error is not None:
-                for call in alive:  # parked in a `with`: unwound, their waits cancelled
+                for call in alive:  # parked or not yet started: unwound (GreenletExit)
                     call.throw()
                 raise error
             self._fire()
-            first = False
         return [outcomes[call] for call in self._calls]
+
+    def forms(self) -> tuple[int, ...]:
+        """How many forms each call sent, in the calls' order (for the next burst like it)."""
+        return tuple(self._forms.get(call, 0) for call in self._calls)
 
     def _fire(self) -> None:
         """Every parked page clicks its button at one moment of the machine's clock."""

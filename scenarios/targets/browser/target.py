@@ -107,6 +107,7 @@ class BrowserTarget(Pages):
         # still shows the clinic as it is, so a person already on it need not open it again.
         self._changes = 0
         self._burst: Burst | None = None  # the parallel calls being sent, while they are
+        self._forms: dict[int, tuple[int, ...]] = {}  # per burst size: the forms each call sent
 
     # -- accounts and time: the HTTP side --------------------------------------------------------
 
@@ -187,11 +188,16 @@ class BrowserTarget(Pages):
 
     def together(self, calls: Sequence[Callable[[], Any]]) -> list[Outcome[Any]]:
         """`calls` sent at once from their pages, as core/parallel.together (burst.py)."""
-        self._burst = Burst(calls)
+        self._burst = Burst(calls, self._forms.get(len(calls), ()))
         try:
-            return self._burst.run()
+            outcomes = self._burst.run()
+            self._forms[len(calls)] = self._burst.forms()  # the next burst of as many, aligned
+            return outcomes
         finally:
             self._burst = None
+            # each page loaded in the burst may be older than another call's change (its
+            # action began, and counted, before this page's answer came): none is current
+            self._changes += 1
 
     def _send(self, s: Session, button: Locator) -> None:
         """A form's button clicked; in a burst, at the moment the burst's other forms go."""
