@@ -241,10 +241,11 @@ def test_a_race_against_the_first_request_needs_one_beside_it() -> None:
                                  for s, a in times], against_first=True)
 
     alone = burst((0.55, 0.58), (0.0, 0.5), (0.05, 0.52), (0.1, 0.54))
-    assert alone.overlapped and alone.beside_first == 0 and not alone.raced_first
+    assert alone.beside_first == 0 and not alone.overlapped  # the others overlapped, not it
     assert "0 of the others in flight while the first one was" in str(alone)
-    met = burst((0.0, 0.3), (0.2, 0.5), (0.25, 0.6), (0.3, 0.7))
-    assert met.raced_first and met.beside_first == 2  # the one sent as it was answered: not
+    met = burst((0.0, 0.3), (0.3, 0.5), (0.35, 0.6), (0.2, 0.7))  # the rest sent late: still
+    assert met.overlapped and met.beside_first == 1  # one in flight with it (the one sent as
+    # it was answered is not)
     assert parallel.overlap([parallel.Outcome(sent=0.0, answered=0.1)] * 2).beside_first is None
     bursts = races.Bursts(None)  # type: ignore[arg-type] # an attempt's evidence, no sending
     bursts.seen = [alone, alone]

@@ -50,10 +50,12 @@ class Bursts:
 
     @property
     def overlapped(self) -> bool:
-        """Every burst overlapped, and where a burst races its first request against the rest
-        (a reset, a regeneration), at least one burst of the attempt had it among the others."""
-        return bool(self.seen) and all(e.overlapped for e in self.seen) \
-            and any(e.raced_first for e in self.seen)
+        """Every burst overlapped; of bursts that race their first request against the rest (a
+        reset, a regeneration, round after round), one is enough: each round checks the rule,
+        and one that raced is the evidence that it held in a race."""
+        against = [e for e in self.seen if e.beside_first is not None]
+        return bool(self.seen) and all(e.overlapped for e in self.seen if e not in against) \
+            and (not against or any(e.overlapped for e in against))
 
     def weakest(self) -> Overlap:
         """The evidence that fell short: the last burst that did not overlap, else the last."""

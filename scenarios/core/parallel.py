@@ -98,15 +98,13 @@ class Overlap:
 
     @property
     def overlapped(self) -> bool:
-        """At least half the burst (and at least two requests) sent before the first answer
+        """Where the race is the first request against the rest: another was in flight with it.
+        Else at least half the burst (and at least two requests) sent before the first answer
         came back, so all of them in flight at once. Many in flight is not enough: a server
         that answers each in milliseconds has them queue one after another, sent too late."""
+        if self.beside_first is not None:
+            return self.beside_first > 0
         return self.requests - self.late >= max(2, -(-self.requests // 2))
-
-    @property
-    def raced_first(self) -> bool:
-        """Where the race is the first request against the rest: another was in flight with it."""
-        return self.beside_first != 0
 
     def __str__(self) -> str:
         how = "as the target saw them" if self.on_the_wire else "by the calls' start and end"
