@@ -4,16 +4,26 @@ Playwright's sync API serves one caller at a time, so a burst cannot run its cal
 (core/parallel.py does, for targets that can). Each call runs in a greenlet of its own instead
 (the sync API is built on greenlets): it goes as a person would up to its next form submit and
 parks there. Once every call is parked or done, each parked page is told to click its button at
-one moment by the machine's clock (a timer in the page), and the calls are resumed in turn: each
-reads the page its answer loaded and goes on to its next submit, which waits for the next round.
-The evidence of a call is the browser's own timing of its last submitted request: when it was
-sent, when the first byte of its answer came (Resource Timing). Calls that send fewer forms than
-others (a reset beside sign-ins of a password and a code) start later, as the burst before
-showed, so that the last forms of all go out together.
+once, and the calls are resumed in turn: each reads the page its answer loaded and goes on to
+its next submit, which waits for the next round. Calls that send fewer forms than others (a
+reset beside sign-ins of a password and a code) start later, as the burst before showed, so that
+the last forms of all go out together.
+
+Once means one of two ways. Where every parked form is a plain POST (URL-encoded fields), the
+harness relays them: it reads each form as the page would send it (its fields, its button, the
+session's cookies, the page as Referer and Origin), sends them all from threads released
+together (core/parallel.py), and hands each answer to its page as the answer to the click,
+which sends nothing itself (the page's route). A browser on a small machine spreads twenty
+pages' own sends over 0.3-0.5 s, longer than many servers take to answer one; relayed, they
+leave within milliseconds. The evidence is then the wire's: when each request's last byte left
+and its answer's head came. Otherwise each page is told to click its button at one moment of the
+machine's clock (a timer in the page), and the evidence is the browser's own timing of the
+request (Resource Timing).
 
 What a browser cannot send this way is Unsupported, decided before anything is sent together:
 two calls on one session (one page sends one form at a time), or a call whose request does not
-leave through a form (a passkey's prompt or answer, which the page's script sends).
+leave through a form the harness holds (a passkey's prompt or answer, which the page's script
+sends; an action of a profile's module, which clicks for itself).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from greenlet import getcurrent, greenlet
 
 from clinic2fa.scenarios.contract import Refused, Unsupported
 from clinic2fa.scenarios.core.parallel import MAX_PARALLEL, Outcome
+from clinic2fa.scenarios.targets.browser import relay
 
 if TYPE_CHECKING:
     from playwright._impl._sync_base import EventInfo
@@ -38,6 +49,7 @@ if TYPE_CHECKING:
 # Milliseconds from arming the first page to the moment all click: arming one page takes a few.
 LEAD_MS, LEAD_PER_PAGE_MS = 150, 15
 ARM = """(button, at) => { setTimeout(() => button.click(), Math.max(0, at - Date.now())); }"""
+CLICK = "(button) => button.click()"  # its answer is already here (relay.py): no moment to wait
 
 
 def _now_ms() -> float:
@@ -54,15 +66,19 @@ class _Parked:
     button: ElementHandle
     loaded: EventInfo[Page] = field(init=False)  # the page its answer loads
     asked: EventInfo[Request] = field(init=False)  # the request the click sends
+    relayed: tuple[float, float] | None = None  # when the relay sent it and its answer came
+    route: Any = None  # the page's route that hands it the relayed answer
 
 
 class Burst:
     """One burst's calls, each in its greenlet; the browser target's `_send` parks them here."""
 
-    def __init__(self, calls: Sequence[Callable[[], Any]], forms: Sequence[int] = ()) -> None:
+    def __init__(self, calls: Sequence[Callable[[], Any]], forms: Sequence[int] = (), *,
+                 timeout: float = 30.0, relaying: bool = True) -> None:
         """`forms`: how many forms each call sent in an earlier burst like this one; a call that
         sent fewer starts as many rounds later, so that every call's last form (the one the
-        race is about) goes in the same round."""
+        race is about) goes in the same round. `relaying`: the harness sends plain forms itself
+        (relay.py, waiting `timeout` seconds for each answer), else the pages click."""
         if not 0 < len(calls) <= MAX_PARALLEL:
             raise ValueError(f"between 1 and {MAX_PARALLEL} parallel calls, not {len(calls)}")
         self._hub = getcurrent()
@@ -75,6 +91,8 @@ class Burst:
         self._sessions: dict[str, greenlet] = {}  # which call acts in which session
         self._sent: dict[greenlet, tuple[float, float]] = {}  # a call's last request, in seconds
         self._began: dict[greenlet, float] = {}
+        self._timeout, self._relaying = timeout, relaying
+        self.relayed = 0  # rounds the relay sent (the others the pages clicked)
 
     def ours(self) -> bool:
         """Whether the running code is one of this burst's calls (else it acts alone)."""
@@ -96,7 +114,9 @@ class Burst:
         self._hub.switch()  # back to the hub, which arms every parked page, then resumes us
         request = parked.asked.value  # waits for what the click sent (the hub set the waits)
         parked.loaded.value  # noqa: B018 - and for the page its answer loads, parsed
-        self._sent[me] = _timing(request, fallback=self._began[me])
+        if parked.route is not None:
+            s.page.unroute("**/*", parked.route)
+        self._sent[me] = parked.relayed or _timing(request, fallback=self._began[me])
 
     def run(self) -> list[Outcome[Any]]:
         """Every call to its end, their submits round by round; outcomes in the calls' order."""
@@ -121,9 +141,10 @@ class Burst:
                     if call.dead:
                         if call not in self._sent:  # it never parked: no form it sent
                             error = error or Unsupported(
-                                "a call of this burst sent its request from the page's script "
-                                "(a passkey's prompt or answer), not from a form: a browser "
-                                "cannot hold it to send it together with the others")
+                                "a call of this burst sent its request without a form the "
+                                "harness could hold to send it with the others (a passkey's "
+                                "prompt or answer, which the page's script sends, or an action "
+                                "of the profile's module, which clicks for itself)")
                         outcomes[call] = self._outcome(call, result, None)
             alive = [call for call in alive if not call.dead]
             if error is not None:
@@ -138,15 +159,28 @@ class Burst:
         return tuple(self._forms.get(call, 0) for call in self._calls)
 
     def _fire(self) -> None:
-        """Every parked page clicks its button at one moment of the machine's clock."""
+        """Every parked form sent at once: relayed where all are plain, else each page clicks
+        its button at one moment of the machine's clock."""
+        forms = [relay.Form.read(p.button, p.session.context, p.session.headers)
+                 for p in self._parked] if self._relaying else []
+        answers: list[Any] = []
+        if forms and all(forms):
+            answers = relay.send([form for form in forms if form is not None], self._timeout)
+            self.relayed += 1
         at = _now_ms() + LEAD_MS + LEAD_PER_PAGE_MS * len(self._parked)
-        for parked in self._parked:
+        for i, parked in enumerate(self._parked):
             page = parked.session.page
             parked.loaded = page.expect_event("domcontentloaded").__enter__()
             parked.asked = page.expect_request(
                 lambda r, frame=page.main_frame: r.is_navigation_request() and r.frame == frame,
             ).__enter__()
-            parked.button.evaluate(ARM, at)
+            if answers:
+                response, sent, came = answers[i]
+                parked.relayed = (sent, came)
+                parked.route = relay.answer(page, forms[i], response)  # type: ignore[arg-type]
+                parked.button.evaluate(CLICK)
+            else:
+                parked.button.evaluate(ARM, at)
 
     def _outcome(self, call: greenlet, result: Any, refusal: Refused | None) -> Outcome[Any]:
         if call in self._sent:

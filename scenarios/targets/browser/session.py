@@ -65,6 +65,7 @@ class Session:
     email: str = ""  # who signed in here, and their password (a re-authentication asks it)
     password: str = ""
     answer: Any = None  # what the last flow's module function returned
+    headers: dict[str, str] = field(default_factory=dict)  # the context adds them to requests
     _cdp: CDPSession | None = field(default=None, repr=False)
     # the last page the browser loaded: its status and headers (SECRET-NO-STORE), the
     # seconds its request waited for the answer (SIGNIN-NO-ENUMERATION), and when it came
@@ -85,7 +86,7 @@ class Session:
         if traced:
             context.tracing.start(title=handle, snapshots=True, screenshots=False,
                                   sources=False)
-        session = cls(handle, context, context.new_page(), traced)
+        session = cls(handle, context, context.new_page(), traced, headers=dict(headers or {}))
         session.page.on("response", session._seen)
         return session
 

@@ -188,7 +188,8 @@ class BrowserTarget(Pages):
 
     def together(self, calls: Sequence[Callable[[], Any]]) -> list[Outcome[Any]]:
         """`calls` sent at once from their pages, as core/parallel.together (burst.py)."""
-        self._burst = Burst(calls, self._forms.get(len(calls), ()))
+        self._burst = Burst(calls, self._forms.get(len(calls), ()),
+                            timeout=self._provider.timeout)
         try:
             outcomes = self._burst.run()
             self._forms[len(calls)] = self._burst.forms()  # the next burst of as many, aligned
