@@ -6,7 +6,8 @@ Everything a person adding a target has to know is here, in one file:
   `Refused` when the deployment refuses it.
 - The capabilities a target may declare (`Needs`), each with the protocol it then implements:
   `ClockControl` (Needs.CLOCK), `PasskeyCeremonies` (Needs.PASSKEYS), `Inspection`
-  (Needs.INSPECT), `SessionReplay` (Needs.SESSIONS), `HttpExchanges` (Needs.HTTP);
+  (Needs.INSPECT), `PasswordStore` (Needs.PASSWORD_STORE), `SessionReplay` (Needs.SESSIONS),
+  `HttpExchanges` (Needs.HTTP);
   Needs.PARALLEL needs no methods, only leave to send many requests at once (a target whose
   calls cannot run in threads, the browser, sends a burst itself: `together(calls)`).
   A scenario that needs a capability the target did not declare is "not applicable", decided
@@ -54,6 +55,9 @@ class Needs(StrEnum):
     # read what the clinic keeps: an account's stored password and backup-code records, and
     # the audit log (the reference, or a deployment's test support: see spec/http-contract.md)
     INSPECT = "inspect"
+    # an account's stored password as the owner's pages show it (a hash, masked as an admin
+    # page masks it): the browser target where its profile says where (a flow `stored_password`)
+    PASSWORD_STORE = "password-store"  # noqa: S105 - a capability's name, not a password
     # see what a client holds for a session (a bearer token, cookies) and present it again, as
     # whoever copied it would (SESSION-NEW-TOKEN): any target with a client of its own
     SESSIONS = "sessions"
@@ -286,6 +290,13 @@ class Inspection(Protocol):
     def audit_log(self) -> list[dict[str, Any]]: ...
 
 
+class PasswordStore(Protocol):
+    """Needs.PASSWORD_STORE: how the clinic keeps `email`'s password, as it shows it to the
+    owner signed in at `session` (None where its page shows none)."""
+
+    def stored_password(self, session: str, email: str) -> str | None: ...
+
+
 class SessionReplay(Protocol):
     """Needs.SESSIONS: a session's credentials as its client holds them now, and a new session
     handle that presents exactly those (a copied token, replayed cookies).
@@ -312,9 +323,17 @@ class HttpExchanges(Protocol):
         ...
 
 
+def implied(capabilities: frozenset[Needs]) -> frozenset[Needs]:
+    """`capabilities` with what they give: inspection shows the stored password whole, so a
+    target that lays its store open also shows how it keeps passwords."""
+    return capabilities | {Needs.PASSWORD_STORE} if Needs.INSPECT in capabilities \
+        else capabilities
+
+
 CAPABILITY_PROTOCOLS: dict[Needs, type] = {
     Needs.CLOCK: ClockControl, Needs.PASSKEYS: PasskeyCeremonies, Needs.INSPECT: Inspection,
-    Needs.SESSIONS: SessionReplay, Needs.HTTP: HttpExchanges}
+    Needs.SESSIONS: SessionReplay, Needs.HTTP: HttpExchanges,
+    Needs.PASSWORD_STORE: PasswordStore}
 
 
 # -- the Provider: a target for a whole run -----------------------------------------------------

@@ -122,6 +122,33 @@ def test_a_python_module_does_what_toml_cannot(browser: Browser, site: str,
     assert (result.outcome.value, result.message) == ("pass", "")
 
 
+# The stored password read through a page (a deployment's admin page, elsewhere); here from the
+# reference's test support, whole, with the page's cookies and test clinic.
+STORED = """
+from urllib.parse import quote
+
+def stored_password(page, subject, password):
+    origin = "/".join(page.url.split("/")[:3])
+    answer = page.request.get(f"{origin}/test-support/users/{quote(subject, safe='')}/stored")
+    return answer.json()["password"]
+"""
+
+
+@pytest.mark.parametrize("defect", [None, "password-sha256"])
+def test_a_stored_password_read_from_the_pages_is_judged(browser: Browser, tmp_path: Path,
+                                                          defect: str | None) -> None:
+    (tmp_path / "flows.py").write_text(STORED)
+    result = outcome(browser, "PASSWORD-HASH-STORAGE", {"module": str(tmp_path / "flows.py")},
+                     **({"defect": defect} if defect else {}))
+    if defect is None:
+        assert (result.outcome.value, result.message) == ("pass", "")
+        calls = [e for e in result.trace.entries if e.text == "stored_password"]
+        assert len(calls) == 2 and all(e.detail["result"] == "[redacted]" for e in calls)
+    else:
+        assert result.outcome.value == "fail"
+        assert "not a hash of an approved password hashing function" in result.message
+
+
 # -- a QR code that loads late ------------------------------------------------------------------
 
 SVG = re.compile(r'<figure class="qr">(.*?)</figure>', re.S)

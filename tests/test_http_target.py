@@ -89,7 +89,8 @@ def test_the_reference_over_http_conforms_and_lends_its_clock(tmp_path: Path,
     assert set(done.outcomes().values()) == {"pass"}  # T-CLOCK too: the clock moves
     assert {k: v for k, v in report["target"].items() if k != "policy"} == {
         "name": reference, "kind": "http", "reference": True, "description": "the reference",
-        "capabilities": ["clock", "http", "inspect", "parallel", "passkeys", "sessions"]}
+        "capabilities": ["clock", "http", "inspect", "parallel", "passkeys", "password-store",
+                         "sessions"]}
     assert report["target"]["policy"]["declared"] == []  # the reference's own choices
     assert report["clock"]["source"] == "test-support"
     assert report["clock"]["uncertainty_seconds"] < 0.5
@@ -138,7 +139,8 @@ def test_a_reference_without_a_movable_clock_offers_no_clock(tmp_path: Path) -> 
         assert done.code == 0
         assert done.outcomes() == {"T-SIGN-IN": "pass", "T-CLOCK": "not_applicable"}
         assert done.report()["target"]["capabilities"] == ["http", "inspect", "parallel",
-                                                            "passkeys", "sessions"]
+                                                            "passkeys", "password-store",
+                                                            "sessions"]
 
 
 # -- against a deployment -----------------------------------------------------------------------

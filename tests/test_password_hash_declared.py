@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from clinic2fa.scenarios import catalogue
+from clinic2fa.scenarios.contract import Needs
 from clinic2fa.scenarios.core import stored
 from clinic2fa.scenarios.core.context import Context, NonConformance
 from clinic2fa.scenarios.core.policy import REFERENCE
@@ -94,3 +95,71 @@ def test_the_usual_forms_are_read_and_matched(kept: str) -> None:
     assert stored.parse_password(kept) is not None
     assert stored.matches_password(kept, "s3cret") is True
     assert stored.matches_password(kept, "s3cres") is False
+
+
+def masked(kept: str) -> str:
+    """As Django's admin shows a hash (hashers.mask_hash: the first 6 characters of the salt and
+    of the hash, the rest as many '*')."""
+    algorithm, iterations, salt, digest = kept.split("$")
+    return "$".join((algorithm, iterations, *(part[:6] + "*" * len(part[6:])
+                                              for part in (salt, digest))))
+
+
+def test_a_masked_hash_is_read_but_not_matched() -> None:
+    found = stored.parse_password(masked(django_pbkdf2("s3cret", "abcdefghijklmnopqrstuv")))
+    assert found is not None and found.masked and found.function == "pbkdf2_sha256"
+    assert len(found.salt) == 22 and found.visible_salt() == b"abcdef"
+    assert stored.matches_password(masked(django_pbkdf2("s3cret")), "s3cret") is None
+    whole = stored.parse_password(django_pbkdf2("s3cret", "abcdefghijkl"))
+    assert whole is not None and not whole.masked and whole.visible_salt() == b"abcdefghijkl"
+
+
+class AdminPagesTarget(MemoryTarget):
+    """The store seen only as the owner's admin page shows it: Django's masked summary."""
+
+    capabilities = frozenset(MemoryTarget.capabilities - {Needs.INSPECT})
+    salts: list[str] = []  # noqa: RUF012 - set per test: the salts the pages show, in turn
+
+    def stored_password(self, session: str, email: str) -> str | None:
+        self.clinic.profile(self._t(session))
+        kept = self.clinic.stored_credentials(email)["password"]
+        if self.salts:  # the same visible salt for both accounts
+            algorithm, iterations, _, digest = kept.split("$")
+            kept = "$".join((algorithm, iterations, self.salts.pop(0), digest))
+        return masked(kept)
+
+
+def shown(salts: list[str], **declared: Any) -> Trace:
+    clock = FakeClock()
+    target = AdminPagesTarget(Pbkdf2Clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH)),
+                              clock)
+    target.salts = salts
+    trace = Trace()
+    ctx = Context(target, trace, frozenset(target.capabilities),
+                  REFERENCE.with_changes(**{"password_hash": "pbkdf2_sha256", **declared}))
+    try:
+        CATALOGUE["PASSWORD-HASH-STORAGE"].run(ctx)
+    finally:
+        assert not ctx.run_cleanups()
+    return trace
+
+
+def test_a_masked_hash_on_the_owners_page_is_judged_by_its_form() -> None:
+    trace = shown([])
+    assert any(e.kind == "call" and e.text == "sign_in" for e in trace.entries)  # the owner
+    assert not [e.text for e in trace.entries if e.kind == "unverified"]
+    notes = [e.text for e in trace.entries if e.kind == "note"]
+    assert sum("salt 22 bytes, shown masked" in n for n in notes) == 2
+    assert notes.count("the hash itself is masked on the page: not compared with the "
+                       "password") == 2
+
+
+def test_masked_salts_that_look_alike_are_not_called_shared() -> None:
+    trace = shown(["abcdefXXXXXX", "abcdefYYYYYY"])  # the same first six: all the page shows
+    assert any(e.text.startswith("that the two accounts' salts differ")
+               for e in trace.entries if e.kind == "unverified")
+
+
+def test_a_masked_hash_of_another_function_than_declared_fails() -> None:
+    with pytest.raises(NonConformance, match="a pbkdf2_sha256 hash, not argon2id as declared"):
+        shown([], password_hash="argon2id")

@@ -93,12 +93,15 @@ def test_storage_requirements_are_read_from_the_store() -> None:
     """A storage rule conforms only on what the store shows: a scenario behind it reads the
     store. One that watches behaviour instead (codes shown again) can fail it; where the store
     cannot be read, its pass leaves the rule partly verified (test_report_partial)."""
-    for req_id in INSPECTED:
+    store = {Needs.INSPECT, Needs.PASSWORD_STORE}  # the store, or the password as the owner's
+    for req_id in INSPECTED:                        # pages show it (inspection implies that)
         behind = [s for s in SCENARIOS if req_id in s.verifies]
-        assert any(Needs.INSPECT in s.needs for s in behind), req_id
+        assert any(store & set(s.needs) for s in behind), req_id
     for scen in SCENARIOS:
         uses = any(w in inspect.getsource(scen.run) for w in ("stored_credentials", "audit_log"))
         assert not uses or Needs.INSPECT in scen.needs, scen.id
+        shows = "stored_password" in inspect.getsource(scen.run)
+        assert not shows or Needs.PASSWORD_STORE in scen.needs, scen.id
 
 
 def test_counts_per_module() -> None:

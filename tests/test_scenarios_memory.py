@@ -129,7 +129,7 @@ def test_the_catalogue_in_one_clinic_with_shared_owner_and_admin(tick: float) ->
         try:
             run(scen, target,
                 capabilities=frozenset({Needs.PASSKEYS, Needs.PARALLEL, Needs.INSPECT,
-                                        Needs.SESSIONS}))
+                                        Needs.PASSWORD_STORE, Needs.SESSIONS}))
         except Inconclusive as exc:  # the clock moved under the check: run it again
             assert "time step changed" in str(exc), f"{scen.id}: {exc}"
     assert not target.clinic.enforcement_required

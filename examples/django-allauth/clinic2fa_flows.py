@@ -156,6 +156,30 @@ def staff(page: Page, password: str) -> list[dict[str, Any]] | None:
             for name, email in users.items()]
 
 
+# Django admin's user page: the password field's summary (ReadOnlyPasswordHashWidget), each
+# label in <strong> with its value in the <bdi> after it; salt and hash masked (mask_hash).
+SUMMARY = """() => Array.from(document.querySelectorAll('.field-password strong')).map(label =>
+  [label.textContent.trim(), label.nextElementSibling && label.nextElementSibling.tagName === 'BDI'
+   ? label.nextElementSibling.textContent.trim() : ''])"""
+
+
+def stored_password(page: Page, subject: str, password: str) -> str:
+    """The user's admin page: how Django keeps the password, in its own stored format
+    (algorithm$iterations$salt$hash) with the masks the page shows."""
+    users = {email.casefold(): name for name, email in _users(page).items()}
+    if subject.casefold() not in users:
+        raise Refused("unknown_user", None, f"{subject} is not in the admin's user list")
+    _go(page, "/admin/auth/user/")
+    row = page.locator(ROWS).filter(has=page.locator(".field-email", has_text=subject))
+    with page.expect_navigation():
+        row.locator(".field-username a").first.click()
+    summary = dict(page.evaluate(SUMMARY))
+    if summary.get("algorithm") not in ("pbkdf2_sha256", "pbkdf2_sha512"):
+        raise ValueError(f"the admin page shows {summary} for {subject}'s password: this "
+                         "function reads PBKDF2 summaries only")
+    return "$".join(summary.get(k, "") for k in ("algorithm", "iterations", "salt", "hash"))
+
+
 def disable_2fa_for(page: Page, subject: str, password: str) -> None:
     """Tick every authenticator of the user (app, codes, keys) and delete them."""
     name = next((n for n, e in _users(page).items() if e.casefold() == subject.casefold()), None)

@@ -18,6 +18,7 @@ from clinic2fa.scenarios.contract import (
     NotApplicable,
     PasskeyCeremonies,
     PasskeyDevice,
+    PasswordStore,
     Refused,
     SessionReplay,
     Target,
@@ -110,6 +111,15 @@ class Context:
         """What the clinic keeps at rest for one account: `password` and `backup_codes`."""
         self.require(Needs.INSPECT)
         return cast(Inspection, self.target).stored_credentials(email)
+
+    def stored_password(self, session: str, email: str) -> str | None:
+        """How the clinic keeps `email`'s password, as shown to the owner signed in at
+        `session`: whole where the target lays its store open, else as the owner's page shows
+        it (masked, perhaps)."""
+        self.require(Needs.PASSWORD_STORE)
+        if Needs.INSPECT in self.capabilities:
+            return cast(Inspection, self.target).stored_credentials(email).get("password")
+        return cast(PasswordStore, self.target).stored_password(session, email)
 
     def audit_log(self) -> list[dict[str, Any]]:
         """The clinic's audit log, oldest first: `at`, `event`, `actor`, `subject`, `detail`."""

@@ -52,6 +52,13 @@ class PasswordHash:
     function: str  # one of PASSWORD_FUNCTIONS
     salt: bytes
     cost: dict[str, int] = field(default_factory=dict)
+    # shown masked, as Django's admin shows it ("PvNs3K****" for the salt and the hash): the
+    # salt's length and first characters are seen, not the rest, nor the hash
+    masked: bool = False
+
+    def visible_salt(self) -> bytes:
+        """The part of the salt that was seen (all of it, unless masked)."""
+        return self.salt.rstrip(b"*") if self.masked else self.salt
 
 
 def parse_password(stored: object) -> PasswordHash | None:
@@ -64,11 +71,14 @@ def parse_password(stored: object) -> PasswordHash | None:
         return None
     parts = stored.split("$")
     try:
+        masked = len(parts) > 2 and ("*" in parts[2] or "*" in parts[-1])  # as Django's admin
         if parts[0] in ("pbkdf2_sha256", "pbkdf2_sha512") and len(parts) == 4:  # Django
-            return PasswordHash(parts[0], parts[2].encode(), {"iterations": int(parts[1])})
+            return PasswordHash(parts[0], parts[2].encode(), {"iterations": int(parts[1])},
+                                masked)
         if parts[0] == "scrypt" and len(parts) == 6:  # Django: scrypt$N$salt$r$p$hash
             return PasswordHash("scrypt", parts[2].encode(),
-                                {"n": int(parts[1]), "r": int(parts[3]), "p": int(parts[4])})
+                                {"n": int(parts[1]), "r": int(parts[3]), "p": int(parts[4])},
+                                masked)
         if len(parts) == 5 and not parts[0] and parts[1] in ("pbkdf2-sha256", "pbkdf2-sha512"):
             return PasswordHash(parts[1].replace("-", "_"), _ab64(parts[3]),  # passlib
                                 {"iterations": int(parts[2])})
@@ -82,10 +92,12 @@ def parse_password(stored: object) -> PasswordHash | None:
 
 def matches_password(stored: str, candidate: str) -> bool | None:
     """Whether `stored` is a hash of `candidate`; None where no verifier is here (bcrypt
-    without the bcrypt package)."""
+    without the bcrypt package) or the hash was shown masked."""
     found = parse_password(stored)
     if found is None:
         return False
+    if found.masked:  # the hash is not shown: nothing to compare with
+        return None
     if found.function == "argon2id":
         return matches(stored, candidate)
     parts, secret = stored.split("$"), candidate.encode()

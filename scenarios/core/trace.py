@@ -21,7 +21,7 @@ SECRET_NAMES = frozenset({
 # report must not hand to an offline guesser).
 SECRET_RESULTS = frozenset({
     "confirm_enrolment", "regenerate_backup_codes", "finish_passkey_setup",
-    "stored_credentials", "session_credentials"})
+    "stored_credentials", "stored_password", "session_credentials"})
 # Fields whose literal values the report's final pass scrubs wherever else they turn up (a
 # message, a traceback). Not the passkey `credential`: public material, full of common words.
 LITERAL_NAMES = SECRET_NAMES - {"credential", "qr_png", "qr_svg"}

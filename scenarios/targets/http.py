@@ -269,6 +269,10 @@ class HttpTarget:
         data = self._client.call("GET", f"{SUPPORT}/users/{quote(email, safe='')}/stored")
         return dict(data) if isinstance(data, dict) else {}
 
+    def stored_password(self, session: str, email: str) -> str | None:
+        """From test support's store (the session is not asked: the store shows it whole)."""
+        return self.stored_credentials(email).get("password")
+
     def audit_log(self) -> list[dict[str, Any]]:
         if Needs.INSPECT not in self.capabilities:
             raise NotApplicable("the target does not lay open its audit log")
@@ -440,7 +444,7 @@ class HttpProvider(Provider):
         if passkeys if passkeys is not None else self._has_passkeys():
             needs.add(Needs.PASSKEYS)
         if self._support and self._inspectable():
-            needs.add(Needs.INSPECT)
+            needs |= {Needs.INSPECT, Needs.PASSWORD_STORE}
         self._rooms = self._support and self._has_rooms()
         if may_flood(self.name, self.config):  # race scenarios: loopback or a named host only
             needs.add(Needs.PARALLEL)

@@ -69,7 +69,7 @@ class MemoryTarget:
     # threads: real races; inspect: the reference lays open what it stores and its audit log;
     # sessions: its tokens are the session handles' own. No HTTP: nothing travels.
     capabilities = frozenset({Needs.CLOCK, Needs.PASSKEYS, Needs.PARALLEL, Needs.INSPECT,
-                              Needs.SESSIONS})
+                              Needs.PASSWORD_STORE, Needs.SESSIONS})
 
     def __init__(self, clinic: Clinic | None = None, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
@@ -219,6 +219,11 @@ class MemoryTarget:
     @_refusals
     def stored_credentials(self, email: str) -> dict[str, Any]:
         return self.clinic.stored_credentials(email)
+
+    @_refusals
+    def stored_password(self, session: str, email: str) -> str | None:
+        self.clinic.profile(self._t(session))  # a session of the clinic's, as a page needs one
+        return self.stored_credentials(email).get("password")
 
     def audit_log(self) -> list[dict[str, Any]]:
         return [entry.to_dict() for entry in self.clinic.audit.entries()]

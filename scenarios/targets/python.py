@@ -33,6 +33,7 @@ from clinic2fa.scenarios.contract import (
     Needs,
     Provider,
     Target,
+    implied,
 )
 from clinic2fa.scenarios.core import parallel, realtime
 from clinic2fa.scenarios.errors import UsageError
@@ -127,7 +128,7 @@ class PythonProvider(Provider):
             raise UsageError(f"{self.name}: the object FACTORY() returns lacks "
                              f"{', '.join(gaps)} (the contract: clinic2fa.scenarios.contract)")
         self.frozen = Needs.CLOCK not in self._declared
-        self.capabilities = self._declared | {Needs.CLOCK}
+        self.capabilities = implied(self._declared | {Needs.CLOCK})
         _close(sample)
 
     def _make(self) -> Any:

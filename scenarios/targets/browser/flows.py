@@ -64,6 +64,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "set_enforcement_required": _ASKED_AGAIN,
     "set_enforcement_optional": _ASKED_AGAIN,
     "staff": _ASKED_AGAIN,
+    "stored_password": ("subject", *_ASKED_AGAIN),  # a module's function returns it as shown
     "disable_2fa_for": ("subject", *_ASKED_AGAIN),
     "begin_passkey_setup": _ASKED_AGAIN,
     "finish_passkey_setup": ("name", *_ASKED_AGAIN),

@@ -403,6 +403,15 @@ class BrowserTarget(Pages):
                 self._open(s, "staff", "page_staff")
             return self._staff_rows(s)
 
+    def stored_password(self, session: str, email: str) -> str | None:
+        """As the profile's `stored_password` function reads it from the owner's pages (a
+        Django admin's user page shows the hash masked)."""
+        s = self._session(session)
+        with self._acting("stored_password", s, reads=True):
+            if not self._flow("stored_password", s, subject=email):
+                raise NotApplicable("the profile names no stored_password flow")
+            return s.answer if isinstance(s.answer, str) else None
+
     def disable_2fa_for(self, session: str, email: str) -> None:
         s = self._session(session)
         with self._acting("disable_2fa_for", s) as act:
