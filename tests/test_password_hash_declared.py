@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -55,9 +55,9 @@ class FastHashClinic(Pbkdf2Clinic):
     fast = True
 
 
-def run(clinic: type[Clinic], **declared: Any) -> Trace:
+def run(clinic: type[Clinic], kind: type[MemoryTarget] = MemoryTarget, **declared: Any) -> Trace:
     clock = FakeClock()
-    target = MemoryTarget(clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH)), clock)
+    target = kind(clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH)), clock)
     trace = Trace()
     ctx = Context(target, trace, frozenset(target.capabilities), REFERENCE.with_changes(**declared))
     try:
@@ -118,7 +118,7 @@ class AdminPagesTarget(MemoryTarget):
     """The store seen only as the owner's admin page shows it: Django's masked summary."""
 
     capabilities = frozenset(MemoryTarget.capabilities - {Needs.INSPECT})
-    salts: list[str] = []  # noqa: RUF012 - set per test: the salts the pages show, in turn
+    salts: ClassVar[list[str]] = []  # set per test: the salts the pages show, in turn
 
     def stored_password(self, session: str, email: str) -> str | None:
         self.clinic.profile(self._t(session))
@@ -130,18 +130,8 @@ class AdminPagesTarget(MemoryTarget):
 
 
 def shown(salts: list[str], **declared: Any) -> Trace:
-    clock = FakeClock()
-    target = AdminPagesTarget(Pbkdf2Clinic(clock=clock, policy=Policy(hash_cost=FAST_HASH)),
-                              clock)
-    target.salts = salts
-    trace = Trace()
-    ctx = Context(target, trace, frozenset(target.capabilities),
-                  REFERENCE.with_changes(**{"password_hash": "pbkdf2_sha256", **declared}))
-    try:
-        CATALOGUE["PASSWORD-HASH-STORAGE"].run(ctx)
-    finally:
-        assert not ctx.run_cleanups()
-    return trace
+    AdminPagesTarget.salts = salts
+    return run(Pbkdf2Clinic, AdminPagesTarget, **{"password_hash": "pbkdf2_sha256", **declared})
 
 
 def test_a_masked_hash_on_the_owners_page_is_judged_by_its_form() -> None:
