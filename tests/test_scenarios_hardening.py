@@ -8,13 +8,17 @@ sample (SIGNIN-NO-ENUMERATION's parameters); this file asserts only the verdict 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 from memory_support import CATALOGUE, memory, run_body
 
+from clinic2fa.scenarios.contract import Inconclusive, Refused, SignInResult
 from clinic2fa.scenarios.core import qr
-from clinic2fa.scenarios.core.context import NonConformance
+from clinic2fa.scenarios.core.context import Context, NonConformance
+from clinic2fa.scenarios.core.trace import Trace
 from clinic2fa.scenarios.selfcheck import defects
+from clinic2fa.scenarios.targets.memory import MemoryTarget
 from clinic2fa.simulator.clinic import Clinic
 
 # (seeded defect, the scenario that must catch it); each scenario passes on the reference.
@@ -76,3 +80,48 @@ def test_without_an_svg_renderer_the_svg_is_not_verified_not_passed(
     trace = run_body("QR-READABLE-EVERY-FORM", memory())
     assert trace.not_verified == ["the QR code's SVG: not verified here: no SVG renderer here "
                                   "(CairoSVG: test)"]
+
+
+class ThrottleTheRightPasswordKeeps(MemoryTarget):
+    """As django-allauth's login_failed limit: five wrong passwords per email, then every
+    sign-in of that email is throttled (the right one too) until the reset hook clears it."""
+
+    def __init__(self) -> None:
+        reference = memory()
+        super().__init__(reference.clinic, reference.clock)
+        self.failures: Counter[str] = Counter()
+        self.resets = 0
+
+    def sign_in(self, email: str, password: str) -> SignInResult:
+        if self.failures[email] >= 5:
+            raise Refused("locked_out", None, "Too many failed login attempts.")
+        try:
+            return super().sign_in(email, password)
+        except Refused as refusal:
+            if refusal.code == "invalid_credentials":
+                self.failures[email] += 1
+            raise
+
+    def reset(self) -> None:
+        self.failures.clear()
+        self.resets += 1
+
+
+@pytest.mark.parametrize("hook", [True, False], ids=["reset-hook", "no-hook"])
+def test_a_password_throttle_in_the_timing_sample_is_lifted_by_the_reset_hook(hook: bool) -> None:
+    target = ThrottleTheRightPasswordKeeps()
+    trace = Trace()
+    ctx = Context(target, trace, frozenset(target.capabilities),
+                  reset=target.reset if hook else None)
+    try:
+        if not hook:  # a throttled answer is never read as a timing
+            with pytest.raises(Inconclusive, match="throttled during the timing sample"):
+                CATALOGUE["SIGNIN-NO-ENUMERATION-TIMING"].run(ctx)
+            return
+        CATALOGUE["SIGNIN-NO-ENUMERATION-TIMING"].run(ctx)
+    finally:
+        assert not ctx.run_cleanups()
+    lifted = [e.text for e in trace.entries if e.kind == "note" and "reset hook lifts" in e.text]
+    assert len(lifted) >= 3  # 16 wrong passwords for the account, five at a time
+    assert target.resets == len(lifted) + 1  # and once after, for the scenarios that follow
+    assert any(e.text.startswith("median of 15: known account") for e in trace.entries)
