@@ -54,7 +54,8 @@ class Bursts:
         reset, a regeneration, round after round), one is enough: each round checks the rule,
         and one that raced is the evidence that it held in a race."""
         against = [e for e in self.seen if e.beside_first is not None]
-        return bool(self.seen) and all(e.overlapped for e in self.seen if e not in against) \
+        plain = [e for e in self.seen if e.beside_first is None]
+        return bool(self.seen) and all(e.overlapped for e in plain) \
             and (not against or any(e.overlapped for e in against))
 
     def weakest(self) -> Overlap:
