@@ -40,8 +40,8 @@ PREFIX = "browser+"
 # of the HTTP side's: CLOCK, and PARALLEL where a flood may go there (the forms of many
 # browsers sent at once, burst.py); SESSIONS: the browser's cookies; HTTP: its pages' answers;
 # PASSWORD_STORE where the profile has a flow that reads a stored password from the pages
-OFFERED = frozenset({Needs.CLOCK, Needs.PARALLEL, Needs.SESSIONS, Needs.HTTP,
-                     Needs.PASSWORD_STORE})
+FROM_HTTP = frozenset({Needs.CLOCK, Needs.PARALLEL, Needs.SESSIONS, Needs.HTTP})
+OFFERED = FROM_HTTP | {Needs.PASSWORD_STORE}
 SCREENSHOTS, TRACES = "screenshots", "traces"
 SHOTS_NOTE = ("screenshots of a test clinic, one after every action, with the QR code, the "
               "manual-entry secret and backup codes masked")
@@ -83,7 +83,7 @@ class BrowserProvider(Provider):
         passkeys = {Needs.PASSKEYS} if self.http.config.passkeys is not False else set()
         # SESSIONS: the browser's cookies; HTTP: its pages' answers.
         shown = {Needs.PASSWORD_STORE} if "stored_password" in self.mapping.flows else set()
-        self.capabilities = frozenset((self.http.capabilities & OFFERED) | passkeys | shown
+        self.capabilities = frozenset((self.http.capabilities & FROM_HTTP) | passkeys | shown
                                       | {Needs.SESSIONS, Needs.HTTP})
         if self._own_browser:
             from playwright.sync_api import sync_playwright
