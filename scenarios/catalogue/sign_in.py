@@ -9,8 +9,6 @@ from clinic2fa.scenarios.core import params, stored
 from clinic2fa.scenarios.core.context import HALF_SIGNED_IN, Context
 from clinic2fa.scenarios.core.model import Level, Needs, scenario
 
-INSPECT = frozenset({Needs.INSPECT})
-
 
 @scenario("SIGNIN-SECOND-STEP-ASKED", verifies=["SIGNIN-SECOND-STEP"], level=Level.MUST,
           quote="after a correct password and before granting a session, ask for a second factor")

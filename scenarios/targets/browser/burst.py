@@ -92,7 +92,6 @@ class Burst:
         self._sent: dict[greenlet, tuple[float, float]] = {}  # a call's last request, in seconds
         self._began: dict[greenlet, float] = {}
         self._timeout, self._relaying = timeout, relaying
-        self.relayed = 0  # rounds the relay sent (the others the pages clicked)
 
     def ours(self) -> bool:
         """Whether the running code is one of this burst's calls (else it acts alone)."""
@@ -166,7 +165,6 @@ class Burst:
         answers: list[Any] = []
         if forms and all(forms):
             answers = relay.send([form for form in forms if form is not None], self._timeout)
-            self.relayed += 1
         at = _now_ms() + LEAD_MS + LEAD_PER_PAGE_MS * len(self._parked)
         for i, parked in enumerate(self._parked):
             page = parked.session.page
