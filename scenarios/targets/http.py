@@ -71,18 +71,20 @@ def _why(exc: httpx.TransportError) -> str:
     return text[:1].lower() + text[1:]
 
 
-class _Wire:
-    """httpcore's trace hook: when the request's last byte left and the answer's head came."""
+class Wire:
+    """httpcore's trace hook: when the request's last byte left and the answer's head came, by
+    `clock` (the monotonic one; a browser's burst takes the wall clock its pages read)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.sent = 0.0
         self.answered = 0.0
+        self._clock = clock
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         if event.endswith("send_request_body.complete"):
-            self.sent = time.monotonic()
+            self.sent = self._clock()
         elif event.endswith("receive_response_headers.complete"):
-            self.answered = time.monotonic()
+            self.answered = self._clock()
 
 
 # Seconds an idle connection is reused: well inside the keep-alive of common servers (uvicorn
@@ -123,7 +125,7 @@ class Client:
              session: str | None = None) -> httpx.Response:
         headers = {**self.headers, "authorization": f"Bearer {session}"} if session \
             else self.headers
-        wire = _Wire() if parallel.recording() else None  # a race's request: its moments
+        wire = Wire() if parallel.recording() else None  # a race's request: its moments
         try:
             response = self._http.request(method, path, json=body, headers=headers,
                                           extensions={"trace": wire} if wire else None)

@@ -24,6 +24,7 @@ import httpx
 
 from clinic2fa.scenarios.contract import Unreachable
 from clinic2fa.scenarios.core import parallel
+from clinic2fa.scenarios.targets.http import Wire
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, ElementHandle, Page, Route
@@ -81,19 +82,6 @@ class Form:
         return cls(action, tuple((n, v) for n, v in said["fields"]), tuple(headers.items()))
 
 
-class _Wire:
-    """httpcore's trace hook: when the request's last byte left and the answer's head came."""
-
-    def __init__(self) -> None:
-        self.sent = self.answered = 0.0
-
-    def __call__(self, event: str, info: dict[str, Any]) -> None:
-        if event.endswith("send_request_body.complete"):
-            self.sent = _now()
-        elif event.endswith("receive_response_headers.complete"):
-            self.answered = _now()
-
-
 def send(forms: Sequence[Form], timeout: float) -> list[tuple[httpx.Response, float, float]]:
     """Every form at once (read beforehand: Playwright is not for threads); each answer with
     when it left and when it came (wall-clock seconds)."""
@@ -102,7 +90,7 @@ def send(forms: Sequence[Form], timeout: float) -> list[tuple[httpx.Response, fl
         def one(form: Form) -> httpx.Response:
             request = client.build_request("POST", form.action, headers=list(form.headers),
                                            content=urlencode(form.fields).encode())
-            wire = _Wire()
+            wire = Wire(_now)
             request.extensions["trace"] = wire
             try:
                 response = client.send(request)
