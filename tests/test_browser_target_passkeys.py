@@ -1,6 +1,7 @@
 """Passkeys in the browser: Chromium's virtual authenticator registers and signs in, and the
 browser's own failures (no authenticator at hand, a credential the clinic removed) are refused;
-what only a crafted answer could show is not applicable here."""
+a counterless key answers the page's prompt itself; what only a crafted answer could show is
+not applicable here."""
 
 from __future__ import annotations
 
@@ -70,6 +71,19 @@ def test_a_key_without_user_verification_reaches_the_servers_own_check(
     assert result.outcome.value == expected, result.message
     if defect:
         assert "without UV" in result.message
+
+
+@pytest.mark.parametrize(("defect", "expected"),
+                         [(None, "pass"), ("passkey-counterless-refused", "fail")],
+                         ids=["reference", "counterless-refused"])
+def test_a_counterless_key_answers_in_the_page(browser: Browser, defect: str | None,
+                                               expected: str) -> None:
+    # Chromium's authenticator always counts: the software key answers the page's own prompt,
+    # and the server sees a registration and two sign-ins that all say 0
+    result = outcome(browser, "PASSKEY-SIGN-COUNT-ZERO", defect=defect)
+    assert result.outcome.value == expected, result.message
+    if defect:
+        assert "counterless passkey, first sign-in" in result.message
 
 
 @pytest.mark.parametrize("scenario_id", ["PASSKEY-OWN-CREDENTIAL-OTHER-USER",

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fido2 import cbor
 from soft_webauthn import SoftWebauthnDevice
@@ -99,6 +99,12 @@ class VirtualPasskey:
     @property
     def credential_id(self) -> bytes | None:
         return self._device.credential_id
+
+    def public_key_der(self) -> bytes:
+        """The credential's public key as SubjectPublicKeyInfo (what a browser's getPublicKey()
+        gives a page)."""
+        return bytes(self._device.private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
 
     @property
     def sign_count(self) -> int:

@@ -70,6 +70,17 @@ class _SignCountIgnored(Passkeys):
         return super().verify_authentication(key, user, credential)
 
 
+class _CounterRequired(Passkeys):
+    """Wants every sign count to grow, so a counterless key's 0 after 0 is read as a clone."""
+
+    def verify_authentication(self, key: str, user: User, credential: object) -> PasskeyCredential:
+        before = {p.credential_id: p.sign_count for p in user.passkeys}
+        stored = super().verify_authentication(key, user, credential)
+        if stored.sign_count <= before[stored.credential_id]:
+            raise TwoFactorError(ErrorCode.PASSKEY_SIGN_COUNT, "Sign count did not increase.")
+        return stored
+
+
 class _AnyUsersPasskey(Passkeys):
     everyone: Callable[[], list[PasskeyCredential]]  # the defect's own: every user's passkeys
 
@@ -113,6 +124,9 @@ _passkey_defect("passkey-any-rp-id", ("PASSKEY-ORIGIN-RPID",),
                 "a passkey assertion for another RP ID is accepted", _AnyRpId)
 _passkey_defect("passkey-sign-count-ignored", ("PASSKEY-SIGN-COUNT",),
                 "a sign count that does not increase (a clone) is accepted", _SignCountIgnored)
+_passkey_defect("passkey-counterless-refused", ("PASSKEY-SIGN-COUNT",),
+                "a passkey without a counter (always 0, as most synced ones) is refused after "
+                "its registration", _CounterRequired)
 _passkey_defect("passkey-other-users-credential", ("PASSKEY-OWN-CREDENTIAL",),
                 "another user's passkey passes this user's second step", _AnyUsersPasskey)
 _passkey_defect("passkey-user-verification-ignored", ("PASSKEY-USER-VERIFICATION",),

@@ -10,8 +10,11 @@ its script ignores the page's userVerification "required" (HOLD_SCRIPT asks the 
 with "discouraged"): the answer then reaches the server without the UV flag, and the server's
 own check is what is seen. Likewise a key answering another person's sign-in drops the page's
 allowCredentials and offers its own credential as a discoverable one, and so does a key whose
-credential no server registered. What a browser cannot make (an answer for another origin or
-site, a replayed or crafted answer, a counterless key) is Unsupported, with the reason.
+credential no server registered. Chromium's authenticator always counts, so a counterless key
+(most synced passkeys) is a software one, the simulator's VirtualPasskey: it answers the held
+prompt in the page itself, for the page's own origin and RP ID, as a credential object the
+page's script reads as it reads Chromium's. What a browser cannot make (an answer for another
+origin or site, a replayed or crafted answer) is Unsupported, with the reason.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fido2 import cbor
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from clinic2fa.scenarios.contract import Unsupported
+from clinic2fa.simulator.virtual.authenticator_app import DeviceError
+from clinic2fa.simulator.virtual.passkey import VirtualPasskey
 
 if TYPE_CHECKING:
     from playwright.sync_api import CDPSession
@@ -54,15 +61,36 @@ HOLD_SCRIPT = """
     }
     return value;
   };
+  const buffer = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")),
+                                           (c) => c.charCodeAt(0)).buffer;
+  // a software key's answer (WebAuthn JSON) as the PublicKeyCredential a page's script reads
+  const credential = (kind, json) => {
+    const r = json.response;
+    const response = kind === "create" ? {
+      clientDataJSON: buffer(r.clientDataJSON), attestationObject: buffer(r.attestationObject),
+      getTransports: () => [...r.transports],
+      getAuthenticatorData: () => buffer(r.authenticatorData),
+      getPublicKey: () => (r.publicKey ? buffer(r.publicKey) : null),
+      getPublicKeyAlgorithm: () => r.publicKeyAlgorithm,
+    } : {
+      clientDataJSON: buffer(r.clientDataJSON), authenticatorData: buffer(r.authenticatorData),
+      signature: buffer(r.signature), userHandle: r.userHandle ? buffer(r.userHandle) : null,
+    };
+    return {id: json.id, rawId: buffer(json.rawId), type: json.type, response,
+            authenticatorAttachment: json.authenticatorAttachment,
+            getClientExtensionResults: () => ({}), toJSON: () => json};
+  };
   const state = {held: null, count: 0};
   Object.defineProperty(window, "__clinic2faCeremony", {value: state});
   const hold = (kind) => (options) => new Promise((resolve, reject) => {
     state.count += 1;
     state.held = {
       kind, id: state.count, options: plain((options && options.publicKey) || {}),
-      answer(timeout, skipVerification, anyCredential) {
+      answer(timeout, skipVerification, anyCredential, made) {
         state.held = null;
         document.documentElement.removeAttribute("data-clinic2fa-ceremony");
+        if (made && made.error) return reject(new DOMException(made.error, "NotAllowedError"));
+        if (made) return resolve(credential(kind, made));
         const asked = options.publicKey;
         if (timeout) asked.timeout = timeout;
         if (skipVerification && kind === "create") {
@@ -83,29 +111,36 @@ HOLD_SCRIPT = """
 """
 
 HELD = "() => { const h = window.__clinic2faCeremony && window.__clinic2faCeremony.held; " \
-       "return h ? {kind: h.kind, id: h.id, options: h.options} : null; }"
-ANSWER = "([timeout, skip, any]) => window.__clinic2faCeremony.held.answer(timeout, skip, any)"
+       "return h ? {kind: h.kind, id: h.id, options: h.options, origin: location.origin, " \
+       "host: location.hostname} : null; }"
+ANSWER = "([timeout, skip, any, made]) => " \
+         "window.__clinic2faCeremony.held.answer(timeout, skip, any, made)"
 AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
                  "automaticPresenceSimulation": True}
 _tokens = itertools.count(1)
 
 
 class BrowserPasskey:
-    """A passkey as Chromium's virtual authenticator holds it, carried between sessions."""
+    """A passkey as Chromium's virtual authenticator holds it, carried between sessions;
+    or, with `software`, a key the harness answers the page's prompt with itself."""
 
     def __init__(self, registry: dict[str, BrowserPasskey], *, user_verified: bool = True,
-                 present: bool = True, credentials: list[dict[str, Any]] | None = None) -> None:
+                 present: bool = True, credentials: list[dict[str, Any]] | None = None,
+                 software: VirtualPasskey | None = None) -> None:
         self.token = f"browser-passkey-{next(_tokens)}"
         self.user_verified = user_verified
         self.present = present  # False: no authenticator at hand when the browser asks
         self.credentials: list[dict[str, Any]] = list(credentials or [])  # CDP Credential
         self.user_handle: str | None = None  # the user.id it was registered for (base64)
+        self.software = software  # a counterless key: Chromium's authenticator always counts
         self._registry = registry
         registry[self.token] = self
 
     @property
     def credential_id(self) -> bytes | None:
         """The raw id of the newest credential, as the server lists it in allowCredentials."""
+        if self.software is not None:
+            return self.software.credential_id
         if not self.credentials:
             return None
         return base64.b64decode(self.credentials[-1]["credentialId"])
@@ -128,7 +163,8 @@ class BrowserPasskey:
     def clone(self) -> BrowserPasskey:
         """A second authenticator with the same key and sign count (a cloned key)."""
         return BrowserPasskey(self._registry, user_verified=self.user_verified,
-                              credentials=[dict(c) for c in self.credentials])
+                              credentials=[dict(c) for c in self.credentials],
+                              software=self.software and self.software.clone())
 
     def replay_last(self) -> dict[str, Any]:
         raise Unsupported("a browser never sends a passkey answer twice: a replayed answer "
@@ -137,6 +173,9 @@ class BrowserPasskey:
     def mint_unregistered(self, rp_id: str) -> None:
         """A credential for `rp_id` that no server registered (made on another device, or
         removed since): offered as a discoverable one once the allow list is dropped."""
+        if self.software is not None:
+            self.software.mint_unregistered(rp_id)
+            return
         key = ec.generate_private_key(ec.SECP256R1())
         pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                   serialization.NoEncryption())
@@ -151,6 +190,26 @@ class BrowserPasskey:
                 "ceremony": str(options.get(MARK, ""))}
 
     # -- the authenticator in one page ------------------------------------------------------
+
+    def answer_in_page(self, held: dict[str, Any], *,
+                       any_credential: bool = False) -> dict[str, Any] | None:
+        """A software key's answer to the prompt `held` (HELD): WebAuthn JSON for the page's
+        origin and RP ID, or {"error"} as the browser's refusal. None: Chromium answers."""
+        if self.software is None:
+            return None
+        options = dict(held["options"])
+        self.software.user_verified = self.user_verified
+        try:
+            if held["kind"] == "create":
+                options["rp"] = {"id": held["host"], **options.get("rp", {})}
+                return _registration(self.software,
+                                     self.software.create(options, origin=held["origin"]))
+            options.setdefault("rpId", held["host"])
+            made = self.software.get(options, origin=held["origin"],
+                                     ignore_allow_list=any_credential)
+        except DeviceError as exc:  # the browser tells the page only that it was not allowed
+            return {"error": str(exc)}
+        return {**made, "authenticatorAttachment": "platform"}
 
     def attach(self, cdp: CDPSession, *, discoverable: bool = False) -> str | None:
         """Put this key in the page's reach; the authenticator's id (None: no key present).
@@ -183,14 +242,29 @@ class BrowserPasskey:
 
 def make(registry: dict[str, BrowserPasskey], **flags: Any) -> BrowserPasskey:
     """The passkey a scenario asks for (Context.passkey's flags), if a browser can hold it."""
-    if flags.pop("has_counter", True) is not True:
-        raise Unsupported("Chromium's virtual authenticator always counts signatures: a "
-                          "counterless passkey cannot be held here")
+    counterless = flags.pop("has_counter", True) is not True
     user_verified = bool(flags.pop("user_verified", True))
     present = bool(flags.pop("present", True))
     if flags:
         raise Unsupported(f"Chromium's virtual authenticator offers no {', '.join(flags)}")
-    return BrowserPasskey(registry, user_verified=user_verified, present=present)
+    if counterless and not present:
+        raise Unsupported("a counterless key is answered by the harness in the page: it cannot "
+                          "also be absent when the browser asks")
+    software = VirtualPasskey("", user_verified=user_verified, has_counter=False) \
+        if counterless else None
+    return BrowserPasskey(registry, user_verified=user_verified, present=present,
+                          software=software)
+
+
+def _registration(key: VirtualPasskey, made: dict[str, Any]) -> dict[str, Any]:
+    """A registration's WebAuthn JSON with what a browser's answer adds (RegistrationResponseJSON:
+    authenticatorData, publicKey, its algorithm, transports)."""
+    attestation = cbor.decode(base64url_to_bytes(made["response"]["attestationObject"]))
+    auth_data = bytes_to_base64url(attestation["authData"])
+    response = {**made["response"], "authenticatorData": auth_data,
+                "publicKey": bytes_to_base64url(key.public_key_der()),
+                "publicKeyAlgorithm": -7, "transports": ["internal"]}
+    return {**made, "response": response, "authenticatorAttachment": "platform"}
 
 
 def device_of(registry: dict[str, BrowserPasskey], credential: Any,

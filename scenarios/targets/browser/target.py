@@ -634,10 +634,11 @@ class BrowserTarget(Pages):
                any_credential: bool = False) -> str:
         """The person touches the key (or has none): the browser answers the held prompt
         (`any_credential`: with whichever credential the key holds, the allow list dropped)."""
-        authenticator = device.attach(s.cdp, discoverable=any_credential)
+        made = device.answer_in_page(s.page.evaluate(HELD), any_credential=any_credential)
+        authenticator = None if made else device.attach(s.cdp, discoverable=any_credential)
         try:
             timeout = None if device.present else browser_passkey.NO_AUTHENTICATOR_TIMEOUT_MS
-            s.page.evaluate(ANSWER, [timeout, not device.user_verified, any_credential])
+            s.page.evaluate(ANSWER, [timeout, not device.user_verified, any_credential, made])
             return self._settle(s, wanted, landings=False)
         finally:
             device.detach(s.cdp, authenticator)
